@@ -1,0 +1,99 @@
+"""cvibot: bots that answer the tool calls of Tavus CVI conversations.
+
+The public surface, imported lazily so that ``cvibot --help`` does not pay for pydantic::
+
+    from cvibot import tool, ToolContext, ToolError, hookimpl
+    from cvibot import Echo, Respond, AppendContext, ToolResult  # explicit interactions
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from cvibot.context import ToolContext
+    from cvibot.dispatch import ToolOutcome
+    from cvibot.errors import ConfigError, CvibotError, ToolDefinitionError, ToolError
+    from cvibot.plugins import hookimpl
+    from cvibot.protocol.events import Event, ToolCall, Utterance
+    from cvibot.protocol.interactions import (
+        AppendContext,
+        Echo,
+        Interrupt,
+        OverwriteContext,
+        Respond,
+        Sensitivity,
+        ToolResult,
+    )
+    from cvibot.runtime import Bot
+    from cvibot.session import Session
+    from cvibot.tools import ReplyMode, ToolSpec, tool
+
+__all__ = [
+    "AppendContext",
+    "Bot",
+    "ConfigError",
+    "CvibotError",
+    "Echo",
+    "Event",
+    "Interrupt",
+    "OverwriteContext",
+    "ReplyMode",
+    "Respond",
+    "Sensitivity",
+    "Session",
+    "ToolCall",
+    "ToolContext",
+    "ToolDefinitionError",
+    "ToolError",
+    "ToolOutcome",
+    "ToolResult",
+    "ToolSpec",
+    "Utterance",
+    "__version__",
+    "hookimpl",
+    "tool",
+]
+
+_HOMES = {
+    "AppendContext": "cvibot.protocol.interactions",
+    "Bot": "cvibot.runtime",
+    "ConfigError": "cvibot.errors",
+    "CvibotError": "cvibot.errors",
+    "Echo": "cvibot.protocol.interactions",
+    "Event": "cvibot.protocol.events",
+    "Interrupt": "cvibot.protocol.interactions",
+    "OverwriteContext": "cvibot.protocol.interactions",
+    "ReplyMode": "cvibot.tools",
+    "Respond": "cvibot.protocol.interactions",
+    "Sensitivity": "cvibot.protocol.interactions",
+    "Session": "cvibot.session",
+    "ToolCall": "cvibot.protocol.events",
+    "ToolContext": "cvibot.context",
+    "ToolDefinitionError": "cvibot.errors",
+    "ToolError": "cvibot.errors",
+    "ToolOutcome": "cvibot.dispatch",
+    "ToolResult": "cvibot.protocol.interactions",
+    "ToolSpec": "cvibot.tools",
+    "Utterance": "cvibot.protocol.events",
+    "hookimpl": "cvibot.plugins",
+    "tool": "cvibot.tools",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name == "__version__":
+        from importlib.metadata import version
+
+        return version("cvibot")
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module 'cvibot' has no attribute {name!r}")
+    value = getattr(importlib.import_module(home), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

@@ -11,7 +11,7 @@ if TYPE_CHECKING:
     from structlog.typing import FilteringBoundLogger
 
     from cvibot.protocol.events import ToolCall
-    from cvibot.protocol.interactions import Interaction
+    from cvibot.protocol.interactions import Interaction, SensitivityLevel
 
 __all__ = ["Conversation", "ToolContext"]
 
@@ -152,7 +152,10 @@ class ToolContext:
         await self.conversation.send(OverwriteContext(context=context))
 
     async def set_sensitivity(
-        self, *, pause: str | None = None, interrupt: str | None = None
+        self,
+        *,
+        pause: SensitivityLevel | None = None,
+        interrupt: SensitivityLevel | None = None,
     ) -> None:
         """Change turn-taking sensitivity live (``conversation.sensitivity``, §3.6)."""
         from cvibot.protocol.interactions import Sensitivity

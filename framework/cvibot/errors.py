@@ -3,9 +3,9 @@
 Hierarchy::
 
     CvibotError
-    ├── ToolError               raised by a handler: its message is the error answer the LLM sees
-    ├── ToolDefinitionError     a bad ``@tool`` (name rule, missing annotation, ...), raised at import
-    └── ConfigError             a bad config, plugin or tool set; names file, line and key (exit status 2)
+    ├── ToolError               raised by a handler: its message is the error answer
+    ├── ToolDefinitionError     a bad ``@tool`` (name rule, missing annotation, ...)
+    └── ConfigError             a bad config, plugin or tool set; names file, line, key
         ├── PluginLoadError     a plugin named in the config could not be imported or registered
         └── DuplicateToolError  two plugins register the same tool name
 """

@@ -1,0 +1,36 @@
+"""The bot configuration: the YAML file's models and the loader that reads it.
+
+Load with :func:`load_config`; the result's ``config`` is a :class:`BotConfig`, and its
+``error(...)`` builds a :class:`~cvibot.errors.ConfigError` at any key of the file.
+"""
+
+from __future__ import annotations
+
+from cvibot.config.loader import KeyPath, LoadedConfig, load_config, parse_config
+from cvibot.config.model import (
+    BotConfig,
+    ConversationConfig,
+    Defaults,
+    DispatchConfig,
+    LoggingConfig,
+    PluginEntry,
+    ReplayTransportConfig,
+    ToolOverride,
+    TransportConfig,
+)
+
+__all__ = [
+    "BotConfig",
+    "ConversationConfig",
+    "Defaults",
+    "DispatchConfig",
+    "KeyPath",
+    "LoadedConfig",
+    "LoggingConfig",
+    "PluginEntry",
+    "ReplayTransportConfig",
+    "ToolOverride",
+    "TransportConfig",
+    "load_config",
+    "parse_config",
+]

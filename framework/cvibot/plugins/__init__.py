@@ -1,0 +1,28 @@
+"""cvibot's plugin system: hook markers, the hooks, and the host that loads plugins.
+
+A plugin is a module (named in the config, or installed as an entry point of group
+``cvibot``) whose ``@tool`` functions become tools and whose ``@hookimpl`` functions
+implement the hooks in :mod:`cvibot.plugins.hookspecs`.
+"""
+
+from __future__ import annotations
+
+from cvibot.plugins.hookspecs import PROJECT_NAME, hookimpl, hookspec
+from cvibot.plugins.manager import (
+    ENTRY_POINT_GROUP,
+    BoundImpl,
+    LoadedPlugin,
+    PluginEntryLike,
+    PluginHost,
+)
+
+__all__ = [
+    "ENTRY_POINT_GROUP",
+    "PROJECT_NAME",
+    "BoundImpl",
+    "LoadedPlugin",
+    "PluginEntryLike",
+    "PluginHost",
+    "hookimpl",
+    "hookspec",
+]

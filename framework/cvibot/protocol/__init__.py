@@ -1,0 +1,82 @@
+"""The Tavus CVI protocol as pure data, no I/O (protocol reference §2-§6).
+
+- :mod:`~cvibot.protocol.events`: inbound event models;
+- :mod:`~cvibot.protocol.parse`: :func:`parse_event`, which accepts every documented shape
+  of an inbound message and rejects the rest with a reason;
+- :mod:`~cvibot.protocol.interactions`: outbound interaction models, their exact JSON, and
+  the app-message size limit.
+"""
+
+from __future__ import annotations
+
+from cvibot.protocol.events import (
+    INTERACTION_TYPES,
+    Event,
+    ForeignInteraction,
+    Frame,
+    PerceptionAnalysis,
+    PerceptionToolCall,
+    ReplicaInterrupted,
+    ReplicaJoined,
+    Shutdown,
+    SpeakingStarted,
+    SpeakingStopped,
+    ToolCall,
+    UnknownEvent,
+    Utterance,
+    UtteranceStreaming,
+    normalise_role,
+)
+from cvibot.protocol.interactions import (
+    DEFAULT_MESSAGE_LIMIT,
+    AppendContext,
+    Echo,
+    Interaction,
+    Interrupt,
+    MessageTooLarge,
+    OverwriteContext,
+    Respond,
+    Sensitivity,
+    SensitivityLevel,
+    ToolResult,
+    check_size,
+    encode_message,
+    fit_to_limit,
+)
+from cvibot.protocol.parse import Rejection, RejectReason, parse_event
+
+__all__ = [
+    "DEFAULT_MESSAGE_LIMIT",
+    "INTERACTION_TYPES",
+    "AppendContext",
+    "Echo",
+    "Event",
+    "ForeignInteraction",
+    "Frame",
+    "Interaction",
+    "Interrupt",
+    "MessageTooLarge",
+    "OverwriteContext",
+    "PerceptionAnalysis",
+    "PerceptionToolCall",
+    "RejectReason",
+    "Rejection",
+    "ReplicaInterrupted",
+    "ReplicaJoined",
+    "Respond",
+    "Sensitivity",
+    "SensitivityLevel",
+    "Shutdown",
+    "SpeakingStarted",
+    "SpeakingStopped",
+    "ToolCall",
+    "ToolResult",
+    "UnknownEvent",
+    "Utterance",
+    "UtteranceStreaming",
+    "check_size",
+    "encode_message",
+    "fit_to_limit",
+    "normalise_role",
+    "parse_event",
+]

@@ -1,0 +1,3 @@
+from cvibot.cli.main import main
+
+main()

@@ -1,0 +1,498 @@
+"""Runs each tool call to exactly one terminal outcome and sends its answer.
+
+One call's life: look up the handler by name → validate the arguments against the tool's
+schema → run it (async handlers as tasks, sync ones in a bounded thread pool) under the
+per-conversation concurrency limit and the tool's timeout → map the return value, error,
+timeout or cancellation to the reply interaction (:mod:`cvibot.dispatch.answer`) → send
+it → report one :class:`ToolOutcome`. Nothing here blocks the event loop, so a slow
+handler never delays other events.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from concurrent.futures import Executor
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import structlog
+
+from cvibot.context import Conversation, ToolContext
+from cvibot.dispatch.answer import answer_for, effective_reply, render_value
+from cvibot.dispatch.outcome import ErrorKind, OutcomeKind, ToolOutcome
+from cvibot.errors import ToolError
+from cvibot.protocol.events import PerceptionToolCall, ToolCall
+from cvibot.protocol.interactions import (
+    AppendContext,
+    Echo,
+    Interaction,
+    MessageTooLarge,
+    Respond,
+    ToolResult,
+    check_size,
+    fit_to_limit,
+)
+from cvibot.protocol.parse import Rejection
+from cvibot.tools import ArgumentsError, ToolSpec
+from cvibot.tools.options import ReplyMode
+
+__all__ = ["DispatchPolicy", "Dispatcher"]
+
+_log = structlog.get_logger("cvibot.dispatch")
+
+_INTERACTION_REPLY: dict[type[Interaction], ReplyMode] = {
+    ToolResult: ReplyMode.TOOL_RESULT,
+    Echo: ReplyMode.ECHO,
+    Respond: ReplyMode.RESPOND,
+    AppendContext: ReplyMode.APPEND_CONTEXT,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class DispatchPolicy:
+    """Defaults that apply where a tool sets nothing (timeouts in seconds, limit in bytes)."""
+
+    default_reply: ReplyMode = ReplyMode.AUTO
+    perception_reply: ReplyMode = ReplyMode.NONE
+    default_timeout: float = 10.0
+    cancel_on_interrupt: bool = False
+    max_concurrent_calls: int = 16
+    message_limit: int = 4096
+    on_oversize: Literal["truncate", "error"] = "truncate"
+
+
+def _rejected_name(raw: Any) -> str:
+    """The tool name of a rejected call when it is readable, for logs and the transcript."""
+    props = raw.get("properties") if isinstance(raw, Mapping) else None
+    if isinstance(props, Mapping):
+        function = props.get("function")
+        for name in (
+            props.get("name"),
+            props.get("tool_name"),
+            function.get("name") if isinstance(function, Mapping) else None,
+        ):
+            if isinstance(name, str) and name:
+                return name
+    return "<invalid tool call>"
+
+
+class _Call:
+    """Book-keeping for one accepted call, from acceptance to its single outcome."""
+
+    __slots__ = (
+        "arrived",
+        "cancel_on_interrupt",
+        "cancel_reason",
+        "ctx",
+        "deadline",
+        "done",
+        "event",
+        "reply",
+        "spec",
+        "task",
+    )
+
+    def __init__(
+        self,
+        event: ToolCall,
+        spec: ToolSpec | None,
+        reply: ReplyMode,
+        arrived: float,
+        deadline: float,
+        cancel_on_interrupt: bool,
+    ) -> None:
+        self.event = event
+        self.spec = spec
+        self.reply = reply
+        self.arrived = arrived
+        self.deadline = deadline
+        self.cancel_on_interrupt = cancel_on_interrupt
+        self.cancel_reason: ErrorKind | None = None
+        self.ctx: ToolContext | None = None
+        self.task: asyncio.Task[None] | None = None
+        self.done = False
+
+
+class Dispatcher:
+    """Dispatches the tool calls of one conversation.
+
+    ``transmit`` hands one encoded-and-checked app-message to the transport;
+    ``on_outcome`` receives each call's :class:`ToolOutcome` (exactly once per call);
+    ``settings_for`` returns the config settings of the plugin that owns a tool.
+    """
+
+    def __init__(
+        self,
+        *,
+        tools: Mapping[str, ToolSpec],
+        policy: DispatchPolicy,
+        executor: Executor,
+        conversation: Conversation,
+        transmit: Callable[[Mapping[str, Any]], Awaitable[None]],
+        on_outcome: Callable[[ToolOutcome], None],
+        settings_for: Callable[[str | None], Mapping[str, Any]],
+    ) -> None:
+        self._tools = tools
+        self._policy = policy
+        self._executor = executor
+        self._conversation = conversation
+        self._transmit = transmit
+        self._on_outcome = on_outcome
+        self._settings_for = settings_for
+        self._semaphore = asyncio.Semaphore(policy.max_concurrent_calls)
+        self._running: set[_Call] = set()
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._interrupt_seq: int | None = None
+        self._accepting = True
+
+    # -- intake (called from the session on the loop thread, never blocks) --------------
+
+    @property
+    def in_flight(self) -> int:
+        """Calls accepted and not yet answered."""
+        return len(self._tasks)
+
+    def dispatch(self, call: ToolCall, arrived: float) -> None:
+        """Accept one parsed, deduplicated tool call; ``arrived`` is a ``perf_counter``."""
+        loop = asyncio.get_running_loop()
+        perception = isinstance(call, PerceptionToolCall)
+        spec = self._tools.get(call.name)
+        default = self._policy.perception_reply if perception else self._policy.default_reply
+        if spec is None:
+            _log.warning(
+                "unknown tool",
+                tool=call.name,
+                known=sorted(self._tools),
+                conversation_id=self._conversation.conversation_id,
+                tool_call_id=call.tool_call_id,
+                seq=call.seq,
+            )
+            entry = _Call(call, None, default, arrived, 0.0, False)
+            self._spawn(
+                entry, self._fail(entry, ErrorKind.UNKNOWN_TOOL, f"unknown tool {call.name!r}")
+            )
+            return
+        reply = spec.reply or default
+        timeout = spec.timeout if spec.timeout is not None else self._policy.default_timeout
+        cancellable = (
+            spec.cancel_on_interrupt
+            if spec.cancel_on_interrupt is not None
+            else self._policy.cancel_on_interrupt
+        )
+        entry = _Call(call, spec, reply, arrived, loop.time() + timeout, cancellable)
+        if not self._accepting:
+            entry.cancel_reason = ErrorKind.SHUTDOWN
+            self._spawn(entry, self._cancelled(entry))
+            return
+        if (
+            cancellable
+            and call.seq is not None
+            and self._interrupt_seq is not None
+            and call.seq < self._interrupt_seq
+        ):
+            # Emitted before an interruption we already saw: it would have been cancelled.
+            entry.cancel_reason = ErrorKind.INTERRUPTED
+            self._spawn(entry, self._cancelled(entry))
+            return
+        try:
+            kwargs = spec.validate(call.arguments)
+        except ArgumentsError as exc:
+            message = f"invalid arguments for {spec.name}: {exc}"
+            self._spawn(entry, self._fail(entry, ErrorKind.INVALID_ARGUMENTS, message))
+            return
+        if spec.context_param is not None:
+            entry.ctx = ToolContext(
+                call=call,
+                tool=spec.name,
+                conversation=self._conversation,
+                log=_log.bind(
+                    tool=spec.name,
+                    conversation_id=self._conversation.conversation_id,
+                    tool_call_id=call.tool_call_id,
+                    inference_id=call.inference_id,
+                    seq=call.seq,
+                ),
+                settings=self._settings_for(spec.plugin),
+                deadline=time.monotonic() + timeout,
+            )
+            kwargs[spec.context_param] = entry.ctx
+        self._running.add(entry)
+        self._spawn(entry, self._run(entry, spec, kwargs))
+
+    def answer_rejected(self, rejection: Rejection, arrived: float) -> None:
+        """Answer a rejected tool call that carried a ``tool_call_id`` with an error result.
+
+        Protocol reference §6 rule 9: the replica acknowledges the failure instead of
+        waiting for a result that never comes.
+        """
+        call = ToolCall(
+            event_type=rejection.event_type or "conversation.tool_call",
+            conversation_id=rejection.conversation_id,
+            seq=rejection.seq,
+            inference_id=rejection.inference_id,
+            name=_rejected_name(rejection.raw),
+            arguments={},
+            tool_call_id=rejection.tool_call_id,
+        )
+        entry = _Call(call, None, ReplyMode.TOOL_RESULT, arrived, 0.0, False)
+        self._spawn(
+            entry, self._fail(entry, ErrorKind.REJECTED, f"invalid tool call: {rejection.detail}")
+        )
+
+    def interrupt(self, seq: int | None) -> None:
+        """The replica was interrupted: cancel running calls marked ``cancel_on_interrupt``.
+
+        With a ``seq``, only calls emitted before the interruption (lower ``seq``) are
+        cancelled, and calls of lower ``seq`` that arrive later are cancelled on arrival.
+        """
+        if seq is not None and (self._interrupt_seq is None or seq > self._interrupt_seq):
+            self._interrupt_seq = seq
+        for entry in list(self._running):
+            if not entry.cancel_on_interrupt:
+                continue
+            if seq is None or entry.event.seq is None or entry.event.seq < seq:
+                self._cancel(entry, ErrorKind.INTERRUPTED)
+
+    async def settled(self) -> None:
+        """Return once every accepted call has its outcome."""
+        while self._tasks:
+            await asyncio.wait(set(self._tasks))
+
+    async def drain(self, grace: float) -> None:
+        """Stop accepting calls; give running ones ``grace`` seconds, then cancel them.
+
+        Every call still ends with exactly one answer (``cancelled``, error kind
+        ``shutdown``, for those cut short).
+        """
+        self._accepting = False
+        if self._tasks:
+            await asyncio.wait(set(self._tasks), timeout=max(0.0, grace))
+        for entry in list(self._running):
+            self._cancel(entry, ErrorKind.SHUTDOWN)
+        await self.settled()
+
+    # -- one call ----------------------------------------------------------------------
+
+    def _spawn(self, entry: _Call, coro: Any) -> None:
+        task: asyncio.Task[None] = asyncio.get_running_loop().create_task(coro)
+        entry.task = task
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    def _cancel(self, entry: _Call, reason: ErrorKind) -> None:
+        if entry.done or entry.cancel_reason is not None:
+            return
+        entry.cancel_reason = reason
+        if entry.ctx is not None:
+            entry.ctx._mark_cancelled()
+        if entry.task is not None:
+            entry.task.cancel()
+
+    async def _run(self, entry: _Call, spec: ToolSpec, kwargs: dict[str, Any]) -> None:
+        try:
+            try:
+                async with asyncio.timeout_at(entry.deadline) as deadline:
+                    async with self._semaphore:
+                        if spec.is_async:
+                            value = await spec.function(**kwargs)
+                        else:
+                            loop = asyncio.get_running_loop()
+                            value = await loop.run_in_executor(
+                                self._executor, functools.partial(spec.function, **kwargs)
+                            )
+            except TimeoutError:
+                if not deadline.expired():
+                    raise  # the handler's own TimeoutError: an ordinary failure
+                if entry.ctx is not None:
+                    entry.ctx._mark_cancelled()
+                timeout = spec.timeout if spec.timeout is not None else self._policy.default_timeout
+                await self._finish(
+                    entry,
+                    OutcomeKind.TIMEOUT,
+                    text=f"{spec.name} timed out after {timeout:g} s",
+                    ok=False,
+                )
+                return
+        except asyncio.CancelledError:
+            reason = entry.cancel_reason
+            entry.cancel_reason = reason or ErrorKind.SHUTDOWN
+            await self._cancelled(entry)
+            if reason is None:
+                raise  # cancelled from outside (loop shutdown): answered, now propagate
+            return
+        except ToolError as exc:
+            await self._finish(
+                entry, OutcomeKind.ERROR, text=exc.message, ok=False, error=ErrorKind.TOOL_ERROR
+            )
+            return
+        except Exception:
+            _log.exception(
+                "tool handler raised",
+                tool=spec.name,
+                conversation_id=self._conversation.conversation_id,
+                tool_call_id=entry.event.tool_call_id,
+                seq=entry.event.seq,
+            )
+            await self._finish(
+                entry,
+                OutcomeKind.ERROR,
+                text=f"{spec.name} failed with an internal error",
+                ok=False,
+                error=ErrorKind.EXCEPTION,
+            )
+            return
+        text, explicit = render_value(value)
+        await self._finish(entry, OutcomeKind.SUCCESS, text=text, ok=True, explicit=explicit)
+
+    async def _fail(self, entry: _Call, error: ErrorKind, message: str) -> None:
+        await self._finish(entry, OutcomeKind.ERROR, text=message, ok=False, error=error)
+
+    async def _cancelled(self, entry: _Call) -> None:
+        reason = entry.cancel_reason or ErrorKind.SHUTDOWN
+        why = (
+            "the replica was interrupted"
+            if reason is ErrorKind.INTERRUPTED
+            else "the bot is stopping"
+        )
+        # A spoken or appended answer after a barge-in would talk over the user, so only
+        # tool_result (which Tavus is waiting for) carries the cancellation.
+        mode = effective_reply(entry.reply, entry.event.tool_call_id)
+        interaction = (
+            answer_for(
+                mode, text=f"cancelled: {why}", ok=False, tool_call_id=entry.event.tool_call_id
+            )
+            if mode is ReplyMode.TOOL_RESULT
+            else None
+        )
+        await self._finish(
+            entry,
+            OutcomeKind.CANCELLED,
+            text=f"cancelled: {why}",
+            ok=False,
+            error=reason,
+            explicit=interaction,
+            send_nothing=interaction is None,
+        )
+
+    async def _finish(
+        self,
+        entry: _Call,
+        kind: OutcomeKind,
+        *,
+        text: str | None,
+        ok: bool,
+        error: ErrorKind | None = None,
+        explicit: Interaction | None = None,
+        send_nothing: bool = False,
+    ) -> None:
+        if entry.done:  # exactly one outcome per call, whatever races happen
+            return
+        entry.done = True
+        self._running.discard(entry)
+        call = entry.event
+        mode = effective_reply(entry.reply, call.tool_call_id)
+        interaction: Interaction | None
+        if send_nothing:
+            interaction = None
+        elif explicit is not None:
+            interaction, mode = self._explicit(explicit, call, text)
+        else:
+            interaction = answer_for(mode, text=text, ok=ok, tool_call_id=call.tool_call_id)
+        message: Mapping[str, Any] | None = None
+        truncated = False
+        if interaction is not None:
+            message, truncated, oversize = self._encode(interaction, mode, call)
+            if oversize is not None:
+                kind, error, text = OutcomeKind.ERROR, ErrorKind.OVERSIZE, oversize
+            try:
+                await self._transmit(message)
+            except Exception:
+                _log.exception(
+                    "answer could not be sent",
+                    tool=call.name,
+                    conversation_id=self._conversation.conversation_id,
+                    tool_call_id=call.tool_call_id,
+                    seq=call.seq,
+                )
+                message = None
+        self._on_outcome(
+            ToolOutcome(
+                kind=kind,
+                tool=call.name,
+                reply=mode,
+                latency=time.perf_counter() - entry.arrived,
+                text=text,
+                error=error,
+                answer=message,
+                conversation_id=self._conversation.conversation_id or call.conversation_id,
+                tool_call_id=call.tool_call_id,
+                inference_id=call.inference_id,
+                seq=call.seq,
+                truncated=truncated,
+            )
+        )
+
+    def _explicit(
+        self, interaction: Interaction, call: ToolCall, text: str | None
+    ) -> tuple[Interaction | None, ReplyMode]:
+        """A handler returned an interaction: it replaces the configured reply."""
+        if isinstance(interaction, ToolResult):
+            if call.tool_call_id is None:
+                # Nothing for Tavus to match a result to: speak the output instead (D17).
+                return answer_for(
+                    ReplyMode.ECHO, text=interaction.output, ok=True, tool_call_id=None
+                ), ReplyMode.ECHO
+            if interaction.tool_call_id is None:
+                interaction = interaction.model_copy(update={"tool_call_id": call.tool_call_id})
+        return interaction, _INTERACTION_REPLY.get(type(interaction), ReplyMode.AUTO)
+
+    def _encode(
+        self, interaction: Interaction, mode: ReplyMode, call: ToolCall
+    ) -> tuple[Mapping[str, Any], bool, str | None]:
+        """Build the app-message, enforcing the size limit by the ``on_oversize`` policy.
+
+        Returns ``(message, truncated, oversize_error_text)``.
+        """
+        cid = self._conversation.conversation_id or call.conversation_id or ""
+        limit = self._policy.message_limit
+        message = interaction.to_message(cid)
+        try:
+            check_size(message, limit)
+            return message, False, None
+        except MessageTooLarge as exc:
+            too_large = exc
+        if self._policy.on_oversize == "truncate":
+            try:
+                fitted, truncated = fit_to_limit(interaction, cid, limit)
+                _log.warning(
+                    "answer truncated to the app-message limit",
+                    tool=call.name,
+                    size=too_large.size,
+                    limit=limit,
+                    tool_call_id=call.tool_call_id,
+                )
+                return fitted.to_message(cid), truncated, None
+            except MessageTooLarge:
+                pass
+        error_text = (
+            f"the answer of {call.name} is too large to send "
+            f"({too_large.size} bytes, limit {limit})"
+        )
+        _log.error(
+            "answer over the app-message limit",
+            tool=call.name,
+            size=too_large.size,
+            limit=limit,
+            tool_call_id=call.tool_call_id,
+        )
+        fallback = answer_for(
+            mode if mode is not ReplyMode.NONE else ReplyMode.ECHO,
+            text=error_text,
+            ok=False,
+            tool_call_id=call.tool_call_id,
+        )
+        assert fallback is not None
+        return fallback.to_message(cid), False, error_text

@@ -1,0 +1,159 @@
+"""The hooks a cvibot plugin may implement.
+
+Implement a hook by defining a function of the same name, marked with
+:data:`cvibot.plugins.hookimpl`, in a plugin module::
+
+    from cvibot.plugins import hookimpl
+    from cvibot.protocol.interactions import Echo
+
+    @hookimpl
+    async def cvibot_session_started(session, settings):
+        await session.send(Echo(text=settings.get("greeting", "Hello!")))
+
+Rules shared by every hook:
+
+- An implementation may declare any subset of the hook's arguments, in any order; it
+  receives only those it names (pluggy's rule). A name the hook does not have is a
+  registration error.
+- Every hook except :func:`cvibot_register_tools` may be a plain function or an
+  ``async def``; the host awaits a result that is awaitable.
+- ``settings`` is always the read-only ``settings`` mapping the config gives *that*
+  plugin (``plugins: [{ref: ..., settings: {...}}]``), so each plugin sees its own;
+  ``{}`` for a plugin the config does not name.
+- Implementations run in pluggy's call order: last registered first, with ``tryfirst``
+  and ``trylast`` respected. Wrappers (``wrapper=True``/``hookwrapper=True``) are not
+  supported, because the host calls each implementation on its own.
+- Apart from :func:`cvibot_register_tools`, hooks run on the bot's event loop thread.
+  A sync implementation runs inline on the loop, so it must return quickly; blocking
+  work belongs in an ``async def`` that awaits ``asyncio.to_thread(...)``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any
+
+import pluggy
+
+if TYPE_CHECKING:
+    from cvibot.protocol.events import Event, Utterance
+
+__all__ = [
+    "PROJECT_NAME",
+    "cvibot_event",
+    "cvibot_register_tools",
+    "cvibot_respond_to_utterance",
+    "cvibot_session_ended",
+    "cvibot_session_started",
+    "cvibot_shutdown",
+    "cvibot_startup",
+    "cvibot_tool_outcome",
+    "hookimpl",
+    "hookspec",
+]
+
+PROJECT_NAME = "cvibot"
+
+hookspec = pluggy.HookspecMarker(PROJECT_NAME)
+hookimpl = pluggy.HookimplMarker(PROJECT_NAME)
+
+
+@hookspec
+def cvibot_register_tools(register: Callable[..., None], settings: Mapping[str, Any]) -> None:
+    """Register this plugin's tools by calling ``register(obj, **options)`` once per tool.
+
+    ``obj`` is a ``@tool``-decorated function, a plain function (made a tool with the
+    ``tool()`` defaults) or a :class:`~cvibot.tools.ToolSpec`; ``options`` (for example
+    ``name="lookup_order"``) override the spec's fields. Each registered tool is
+    attributed to this plugin.
+
+    Not needed for ``@tool`` functions defined at module level in a plugin module: the
+    host finds those on its own. Use this hook for tools built at start-up, for example
+    from ``settings``.
+
+    Runs once per plugin, synchronously, while the bot builds its tool set, before any
+    conversation. It must be a plain function: an ``async def`` implementation is a
+    load error. An exception (or a bad ``obj``) is a load error for a plugin the config
+    names, and makes the host skip an autoloaded plugin with a warning.
+    """
+
+
+@hookspec
+def cvibot_startup(bot: Any, settings: Mapping[str, Any]) -> None:
+    """Prepare the plugin: open clients, warm caches, check credentials.
+
+    ``bot`` is the runtime: ``bot.pipeline_mode`` is the conversation's pipeline mode
+    and ``bot.tools`` the frozen ``Mapping[str, ToolSpec]`` the bot dispatches to.
+
+    Runs once on the event loop, after the tools are collected and before the first
+    event is handled. Return value is ignored. An exception is a start-up failure: the
+    bot does not start.
+    """
+
+
+@hookspec
+def cvibot_shutdown(bot: Any, settings: Mapping[str, Any]) -> None:
+    """Release what :func:`cvibot_startup` acquired.
+
+    Runs once on the event loop, after the last answer was sent. Return value is
+    ignored. An exception is logged and the remaining implementations still run.
+    """
+
+
+@hookspec
+def cvibot_session_started(session: Any, settings: Mapping[str, Any]) -> None:
+    """Observe the start of a conversation.
+
+    ``session.conversation_id`` identifies it; ``await session.send(interaction)`` sends
+    an interaction to it (for example a greeting ``Echo``).
+
+    Runs on the event loop once per conversation, before its first event is handled.
+    Return value is ignored. An exception is logged and never stops the bot.
+    """
+
+
+@hookspec
+def cvibot_session_ended(session: Any, settings: Mapping[str, Any]) -> None:
+    """Observe the end of a conversation (the session passed to the start hook).
+
+    Runs on the event loop once per conversation, after its last answer was sent;
+    ``session.send`` may no longer reach anyone. Return value is ignored. An exception
+    is logged and never stops the bot.
+    """
+
+
+@hookspec
+def cvibot_event(event: Event, session: Any, settings: Mapping[str, Any]) -> None:
+    """Observe every event the bot accepts, after decoding and deduplication.
+
+    ``event`` is a :class:`~cvibot.protocol.events.Event`; ``session`` the conversation
+    it belongs to. This is the hot path: it runs on the event loop for every event, and a
+    sync implementation runs inline before the event is dispatched, so it must be quick
+    (record, count, enqueue); an ``async def`` one is awaited in a task of its own, so it
+    does not hold up the event. Return value is ignored. An exception is logged and never
+    stops the bot.
+    """
+
+
+@hookspec
+def cvibot_tool_outcome(outcome: Any, session: Any, settings: Mapping[str, Any]) -> None:
+    """Observe the terminal outcome of each tool call: its result, error, timeout or cancel.
+
+    Runs on the event loop once per tool call, after its answer was sent (or dropped).
+    Return value is ignored. An exception is logged and never stops the bot.
+    """
+
+
+@hookspec(firstresult=True)
+def cvibot_respond_to_utterance(
+    utterance: Utterance, session: Any, settings: Mapping[str, Any]
+) -> str | None:
+    """Answer a final user utterance with text the replica says verbatim.
+
+    Only used under ``pipeline_mode: echo``, where Tavus runs no LLM of its own: the bot
+    sends the returned text as a ``conversation.echo``. Return ``None`` to pass; the
+    first implementation that returns a string wins and the rest are not called.
+
+    Runs on the event loop once per final ``utterance`` of the user. An exception is
+    logged, the utterance gets no answer, and the bot carries on.
+    """

@@ -1,0 +1,203 @@
+"""The ``@tool`` decorator, and finding decorated tools in a module.
+
+Example::
+
+    @tool(reply="echo", timeout=5)
+    async def lookup_order(order_id: int, ctx: ToolContext) -> str:
+        \"\"\"Look up an order's status.
+
+        Args:
+            order_id: The number printed on the receipt.
+        \"\"\"
+
+All the work (schema, argument model, option checks) happens here, at import time, so a bad
+tool fails when its module loads, with a :class:`~cvibot.errors.ToolDefinitionError`.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Mapping
+from types import FrameType, ModuleType
+from typing import Any, Final, TypeVar, overload
+
+from cvibot.errors import ToolDefinitionError
+from cvibot.tools.options import Origin, ReplyMode
+from cvibot.tools.schema import default_name, function_schema, is_async_callable, unwrap_partial
+from cvibot.tools.spec import ToolSpec
+
+__all__ = ["build_tool_spec", "collect_tools", "get_tool_spec", "tool"]
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+#: The attribute ``@tool`` sets on the decorated function.
+SPEC_ATTRIBUTE: Final = "__cvibot_tool__"
+
+
+def build_tool_spec(
+    fn: Callable[..., Any],
+    *,
+    name: str | None = None,
+    description: str | None = None,
+    reply: ReplyMode | str | None = None,
+    timeout: float | None = None,
+    cancel_on_interrupt: bool | None = None,
+    origin: Origin | str = Origin.LLM,
+    on_call: str | None = None,
+    static_filler: str | None = None,
+    on_resolve: str | None = None,
+    localns: Mapping[str, Any] | None = None,
+) -> ToolSpec:
+    """Build the :class:`ToolSpec` of ``fn`` without marking ``fn``.
+
+    What ``@tool`` does, for callables that cannot carry an attribute (bound methods) or
+    that a plugin registers without decorating. ``name`` defaults to ``fn.__name__``,
+    ``description`` to the docstring; the options are those of :class:`ToolSpec`.
+    ``localns`` resolves string annotations naming types local to the function that defines
+    ``fn``; by default the caller's locals are used when the caller is that function.
+    Raises :class:`~cvibot.errors.ToolDefinitionError`.
+    """
+    if localns is None:
+        localns = _defining_scope_locals(fn, sys._getframe(1))
+    if name is None:
+        name = default_name(fn)
+        if name is None:
+            raise ToolDefinitionError(f"{fn!r} has no __name__; pass name=... to @tool")
+    schema = function_schema(fn, name=name, localns=localns)
+    return ToolSpec(
+        name=name,
+        description=schema.description if description is None else description,
+        parameters=schema.parameters,
+        function=fn,
+        is_async=is_async_callable(fn),
+        arguments_model=schema.arguments_model,
+        context_param=schema.context_param,
+        # The enums accept their string values; ToolSpec converts and checks them.
+        reply=reply,  # type: ignore[arg-type]
+        timeout=timeout,
+        cancel_on_interrupt=cancel_on_interrupt,
+        origin=origin,  # type: ignore[arg-type]
+        on_call=on_call,
+        static_filler=static_filler,
+        on_resolve=on_resolve,
+    )
+
+
+@overload
+def tool(fn: F, /) -> F: ...
+
+
+@overload
+def tool(
+    *,
+    name: str | None = None,
+    description: str | None = None,
+    reply: ReplyMode | str | None = None,
+    timeout: float | None = None,
+    cancel_on_interrupt: bool | None = None,
+    origin: Origin | str = Origin.LLM,
+    on_call: str | None = None,
+    static_filler: str | None = None,
+    on_resolve: str | None = None,
+) -> Callable[[F], F]: ...
+
+
+def tool(
+    fn: Callable[..., Any] | None = None,
+    /,
+    *,
+    name: str | None = None,
+    description: str | None = None,
+    reply: ReplyMode | str | None = None,
+    timeout: float | None = None,
+    cancel_on_interrupt: bool | None = None,
+    origin: Origin | str = Origin.LLM,
+    on_call: str | None = None,
+    static_filler: str | None = None,
+    on_resolve: str | None = None,
+) -> Any:
+    """Declare a function as a tool; usable as ``@tool``, ``@tool()`` or ``@tool(...)``.
+
+    Returns the function itself, unchanged, with its :class:`ToolSpec` in the attribute
+    ``__cvibot_tool__`` (read it with :func:`get_tool_spec`).
+
+    - ``name``: defaults to the function's name; must match ``^[a-zA-Z_][a-zA-Z0-9_]{0,63}$``.
+    - ``description``: defaults to the docstring's summary and body.
+    - ``reply``: a :class:`ReplyMode` or its value (``"echo"``, ...); ``None`` lets the
+      configuration decide.
+    - ``timeout``: seconds, > 0; ``None`` lets the configuration decide (10 s by default).
+    - ``cancel_on_interrupt``: cancel the call when the user interrupts; ``None`` = config.
+    - ``origin``: ``"llm"`` (``conversation.tool_call``) or ``"vision"`` / ``"audio"``
+      (Raven perception tools, ``conversation.perception_tool_call``, §4.5).
+    - ``on_call``, ``static_filler``, ``on_resolve``: Tavus's server-side behaviour, only
+      used when exporting definitions (protocol reference §7.2).
+
+    Raises :class:`~cvibot.errors.ToolDefinitionError` at decoration time for a bad name or
+    option, an unannotated / ``*args`` / positional-only / ``tavus_`` parameter, two
+    ``ToolContext`` parameters, or a docstring documenting a parameter that does not exist.
+    """
+    options: dict[str, Any] = {
+        "name": name,
+        "description": description,
+        "reply": reply,
+        "timeout": timeout,
+        "cancel_on_interrupt": cancel_on_interrupt,
+        "origin": origin,
+        "on_call": on_call,
+        "static_filler": static_filler,
+        "on_resolve": on_resolve,
+    }
+
+    def decorate(func: F) -> F:
+        return _mark(func, sys._getframe(1), options)
+
+    if fn is None:
+        return decorate
+    return _mark(fn, sys._getframe(1), options)
+
+
+def _mark(fn: F, caller: FrameType, options: dict[str, Any]) -> F:
+    spec = build_tool_spec(fn, localns=_defining_scope_locals(fn, caller), **options)
+    try:
+        setattr(fn, SPEC_ATTRIBUTE, spec)
+    except (AttributeError, TypeError):
+        raise ToolDefinitionError(
+            f"tool {spec.name!r}: {fn!r} cannot carry the tool marker; "
+            "use build_tool_spec(...) and register the spec instead"
+        ) from None
+    return fn
+
+
+def _defining_scope_locals(fn: Callable[..., Any], caller: FrameType) -> Mapping[str, Any]:
+    """``caller``'s locals if ``caller`` is the function whose body defines ``fn``.
+
+    With ``from __future__ import annotations`` a hint naming a class defined in that body
+    only resolves through those locals. Any other caller's locals (a plugin loader's, say)
+    are unrelated to ``fn`` and could shadow its globals, so they are not used.
+    """
+    target = unwrap_partial(fn)
+    qualname = getattr(target, "__qualname__", None) or type(target).__qualname__
+    scope, sep, _ = qualname.rpartition(".<locals>.")
+    return caller.f_locals if sep and scope == caller.f_code.co_qualname else {}
+
+
+def get_tool_spec(obj: object) -> ToolSpec | None:
+    """The :class:`ToolSpec` that ``@tool`` attached to ``obj``, or ``None``."""
+    spec = getattr(obj, SPEC_ATTRIBUTE, None)
+    # isinstance: some objects (mocks, proxies) answer any attribute lookup.
+    return spec if isinstance(spec, ToolSpec) else None
+
+
+def collect_tools(namespace: ModuleType | Mapping[str, Any]) -> list[ToolSpec]:
+    """The specs of the ``@tool`` functions among a module's attributes (or a mapping's values).
+
+    A function reachable under several names counts once. Sorted by tool name, so the order
+    does not depend on import order.
+    """
+    values = vars(namespace).values() if isinstance(namespace, ModuleType) else namespace.values()
+    specs: dict[int, ToolSpec] = {}
+    for value in values:
+        spec = get_tool_spec(value)
+        if spec is not None:
+            specs.setdefault(id(spec.function), spec)
+    return sorted(specs.values(), key=lambda spec: spec.name)

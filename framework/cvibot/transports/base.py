@@ -1,0 +1,70 @@
+"""The transport interface: the only code that touches the network or a file of events.
+
+A transport delivers inbound app-messages to a :class:`Receiver` (the session) and sends
+outbound messages. The same session code serves every transport, so a recorded
+conversation replays through exactly the code that serves a live room.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Mapping
+from typing import Any, Protocol
+
+__all__ = ["Receiver", "Transport", "TransportError"]
+
+
+class TransportError(Exception):
+    """The transport cannot carry on (file unreadable, room unreachable, ...)."""
+
+
+class Receiver(Protocol):
+    """What a transport delivers to. Implemented by :class:`cvibot.session.Session`."""
+
+    def on_message(
+        self, message: Any, sender: str | None = None, received_at: float | None = None
+    ) -> None:
+        """Take one inbound app-message; must be called on the event loop's thread.
+
+        ``message`` is whatever the channel carried (an object, or a JSON string);
+        ``sender`` the sending participant's id; ``received_at`` the arrival time in
+        seconds (``time.time()``), ``None`` meaning now. Never blocks and never raises
+        for bad input: malformed messages are logged and counted.
+        """
+        ...
+
+    async def settled(self) -> None:
+        """Return once every tool call and task started by earlier messages has ended."""
+        ...
+
+    @property
+    def closed(self) -> bool:
+        """True once the conversation ended (``system.shutdown``): stop delivering."""
+        ...
+
+
+class Transport(ABC):
+    """One conversation's channel. Lifecycle: ``open`` → ``run`` → ``close``.
+
+    ``send`` may be called from ``open`` on, until ``close`` returns.
+    """
+
+    name: str = "transport"
+
+    async def open(self) -> None:  # noqa: B027 - optional hook, a no-op by default
+        """Connect or open files. Raises :class:`TransportError` on failure."""
+
+    @abstractmethod
+    async def run(self, receiver: Receiver) -> None:
+        """Deliver inbound messages to ``receiver`` until the stream ends or ``close``."""
+
+    @abstractmethod
+    async def send(self, message: Mapping[str, Any]) -> None:
+        """Send one outbound app-message (already validated and size-checked)."""
+
+    async def close(self) -> None:  # noqa: B027 - optional hook, a no-op by default
+        """Stop delivering and release resources; idempotent."""
+
+    def describe(self) -> str:
+        """A short human description for the transcript header."""
+        return self.name

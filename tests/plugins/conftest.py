@@ -1,0 +1,63 @@
+from __future__ import annotations
+
+import importlib
+import importlib.metadata
+import sys
+import textwrap
+from collections.abc import Callable, Iterator
+from importlib.metadata import EntryPoint
+from pathlib import Path
+from typing import Any
+
+import pytest
+from plugin_helpers import WriteModule
+
+
+@pytest.fixture(autouse=True)
+def isolated_imports(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Undo what loading plugins does: sys.path entries, and modules imported from tmp dirs.
+
+    Only the test's own plugin modules are forgotten, so that the next test may reuse
+    their names; cvibot's modules stay, keeping class identities stable.
+    """
+    path = list(sys.path)
+    before = set(sys.modules)
+    yield
+    sys.path[:] = path
+    temp = str(tmp_path_factory.getbasetemp())
+    for name in set(sys.modules) - before:
+        module = sys.modules[name]
+        file = getattr(module, "__file__", None) or ""
+        locations = list(getattr(module, "__path__", []) or [])
+        if any(str(where).startswith(temp) for where in [file, *locations]):
+            del sys.modules[name]
+    importlib.invalidate_caches()
+
+
+@pytest.fixture
+def write_module(tmp_path: Path) -> WriteModule:
+    """Write ``source`` (dedented) to ``<directory or tmp_path>/<relpath>``."""
+
+    def write(relpath: str, source: str, directory: Path | None = None) -> Path:
+        target = (directory or tmp_path) / relpath
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(textwrap.dedent(source))
+        return target
+
+    return write
+
+
+@pytest.fixture
+def fake_entry_points(monkeypatch: pytest.MonkeyPatch) -> Callable[..., None]:
+    """Replace the installed ``cvibot`` entry points with ``name=value`` pairs."""
+
+    def install(**points: str) -> None:
+        eps = [EntryPoint(name=name, value=value, group="cvibot") for name, value in points.items()]
+
+        def entry_points(**selection: Any) -> list[EntryPoint]:
+            assert selection == {"group": "cvibot"}
+            return eps
+
+        monkeypatch.setattr(importlib.metadata, "entry_points", entry_points)
+
+    return install
