@@ -7,6 +7,7 @@ or registry change happens on the hot path of a tool call.
 from __future__ import annotations
 
 import asyncio
+import inspect
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -15,7 +16,7 @@ import structlog
 
 from cvibot.config import LoadedConfig
 from cvibot.dispatch import DispatchPolicy
-from cvibot.errors import DuplicateToolError, PluginLoadError
+from cvibot.errors import ConfigError, CvibotError, DuplicateToolError, PluginLoadError
 from cvibot.plugins import PluginHost
 from cvibot.protocol.events import Utterance
 from cvibot.session import Session, SessionListener
@@ -23,9 +24,21 @@ from cvibot.tools import ToolRegistry, ToolSpec
 from cvibot.tools.options import ReplyMode
 from cvibot.transports.base import Transport
 
-__all__ = ["Bot"]
+__all__ = ["Bot", "PluginStartupError"]
 
 _log = structlog.get_logger("cvibot.runtime")
+
+
+class PluginStartupError(CvibotError):
+    """A plugin's ``cvibot_startup`` hook raised, so the bot did not start.
+
+    ``plugin`` names the plugin (as in ``plugins:``); ``cause`` is what it raised.
+    """
+
+    def __init__(self, plugin: str, cause: Exception) -> None:
+        super().__init__(f"plugin {plugin!r} failed to start: {type(cause).__name__}: {cause}")
+        self.plugin = plugin
+        self.cause = cause
 
 
 class Bot:
@@ -78,17 +91,17 @@ class Bot:
             host = PluginHost.load(
                 cfg.plugins, base_dir=loaded.base_dir, autoload=autoload, builtins=builtins
             )
-        except PluginLoadError as exc:
-            index = _plugin_index(exc.key)
-            located = loaded.error(exc.message, "plugins", index) if index is not None else None
-            exc.file = str(loaded.path)
-            if located is not None:
-                exc.line, exc.key = located.line, located.key
-            raise
-        try:
+            # A failing cvibot_register_tools is a PluginLoadError too.
             registry = ToolRegistry.build(host.collect_tools())
+        except PluginLoadError as exc:
+            _locate(exc, loaded, _plugin_index(exc.key))
+            raise
         except DuplicateToolError as exc:
-            exc.file = str(loaded.path)
+            # At the config entry of the plugin that brought the second tool (else the
+            # first one's), since the tool's name need not appear in the file.
+            refs = [entry.ref for entry in cfg.plugins]
+            plugin = next((p for p in (exc.second_plugin, exc.first_plugin) if p in refs), None)
+            _locate(exc, loaded, refs.index(plugin) if plugin is not None else None)
             raise
         overrides: dict[str, dict[str, Any]] = {}
         for name, override in cfg.tools.items():
@@ -130,14 +143,21 @@ class Bot:
         The conversation ends when the transport's stream ends or a ``system.shutdown``
         arrives. Running calls then get ``grace`` seconds (default: the default tool
         timeout) to finish before they are cancelled; every call is answered either way.
-        Raises :class:`cvibot.transports.TransportError` when the transport fails;
-        exceptions of plugins' ``cvibot_startup`` hooks propagate.
+        Raises :class:`cvibot.transports.TransportError` when the transport fails, and
+        :class:`PluginStartupError` (the plugin's exception as its ``cause``) when a
+        plugin's ``cvibot_startup`` hook raises: the bot then does not start.
         """
+        grace = self.policy.default_timeout if grace is None else grace
+        for impl in self.host.observers("cvibot_startup"):
+            try:
+                started = impl(bot=self)
+                if inspect.isawaitable(started):
+                    await started
+            except Exception as exc:
+                raise PluginStartupError(impl.plugin_name, exc) from exc
         executor = ThreadPoolExecutor(
             max_workers=self.config.dispatch.sync_workers, thread_name_prefix="cvibot-tool"
         )
-        grace = self.policy.default_timeout if grace is None else grace
-        await self.host.call("cvibot_startup", bot=self)
         try:
             await transport.open()
             session = Session(
@@ -173,8 +193,8 @@ class Bot:
         finally:
             ended.cancel()
         if not feed.done():
-            # system.shutdown: the transport stops at its next message.
-            await transport.close()
+            # system.shutdown: stop delivering, but leave the transport open: calls still
+            # running get their answers during the drain, and run() closes it afterwards.
             feed.cancel()
         try:
             await feed
@@ -184,6 +204,14 @@ class Bot:
 
     def _settings_for(self, plugin: str | None) -> Mapping[str, Any]:
         return self.host.settings_for(plugin) if plugin else {}
+
+
+def _locate(exc: ConfigError, loaded: LoadedConfig, index: int | None) -> None:
+    """Point ``exc`` at the config file and, given an index, at ``plugins[index]``."""
+    exc.file = str(loaded.path)
+    if index is not None:
+        located = loaded.error(exc.message, "plugins", index)
+        exc.line, exc.key = located.line, located.key
 
 
 def _plugin_index(key: str | None) -> int | None:

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import logging
 import time
 from collections import Counter, deque
 from collections.abc import Awaitable, Callable, Hashable, Mapping
@@ -31,7 +32,7 @@ from typing import Any
 
 import structlog
 
-from cvibot.dispatch import Dispatcher, DispatchPolicy, ToolOutcome
+from cvibot.dispatch import Dispatcher, DispatchPolicy, OutcomeKind, ToolOutcome
 from cvibot.protocol.events import (
     Event,
     ForeignInteraction,
@@ -50,7 +51,6 @@ from cvibot.transports.base import Transport
 
 __all__ = ["DropReason", "Session", "SessionListener", "SessionStats"]
 
-_log = structlog.get_logger("cvibot.session")
 
 _TOOL_CALL_TYPES = frozenset({"conversation.tool_call", "conversation.perception_tool_call"})
 _DEDUPE_CAPACITY = 65_536
@@ -154,6 +154,10 @@ class Session:
     ) -> None:
         self.transport = transport
         self.stats = SessionStats()
+        # Bound once: the module-level lazy proxy would rebuild a logger on every call.
+        self._log: structlog.typing.FilteringBoundLogger = structlog.get_logger(
+            "cvibot.session"
+        ).bind()
         self.ready = asyncio.Event()
         self.ended = asyncio.Event()
         self.shutdown_reason: str | None = None
@@ -265,7 +269,7 @@ class Session:
             self.ready.set()
         elif isinstance(event, Shutdown):
             self.shutdown_reason = event.shutdown_reason
-            _log.info(
+            self._log.info(
                 "conversation shut down",
                 conversation_id=self._conversation_id,
                 shutdown_reason=event.shutdown_reason,
@@ -296,7 +300,7 @@ class Session:
 
     def _rejected(self, rejection: Rejection, arrived: float) -> None:
         self.stats.rejections[rejection.reason.value] += 1
-        _log.warning(
+        self._log.warning(
             "event rejected",
             reason=rejection.reason.value,
             detail=rejection.detail,
@@ -322,7 +326,7 @@ class Session:
 
     def _drop(self, event: Event, reason: DropReason) -> None:
         self.stats.drops[reason.value] += 1
-        _log.debug(
+        self._log.debug(
             "event dropped",
             reason=reason.value,
             event_type=event.event_type,
@@ -342,11 +346,10 @@ class Session:
 
     def _on_outcome(self, outcome: ToolOutcome) -> None:
         self.stats.outcomes[outcome.kind.value] += 1
-        fields = outcome.log_fields()
-        if outcome.error is not None and outcome.kind.value == "error":
-            _log.warning("tool call failed", **fields, message=outcome.text)
-        else:
-            _log.info("tool call answered", **fields)
+        if outcome.kind is OutcomeKind.ERROR:
+            self._log.warning("tool call failed", **outcome.log_fields(), message=outcome.text)
+        elif self._log.is_enabled_for(logging.INFO):  # skip building the fields when filtered
+            self._log.info("tool call answered", **outcome.log_fields())
         for listener in self._listeners:
             listener.on_outcome(outcome)
         for observer in self._outcome_observers:
@@ -357,10 +360,17 @@ class Session:
         try:
             text = await self._responder(utterance, self)
         except Exception:
-            _log.exception("utterance responder raised", conversation_id=self._conversation_id)
+            self._log.exception("utterance responder raised", conversation_id=self._conversation_id)
             return
         if text:
-            await self.send(Echo(text=text))
+            try:
+                await self.send(Echo(text=text))
+            except Exception:
+                # A background task: nobody awaits it, so an error must be logged here
+                # (an over-limit reply, a failing transport) rather than lost.
+                self._log.exception(
+                    "utterance reply could not be sent", conversation_id=self._conversation_id
+                )
 
     # -- tasks -----------------------------------------------------------------------------
 
@@ -368,7 +378,7 @@ class Session:
         try:
             result = observer(**kwargs)
         except Exception:
-            _log.exception(
+            self._log.exception(
                 "plugin observer raised", observer=getattr(observer, "__qualname__", observer)
             )
             return
@@ -379,7 +389,7 @@ class Session:
         try:
             await awaitable
         except Exception:
-            _log.exception("plugin observer raised")
+            self._log.exception("plugin observer raised")
 
     def _spawn(self, coro: Any) -> None:
         task = asyncio.get_running_loop().create_task(coro)

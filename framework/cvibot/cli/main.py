@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 import click
 
 if TYPE_CHECKING:
+    from cvibot.config import LoggingConfig
     from cvibot.runtime import Bot
     from cvibot.transports.base import Transport
 
@@ -29,21 +30,24 @@ def _fail(message: str, code: int) -> NoReturn:
     sys.exit(code)
 
 
-def _load_bot(config: Path) -> Bot:
+def _load_bot(config: Path, level: str | None = None, fmt: str | None = None) -> Bot:
+    """Load CONFIG and its plugins; logging is set up in between, so that what loading
+    the plugins logs (a skipped plugin) goes to stderr in the configured format."""
     from cvibot.config import load_config
     from cvibot.errors import ConfigError
     from cvibot.runtime import Bot
 
     try:
-        return Bot.from_config(load_config(config))
+        loaded = load_config(config)
+        _configure_logging(loaded.config.logging, level, fmt)
+        return Bot.from_config(loaded)
     except ConfigError as exc:
         _fail(str(exc), EXIT_CONFIG)
 
 
-def _configure_logging(bot: Bot, level: str | None, fmt: str | None) -> None:
+def _configure_logging(cfg: LoggingConfig, level: str | None, fmt: str | None) -> None:
     from cvibot.logging import configure_logging
 
-    cfg = bot.config.logging
     configure_logging(level or cfg.level, fmt or cfg.format)  # type: ignore[arg-type]
 
 
@@ -56,6 +60,7 @@ def _transport_from_config(bot: Bot) -> Transport:
 
 def _serve(bot: Bot, transport: Transport, *, transcript: bool) -> None:
     from cvibot.cli.transcript import Transcript, format_summary
+    from cvibot.runtime import PluginStartupError
     from cvibot.transports.base import TransportError
 
     listeners: list[Any] = []
@@ -71,9 +76,16 @@ def _serve(bot: Bot, transport: Transport, *, transcript: bool) -> None:
         session = asyncio.run(bot.run(transport, listeners=listeners))
     except TransportError as exc:
         _fail(str(exc), EXIT_RUNTIME)
+    except PluginStartupError as exc:
+        import structlog
+
+        structlog.get_logger("cvibot.cli").error(
+            "plugin failed to start", plugin=exc.plugin, exc_info=exc.cause
+        )
+        _fail(str(exc), EXIT_RUNTIME)
     except KeyboardInterrupt:
         _fail("interrupted", 130)
-    except Exception as exc:  # a plugin's startup/shutdown hook or a bug: one line, logged
+    except Exception as exc:  # a bug: one line here, the traceback in the log
         import structlog
 
         structlog.get_logger("cvibot.cli").exception("bot failed")
@@ -118,8 +130,7 @@ def cli() -> None:
 @_quiet
 def run(config: Path, log_level: str | None, log_format: str | None, quiet: bool) -> None:
     """Run the bot CONFIG describes on its configured transport."""
-    bot = _load_bot(config)
-    _configure_logging(bot, log_level, log_format)
+    bot = _load_bot(config, log_level, log_format)
     _serve(bot, _transport_from_config(bot), transcript=bot.config.logging.transcript and not quiet)
 
 
@@ -162,8 +173,7 @@ def replay(
     """Run the bot CONFIG describes on the recorded stream EVENTS (JSONL)."""
     from cvibot.transports.replay import ReplayTransport
 
-    bot = _load_bot(config)
-    _configure_logging(bot, log_level, log_format)
+    bot = _load_bot(config, log_level, log_format)
     transport = ReplayTransport(events, pace=pace, speed=speed, out=out)  # type: ignore[arg-type]
     _serve(bot, transport, transcript=bot.config.logging.transcript and not quiet)
 

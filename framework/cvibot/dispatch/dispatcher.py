@@ -41,7 +41,6 @@ from cvibot.tools.options import ReplyMode
 
 __all__ = ["DispatchPolicy", "Dispatcher"]
 
-_log = structlog.get_logger("cvibot.dispatch")
 
 _INTERACTION_REPLY: dict[type[Interaction], ReplyMode] = {
     ToolResult: ReplyMode.TOOL_RESULT,
@@ -49,6 +48,7 @@ _INTERACTION_REPLY: dict[type[Interaction], ReplyMode] = {
     Respond: ReplyMode.RESPOND,
     AppendContext: ReplyMode.APPEND_CONTEXT,
 }
+_ANSWER_MODES = frozenset(_INTERACTION_REPLY.values())
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,6 +92,7 @@ class _Call:
         "event",
         "reply",
         "spec",
+        "started",
         "task",
     )
 
@@ -113,6 +114,7 @@ class _Call:
         self.cancel_reason: ErrorKind | None = None
         self.ctx: ToolContext | None = None
         self.task: asyncio.Task[None] | None = None
+        self.started = False
         self.done = False
 
 
@@ -147,6 +149,10 @@ class Dispatcher:
         self._tasks: set[asyncio.Task[None]] = set()
         self._interrupt_seq: int | None = None
         self._accepting = True
+        # Bound once: the module-level lazy proxy would rebuild a logger on every call.
+        self._log: structlog.typing.FilteringBoundLogger = structlog.get_logger(
+            "cvibot.dispatch"
+        ).bind()
 
     # -- intake (called from the session on the loop thread, never blocks) --------------
 
@@ -162,7 +168,7 @@ class Dispatcher:
         spec = self._tools.get(call.name)
         default = self._policy.perception_reply if perception else self._policy.default_reply
         if spec is None:
-            _log.warning(
+            self._log.warning(
                 "unknown tool",
                 tool=call.name,
                 known=sorted(self._tools),
@@ -208,7 +214,7 @@ class Dispatcher:
                 call=call,
                 tool=spec.name,
                 conversation=self._conversation,
-                log=_log.bind(
+                log=self._log.bind(
                     tool=spec.name,
                     conversation_id=self._conversation.conversation_id,
                     tool_call_id=call.tool_call_id,
@@ -288,10 +294,16 @@ class Dispatcher:
         entry.cancel_reason = reason
         if entry.ctx is not None:
             entry.ctx._mark_cancelled()
-        if entry.task is not None:
+        # A task cancelled before its first step never runs its body, so it could not
+        # answer: an unstarted call sees ``cancel_reason`` when it starts instead.
+        if entry.task is not None and entry.started:
             entry.task.cancel()
 
     async def _run(self, entry: _Call, spec: ToolSpec, kwargs: dict[str, Any]) -> None:
+        entry.started = True
+        if entry.cancel_reason is not None:
+            await self._cancelled(entry)
+            return
         try:
             try:
                 async with asyncio.timeout_at(entry.deadline) as deadline:
@@ -329,7 +341,7 @@ class Dispatcher:
             )
             return
         except Exception:
-            _log.exception(
+            self._log.exception(
                 "tool handler raised",
                 tool=spec.name,
                 conversation_id=self._conversation.conversation_id,
@@ -410,7 +422,7 @@ class Dispatcher:
             try:
                 await self._transmit(message)
             except Exception:
-                _log.exception(
+                self._log.exception(
                     "answer could not be sent",
                     tool=call.name,
                     conversation_id=self._conversation.conversation_id,
@@ -467,7 +479,7 @@ class Dispatcher:
         if self._policy.on_oversize == "truncate":
             try:
                 fitted, truncated = fit_to_limit(interaction, cid, limit)
-                _log.warning(
+                self._log.warning(
                     "answer truncated to the app-message limit",
                     tool=call.name,
                     size=too_large.size,
@@ -481,15 +493,17 @@ class Dispatcher:
             f"the answer of {call.name} is too large to send "
             f"({too_large.size} bytes, limit {limit})"
         )
-        _log.error(
+        self._log.error(
             "answer over the app-message limit",
             tool=call.name,
             size=too_large.size,
             limit=limit,
             tool_call_id=call.tool_call_id,
         )
+        # An explicit interaction of another kind (an oversize OverwriteContext, say) has
+        # no reply mode that answers: fall back to the call's default answer.
         fallback = answer_for(
-            mode if mode is not ReplyMode.NONE else ReplyMode.ECHO,
+            mode if mode in _ANSWER_MODES else effective_reply(ReplyMode.AUTO, call.tool_call_id),
             text=error_text,
             ok=False,
             tool_call_id=call.tool_call_id,

@@ -1,0 +1,219 @@
+"""The plugin lifecycle around one conversation, run in-process.
+
+``Bot.from_config(load_config(path))`` then ``bot.run(ReplayTransport(...))``, as the
+command line does; plugins record what they saw in a module-level list.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from cli_helpers import shutdown, tool_call, utterance, write_jsonl, write_text
+from structlog.testing import capture_logs
+
+from cvibot.config import load_config
+from cvibot.runtime import Bot, PluginStartupError
+from cvibot.transports.replay import ReplayTransport
+
+LIFECYCLE = '''
+from cvibot import hookimpl, tool
+
+CALLS = []
+
+@hookimpl
+def cvibot_startup(bot, settings):
+    CALLS.append(("startup", sorted(bot.tools), bot.pipeline_mode, dict(settings)))
+
+@hookimpl
+async def cvibot_session_started(session, settings):
+    CALLS.append(("session_started", session.conversation_id, settings["label"]))
+
+@hookimpl
+def cvibot_event(event):
+    CALLS.append(("event", event.event_type))
+
+@hookimpl
+def cvibot_tool_outcome(outcome):
+    CALLS.append(("outcome", outcome.tool_call_id))
+
+@hookimpl
+async def cvibot_session_ended(session):
+    CALLS.append(("session_ended", session.conversation_id))
+
+@hookimpl
+def cvibot_shutdown(bot, settings):
+    CALLS.append(("shutdown", settings["label"]))
+
+@tool
+def ping() -> str:
+    """Answer pong."""
+    return "pong"
+'''
+
+LIFECYCLE_HOOKS = ("startup", "session_started", "session_ended", "shutdown")
+
+
+def _bot(folder: Path, plugin_source: str, plugin: str = "lifecycle_probe") -> Bot:
+    write_text(folder / f"{plugin}.py", plugin_source)
+    config = write_text(
+        folder / "bot.yaml",
+        f"""
+        conversation: {{id: conv-7}}
+        transport: {{type: replay, path: rec.jsonl}}
+        plugins:
+          - {{module: {plugin}, settings: {{label: probe}}}}
+        """,
+    )
+    return Bot.from_config(load_config(config), autoload=False)
+
+
+def _calls(bot: Bot) -> list[tuple[Any, ...]]:
+    calls: list[tuple[Any, ...]] = bot.host.plugins[0].plugin.CALLS  # type: ignore[attr-defined]
+    return calls
+
+
+async def test_lifecycle_hooks_run_once_each_in_order(tmp_path: Path) -> None:
+    recording = write_jsonl(
+        tmp_path / "rec.jsonl",
+        [utterance(1, "ping please"), tool_call(2, "ping", {}, "p1"), shutdown()],
+    )
+    bot = _bot(tmp_path, LIFECYCLE)
+    out = tmp_path / "sent.jsonl"
+
+    session = await bot.run(ReplayTransport(recording, out=out))
+
+    calls = _calls(bot)
+    hooks = [c for c in calls if c[0] in LIFECYCLE_HOOKS]
+    assert hooks == [
+        ("startup", ["ping"], "full", {"label": "probe"}),
+        ("session_started", "conv-7", "probe"),
+        ("session_ended", "conv-7"),
+        ("shutdown", "probe"),
+    ]
+    # The session hooks frame everything that happened in the conversation.
+    names = [c[0] for c in calls]
+    assert names == [
+        "startup",
+        "session_started",
+        "event",
+        "event",
+        "outcome",
+        "event",
+        "session_ended",
+        "shutdown",
+    ]
+    assert [c[1] for c in calls if c[0] == "event"] == [
+        "conversation.utterance",
+        "conversation.tool_call",
+        "system.shutdown",
+    ]
+    assert ("outcome", "p1") in calls
+    assert session.closed
+    assert out.read_text().count('"tool_call_id":"p1"') == 1
+
+
+async def test_lifecycle_when_the_stream_ends_without_shutdown(tmp_path: Path) -> None:
+    recording = write_jsonl(tmp_path / "rec.jsonl", [tool_call(1, "ping", {}, "p1")])
+    bot = _bot(tmp_path, LIFECYCLE)
+
+    await bot.run(ReplayTransport(recording))
+
+    hooks = [c[0] for c in _calls(bot) if c[0] in LIFECYCLE_HOOKS]
+    assert hooks == list(LIFECYCLE_HOOKS)
+
+
+async def test_failing_session_hook_is_logged_and_the_bot_carries_on(tmp_path: Path) -> None:
+    source = LIFECYCLE.replace(
+        '    CALLS.append(("session_started", session.conversation_id, settings["label"]))',
+        '    CALLS.append(("session_started", session.conversation_id, settings["label"]))\n'
+        '    raise RuntimeError("greeting failed")',
+    )
+    recording = write_jsonl(tmp_path / "rec.jsonl", [tool_call(1, "ping", {}, "p1"), shutdown()])
+    bot = _bot(tmp_path, source)
+
+    with capture_logs() as logs:
+        await bot.run(ReplayTransport(recording))
+
+    hooks = [c[0] for c in _calls(bot) if c[0] in LIFECYCLE_HOOKS]
+    assert hooks == list(LIFECYCLE_HOOKS)
+    assert ("outcome", "p1") in _calls(bot)
+    [failure] = [log for log in logs if log["event"] == "plugin hook raised"]
+    assert (failure["hook"], failure["plugin"]) == ("cvibot_session_started", "lifecycle_probe")
+
+
+async def test_failing_startup_stops_before_the_conversation(tmp_path: Path) -> None:
+    source = LIFECYCLE.replace(
+        '    CALLS.append(("startup", sorted(bot.tools), bot.pipeline_mode, dict(settings)))',
+        '    CALLS.append(("startup",))\n    raise OSError("no route to database")',
+    )
+    recording = write_jsonl(tmp_path / "rec.jsonl", [tool_call(1, "ping", {}, "p1"), shutdown()])
+    bot = _bot(tmp_path, source)
+    out = tmp_path / "sent.jsonl"
+
+    with pytest.raises(PluginStartupError) as caught:
+        await bot.run(ReplayTransport(recording, out=out))
+
+    assert caught.value.plugin == "lifecycle_probe"
+    assert isinstance(caught.value.cause, OSError)
+    assert str(caught.value) == (
+        "plugin 'lifecycle_probe' failed to start: OSError: no route to database"
+    )
+    assert [c[0] for c in _calls(bot)] == ["startup"]
+    assert not out.exists()
+
+
+async def test_transport_failure_after_startup_still_shuts_down(tmp_path: Path) -> None:
+    from cvibot.transports.base import TransportError
+
+    bot = _bot(tmp_path, LIFECYCLE)
+
+    with pytest.raises(TransportError, match="recording not found"):
+        await bot.run(ReplayTransport(tmp_path / "missing.jsonl"))
+
+    assert [c[0] for c in _calls(bot)] == ["startup", "shutdown"]
+
+
+SLOW = '''
+import asyncio
+
+from cvibot import tool
+
+@tool(timeout=5)
+async def slow_lookup(order_id: str) -> str:
+    """Take a while."""
+    await asyncio.sleep(0.3)
+    return f"order {order_id} found"
+'''
+
+
+async def test_calls_running_at_shutdown_are_still_answered(tmp_path: Path) -> None:
+    # At recorded pace the shutdown arrives while the call runs: the call still gets its
+    # answer (the transport stays open until the drain is over), and only then do the
+    # session-end hooks run.
+    recording = tmp_path / "rec.jsonl"
+    recording.write_text(
+        "\n".join(
+            json.dumps({"direction": "in", "at": at, "message": msg})
+            for at, msg in [
+                (0.0, tool_call(1, "slow_lookup", {"order_id": "A7"}, "s1")),
+                (0.05, shutdown()),
+            ]
+        )
+    )
+    write_text(tmp_path / "slow_tools.py", SLOW)
+    config = write_text(
+        tmp_path / "bot.yaml",
+        "transport: {type: replay, path: rec.jsonl}\nplugins: [slow_tools]\n",
+    )
+    bot = Bot.from_config(load_config(config), autoload=False)
+    out = tmp_path / "sent.jsonl"
+
+    session = await bot.run(ReplayTransport(recording, pace="recorded", out=out))
+
+    assert [json.loads(line)["properties"] for line in out.read_text().splitlines()] == [
+        {"tool_call_id": "s1", "output": "order A7 found", "status": "success"}
+    ]
+    assert session.stats.sent == {"conversation.tool_result": 1}
