@@ -65,10 +65,8 @@ def answer_for(
     The spoken or appended modes send nothing when there is no text. ``none`` never
     sends. ``mode`` must already be resolved by :func:`effective_reply`.
     """
-    # model_construct: the values come from the parser and the dispatcher, already valid,
-    # and this runs for every call.
     if mode is ReplyMode.TOOL_RESULT:
-        return ToolResult.model_construct(
+        return ToolResult(
             tool_call_id=tool_call_id, output=text or "", status="success" if ok else "error"
         )
     if not text or mode is ReplyMode.NONE:

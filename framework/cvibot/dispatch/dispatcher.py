@@ -64,6 +64,25 @@ class DispatchPolicy:
     on_oversize: Literal["truncate", "error"] = "truncate"
 
 
+def _size_bound(value: Any) -> int:
+    """An upper bound of the compact JSON size of ``value`` in bytes, without encoding it.
+
+    A character takes at most 6 bytes (a ``\\u00XX`` escape; non-ASCII UTF-8 takes at
+    most 4), so most answers are shown to fit without paying for ``json.dumps``.
+    """
+    if isinstance(value, str):
+        return 6 * len(value) + 2
+    if isinstance(value, Mapping):
+        return 2 + sum(6 * len(k) + 4 + _size_bound(v) for k, v in value.items())
+    if isinstance(value, list | tuple):
+        return 2 + sum(_size_bound(v) + 1 for v in value)
+    if value is None or isinstance(value, bool):
+        return 5
+    if isinstance(value, int) and abs(value) < 10**15:
+        return 16
+    return 1 << 30  # floats and anything else: measure for real
+
+
 def _rejected_name(raw: Any) -> str:
     """The tool name of a rejected call when it is readable, for logs and the transcript."""
     props = raw.get("properties") if isinstance(raw, Mapping) else None
@@ -94,6 +113,7 @@ class _Call:
         "spec",
         "started",
         "task",
+        "timed_out",
     )
 
     def __init__(
@@ -115,6 +135,7 @@ class _Call:
         self.ctx: ToolContext | None = None
         self.task: asyncio.Task[None] | None = None
         self.started = False
+        self.timed_out = False
         self.done = False
 
 
@@ -147,6 +168,8 @@ class Dispatcher:
         self._semaphore = asyncio.Semaphore(policy.max_concurrent_calls)
         self._running: set[_Call] = set()
         self._tasks: set[asyncio.Task[None]] = set()
+        self._idle = asyncio.Event()
+        self._idle.set()
         self._interrupt_seq: int | None = None
         self._accepting = True
         # Bound once: the module-level lazy proxy would rebuild a logger on every call.
@@ -264,8 +287,7 @@ class Dispatcher:
 
     async def settled(self) -> None:
         """Return once every accepted call has its outcome."""
-        while self._tasks:
-            await asyncio.wait(set(self._tasks))
+        await self._idle.wait()
 
     async def drain(self, grace: float) -> None:
         """Stop accepting calls; give running ones ``grace`` seconds, then cancel them.
@@ -286,10 +308,16 @@ class Dispatcher:
         task: asyncio.Task[None] = asyncio.get_running_loop().create_task(coro)
         entry.task = task
         self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        self._idle.clear()
+        task.add_done_callback(self._task_done)
+
+    def _task_done(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        if not self._tasks:
+            self._idle.set()
 
     def _cancel(self, entry: _Call, reason: ErrorKind) -> None:
-        if entry.done or entry.cancel_reason is not None:
+        if entry.done or entry.cancel_reason is not None or entry.timed_out:
             return
         entry.cancel_reason = reason
         if entry.ctx is not None:
@@ -304,22 +332,25 @@ class Dispatcher:
         if entry.cancel_reason is not None:
             await self._cancelled(entry)
             return
+        loop = asyncio.get_running_loop()
+        # One timer per call, cancelled as soon as the handler ends. The timer can only
+        # fire while this task is suspended in the handler or the semaphore, so the
+        # CancelledError it causes always lands in the try block below, never in the
+        # answer's send.
+        timer = loop.call_at(entry.deadline, self._expire, entry)
         try:
             try:
-                async with asyncio.timeout_at(entry.deadline) as deadline:
-                    async with self._semaphore:
-                        if spec.is_async:
-                            value = await spec.function(**kwargs)
-                        else:
-                            loop = asyncio.get_running_loop()
-                            value = await loop.run_in_executor(
-                                self._executor, functools.partial(spec.function, **kwargs)
-                            )
-            except TimeoutError:
-                if not deadline.expired():
-                    raise  # the handler's own TimeoutError: an ordinary failure
-                if entry.ctx is not None:
-                    entry.ctx._mark_cancelled()
+                async with self._semaphore:
+                    if spec.is_async:
+                        value = await spec.function(**kwargs)
+                    else:
+                        value = await loop.run_in_executor(
+                            self._executor, functools.partial(spec.function, **kwargs)
+                        )
+            finally:
+                timer.cancel()
+        except asyncio.CancelledError:
+            if entry.timed_out:
                 timeout = spec.timeout if spec.timeout is not None else self._policy.default_timeout
                 await self._finish(
                     entry,
@@ -328,7 +359,6 @@ class Dispatcher:
                     ok=False,
                 )
                 return
-        except asyncio.CancelledError:
             reason = entry.cancel_reason
             entry.cancel_reason = reason or ErrorKind.SHUTDOWN
             await self._cancelled(entry)
@@ -358,6 +388,15 @@ class Dispatcher:
             return
         text, explicit = render_value(value)
         await self._finish(entry, OutcomeKind.SUCCESS, text=text, ok=True, explicit=explicit)
+
+    def _expire(self, entry: _Call) -> None:
+        if entry.done or entry.cancel_reason is not None:
+            return
+        entry.timed_out = True
+        if entry.ctx is not None:
+            entry.ctx._mark_cancelled()
+        if entry.task is not None:
+            entry.task.cancel()
 
     async def _fail(self, entry: _Call, error: ErrorKind, message: str) -> None:
         await self._finish(entry, OutcomeKind.ERROR, text=message, ok=False, error=error)
@@ -471,6 +510,8 @@ class Dispatcher:
         cid = self._conversation.conversation_id or call.conversation_id or ""
         limit = self._policy.message_limit
         message = interaction.to_message(cid)
+        if _size_bound(message) <= limit:
+            return message, False, None
         try:
             check_size(message, limit)
             return message, False, None
