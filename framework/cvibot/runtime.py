@@ -148,12 +148,16 @@ class Bot:
         plugin's ``cvibot_startup`` hook raises: the bot then does not start.
         """
         grace = self.policy.default_timeout if grace is None else grace
-        for impl in self.host.observers("cvibot_startup"):
+        startups = self.host.observers("cvibot_startup")
+        for index, impl in enumerate(startups):
             try:
                 started = impl(bot=self)
                 if inspect.isawaitable(started):
                     await started
             except Exception as exc:
+                # Plugins that started get their shutdown; this one and those after it
+                # never started, so they do not.
+                await self._shutdown(skip={i.plugin_name for i in startups[index:]})
                 raise PluginStartupError(impl.plugin_name, exc) from exc
         executor = ThreadPoolExecutor(
             max_workers=self.config.dispatch.sync_workers, thread_name_prefix="cvibot-tool"
@@ -182,8 +186,20 @@ class Bot:
                 await transport.close()
         finally:
             executor.shutdown(wait=False, cancel_futures=True)
-            await self.host.notify("cvibot_shutdown", bot=self)
+            await self._shutdown()
         return session
+
+    async def _shutdown(self, skip: frozenset[str] | set[str] = frozenset()) -> None:
+        """Run ``cvibot_shutdown`` for every plugin not in ``skip``; failures are logged."""
+        for impl in self.host.observers("cvibot_shutdown"):
+            if impl.plugin_name in skip:
+                continue
+            try:
+                result = impl(bot=self)
+                if inspect.isawaitable(result):
+                    await result
+            except Exception:
+                _log.exception("plugin shutdown hook raised", plugin=impl.plugin_name)
 
     async def _serve(self, transport: Transport, session: Session) -> None:
         feed = asyncio.create_task(transport.run(session))

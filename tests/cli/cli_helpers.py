@@ -22,7 +22,6 @@ REPO = Path(__file__).resolve().parents[2]
 EXAMPLE_CONFIG = REPO / "config.example.yaml"
 SHOP_DIR = REPO / "bots" / "shop"
 SHOP_CONVERSATION = SHOP_DIR / "conversation.jsonl"
-FIXTURES = REPO / "tests" / "fixtures"
 
 RunProcess = Callable[..., "subprocess.CompletedProcess[str]"]
 """The ``run_cvibot`` fixture: ``run_cvibot(*args, cwd=None, extra_env=None)``."""

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from cli_helpers import FIXTURES, RunProcess, forget_plugin_modules
+from cli_helpers import RunProcess, forget_plugin_modules
 
 
 @pytest.fixture(autouse=True)
@@ -50,31 +50,3 @@ def run_cvibot(cvibot_exe: str, tmp_path_factory: pytest.TempPathFactory) -> Run
         )
 
     return run
-
-
-@pytest.fixture(scope="session")
-def installed_plugins(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The fixture plugin distributions, installed into a ``--target`` folder (offline)."""
-    target = tmp_path_factory.mktemp("site")
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "install",
-            "--no-deps",
-            "--no-build-isolation",
-            "--no-index",
-            "--quiet",
-            "--disable-pip-version-check",
-            "--target",
-            str(target),
-            str(FIXTURES / "cvibot-example-plugin"),
-            str(FIXTURES / "cvibot-broken-plugin"),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert done.returncode == 0, done.stderr
-    return target

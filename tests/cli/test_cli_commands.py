@@ -38,7 +38,7 @@ def test_check_lists_plugins_and_every_tool_with_its_options() -> None:
 
     assert result.exit_code == 0, result.stderr
     lines = result.stdout.splitlines()
-    assert lines[0] == f"{EXAMPLE_CONFIG}: ok · pipeline_mode full · 1 plugins · 7 tools"
+    assert lines[0] == f"{EXAMPLE_CONFIG}: ok · pipeline_mode full · 1 plugin · 7 tools"
     assert lines[1] == f"  plugin {SHOP_PLUGIN} (module: shop_tools)"
     assert lines[2].split() == ["tool", "origin", "reply", "timeout", "cancel", "plugin"]
     rows = _rows(result.stdout)

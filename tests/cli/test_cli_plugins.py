@@ -181,7 +181,7 @@ def test_installed_plugin_is_autoloaded_and_listed(
 
     assert done.returncode == 0, done.stderr
     lines = done.stdout.splitlines()
-    assert lines[0] == f"{config}: ok · pipeline_mode full · 1 plugins · 1 tools"
+    assert lines[0] == f"{config}: ok · pipeline_mode full · 1 plugin · 1 tool"
     assert lines[1] == "  plugin example (entry_point: cvibot-example-plugin 0.3.1)"
     [row] = [line.split() for line in lines if line.split()[:1] == ["shout"]]
     assert row == ["shout", "llm", "auto", "10", "s", "no", "example"]

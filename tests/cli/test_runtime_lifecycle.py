@@ -165,6 +165,36 @@ async def test_failing_startup_stops_before_the_conversation(tmp_path: Path) -> 
     assert not out.exists()
 
 
+async def test_failing_startup_shuts_down_the_plugins_that_started(tmp_path: Path) -> None:
+    write_text(tmp_path / "starts_ok.py", LIFECYCLE)
+    failing = LIFECYCLE.replace(
+        '    CALLS.append(("startup", sorted(bot.tools), bot.pipeline_mode, dict(settings)))',
+        '    CALLS.append(("startup",))\n    raise OSError("no route to database")',
+    ).replace("def ping()", "def ping_too()")
+    write_text(tmp_path / "fails.py", failing)
+    # pluggy calls the plugin registered last first: "starts_ok" starts, then "fails".
+    config = write_text(
+        tmp_path / "bot.yaml",
+        """
+        transport: {type: replay, path: rec.jsonl}
+        plugins:
+          - {module: fails, settings: {label: second}}
+          - {module: starts_ok, settings: {label: first}}
+        """,
+    )
+    recording = write_jsonl(tmp_path / "rec.jsonl", [shutdown()])
+    bot = Bot.from_config(load_config(config), autoload=False)
+    calls = {p.name: p.plugin.CALLS for p in bot.host.plugins}  # type: ignore[attr-defined]
+
+    with pytest.raises(PluginStartupError) as caught:
+        await bot.run(ReplayTransport(recording))
+
+    assert caught.value.plugin == "fails"
+    assert [c[0] for c in calls["starts_ok"]] == ["startup", "shutdown"]
+    assert calls["starts_ok"][-1] == ("shutdown", "first")
+    assert calls["fails"] == [("startup",)]
+
+
 async def test_transport_failure_after_startup_still_shuts_down(tmp_path: Path) -> None:
     from cvibot.transports.base import TransportError
 

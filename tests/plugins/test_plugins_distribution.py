@@ -1,9 +1,8 @@
 """Real installed distributions: entry points found by name and by autoload.
 
-The two fixture projects under ``tests/fixtures`` are built and installed once per
-session into a temporary directory (hatchling is in the dev environment, so no network),
-and a fresh interpreter with that directory on ``PYTHONPATH`` loads them, as a bot
-process would.
+The two fixture projects under ``tests/fixtures`` are installed once per session (the
+``installed_plugins`` fixture of ``tests/conftest.py``), and a fresh interpreter with
+that folder on ``PYTHONPATH`` loads them, as a bot process would.
 """
 
 from __future__ import annotations
@@ -17,8 +16,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 
 # Runs in the child interpreter: each scenario loads a host and reports what it got.
 PROBE = textwrap.dedent(
@@ -95,37 +92,9 @@ SCENARIOS: dict[str, dict[str, Any]] = {
 
 
 @pytest.fixture(scope="session")
-def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Both fixture distributions, installed into one ``--target`` directory."""
-    target = tmp_path_factory.mktemp("site")
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "install",
-            "--no-deps",
-            "--no-build-isolation",
-            "--no-index",
-            "--quiet",
-            "--disable-pip-version-check",
-            "--target",
-            str(target),
-            str(FIXTURES / "cvibot-example-plugin"),
-            str(FIXTURES / "cvibot-broken-plugin"),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert done.returncode == 0, done.stderr
-    return target
-
-
-@pytest.fixture(scope="session")
-def probed(installed: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+def probed(installed_plugins: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     """Every scenario's outcome, from one child interpreter (keeps the suite fast)."""
-    env = {**os.environ, "PYTHONPATH": str(installed)}
+    env = {**os.environ, "PYTHONPATH": str(installed_plugins)}
     done = subprocess.run(
         [sys.executable, "-c", PROBE, json.dumps(SCENARIOS)],
         env=env,

@@ -255,3 +255,18 @@ async def test_replay_without_out_file(tmp_path: Path, executor: ThreadPoolExecu
     assert [m["properties"]["tool_call_id"] for m in rec.sent] == ["t1"]
     names = await asyncio.to_thread(lambda: sorted(p.name for p in tmp_path.iterdir()))
     assert names == ["conv.jsonl"]
+
+
+async def test_send_after_close_raises_and_writes_nothing(tmp_path: Path) -> None:
+    recording = tmp_path / "in.jsonl"
+    recording.write_text("")
+    out = tmp_path / "out.jsonl"
+    transport = ReplayTransport(recording, out=out)
+    await transport.open()
+    await transport.send({"event_type": "conversation.echo"})
+    await transport.close()
+
+    with pytest.raises(TransportError, match="closed"):
+        await transport.send({"event_type": "conversation.interrupt"})
+
+    assert out.read_text().splitlines() == ['{"event_type":"conversation.echo"}']

@@ -25,6 +25,10 @@ EXIT_RUNTIME = 1
 EXIT_CONFIG = 2
 
 
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
 def _fail(message: str, code: int) -> NoReturn:
     click.echo(f"error: {message}", err=True)
     sys.exit(code)
@@ -189,7 +193,7 @@ def check(config: Path) -> None:
     policy = bot.policy
     click.echo(
         f"{config}: ok · pipeline_mode {bot.pipeline_mode} · "
-        f"{len(bot.host.plugins)} plugins · {len(specs)} tools"
+        f"{_count(len(bot.host.plugins), 'plugin')} · {_count(len(specs), 'tool')}"
     )
     for plugin in bot.host.plugins:
         origin = plugin.distribution or plugin.module or plugin.kind

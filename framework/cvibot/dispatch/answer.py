@@ -17,7 +17,16 @@ from cvibot.protocol.interactions import (
 )
 from cvibot.tools.options import ReplyMode
 
-__all__ = ["answer_for", "effective_reply", "render_value"]
+__all__ = ["ANSWER_MODES", "answer_for", "effective_reply", "explicit_answer", "render_value"]
+
+_INTERACTION_REPLY: dict[type[Interaction], ReplyMode] = {
+    ToolResult: ReplyMode.TOOL_RESULT,
+    Echo: ReplyMode.ECHO,
+    Respond: ReplyMode.RESPOND,
+    AppendContext: ReplyMode.APPEND_CONTEXT,
+}
+# The reply modes whose answer carries text (``none`` and ``auto`` do not).
+ANSWER_MODES = frozenset(_INTERACTION_REPLY.values())
 
 
 def effective_reply(mode: ReplyMode, tool_call_id: str | None) -> ReplyMode:
@@ -78,3 +87,24 @@ def answer_for(
     if mode is ReplyMode.APPEND_CONTEXT:
         return AppendContext(context=text)
     raise ValueError(f"unresolved reply mode {mode}")
+
+
+def explicit_answer(
+    interaction: Interaction, tool_call_id: str | None
+) -> tuple[Interaction | None, ReplyMode]:
+    """A handler returned ``interaction``: it replaces the configured reply.
+
+    A ``ToolResult`` gets the call's ``tool_call_id``; for a call without one there is
+    nothing for Tavus to match it to, so its output is spoken instead (D17). Returns the
+    interaction to send and the reply mode it stands for (``auto`` for interactions that
+    are not answers, such as ``OverwriteContext``).
+    """
+    if isinstance(interaction, ToolResult):
+        if tool_call_id is None:
+            return (
+                answer_for(ReplyMode.ECHO, text=interaction.output, ok=True, tool_call_id=None),
+                ReplyMode.ECHO,
+            )
+        if interaction.tool_call_id is None:
+            interaction = interaction.model_copy(update={"tool_call_id": tool_call_id})
+    return interaction, _INTERACTION_REPLY.get(type(interaction), ReplyMode.AUTO)

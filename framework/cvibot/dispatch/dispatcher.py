@@ -21,34 +21,18 @@ from typing import Any, Literal
 import structlog
 
 from cvibot.context import Conversation, ToolContext
-from cvibot.dispatch.answer import answer_for, effective_reply, render_value
+from cvibot.dispatch.answer import answer_for, effective_reply, explicit_answer, render_value
+from cvibot.dispatch.limits import encode_answer
 from cvibot.dispatch.outcome import ErrorKind, OutcomeKind, ToolOutcome
+from cvibot.dispatch.state import CallState, rejected_tool_name
 from cvibot.errors import ToolError
 from cvibot.protocol.events import PerceptionToolCall, ToolCall
-from cvibot.protocol.interactions import (
-    AppendContext,
-    Echo,
-    Interaction,
-    MessageTooLarge,
-    Respond,
-    ToolResult,
-    check_size,
-    fit_to_limit,
-)
+from cvibot.protocol.interactions import Interaction
 from cvibot.protocol.parse import Rejection
 from cvibot.tools import ArgumentsError, ToolSpec
 from cvibot.tools.options import ReplyMode
 
 __all__ = ["DispatchPolicy", "Dispatcher"]
-
-
-_INTERACTION_REPLY: dict[type[Interaction], ReplyMode] = {
-    ToolResult: ReplyMode.TOOL_RESULT,
-    Echo: ReplyMode.ECHO,
-    Respond: ReplyMode.RESPOND,
-    AppendContext: ReplyMode.APPEND_CONTEXT,
-}
-_ANSWER_MODES = frozenset(_INTERACTION_REPLY.values())
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,81 +46,6 @@ class DispatchPolicy:
     max_concurrent_calls: int = 16
     message_limit: int = 4096
     on_oversize: Literal["truncate", "error"] = "truncate"
-
-
-def _size_bound(value: Any) -> int:
-    """An upper bound of the compact JSON size of ``value`` in bytes, without encoding it.
-
-    A character takes at most 6 bytes (a ``\\u00XX`` escape; non-ASCII UTF-8 takes at
-    most 4), so most answers are shown to fit without paying for ``json.dumps``.
-    """
-    if isinstance(value, str):
-        return 6 * len(value) + 2
-    if isinstance(value, Mapping):
-        return 2 + sum(6 * len(k) + 4 + _size_bound(v) for k, v in value.items())
-    if isinstance(value, list | tuple):
-        return 2 + sum(_size_bound(v) + 1 for v in value)
-    if value is None or isinstance(value, bool):
-        return 5
-    if isinstance(value, int) and abs(value) < 10**15:
-        return 16
-    return 1 << 30  # floats and anything else: measure for real
-
-
-def _rejected_name(raw: Any) -> str:
-    """The tool name of a rejected call when it is readable, for logs and the transcript."""
-    props = raw.get("properties") if isinstance(raw, Mapping) else None
-    if isinstance(props, Mapping):
-        function = props.get("function")
-        for name in (
-            props.get("name"),
-            props.get("tool_name"),
-            function.get("name") if isinstance(function, Mapping) else None,
-        ):
-            if isinstance(name, str) and name:
-                return name
-    return "<invalid tool call>"
-
-
-class _Call:
-    """Book-keeping for one accepted call, from acceptance to its single outcome."""
-
-    __slots__ = (
-        "arrived",
-        "cancel_on_interrupt",
-        "cancel_reason",
-        "ctx",
-        "deadline",
-        "done",
-        "event",
-        "reply",
-        "spec",
-        "started",
-        "task",
-        "timed_out",
-    )
-
-    def __init__(
-        self,
-        event: ToolCall,
-        spec: ToolSpec | None,
-        reply: ReplyMode,
-        arrived: float,
-        deadline: float,
-        cancel_on_interrupt: bool,
-    ) -> None:
-        self.event = event
-        self.spec = spec
-        self.reply = reply
-        self.arrived = arrived
-        self.deadline = deadline
-        self.cancel_on_interrupt = cancel_on_interrupt
-        self.cancel_reason: ErrorKind | None = None
-        self.ctx: ToolContext | None = None
-        self.task: asyncio.Task[None] | None = None
-        self.started = False
-        self.timed_out = False
-        self.done = False
 
 
 class Dispatcher:
@@ -166,7 +75,7 @@ class Dispatcher:
         self._on_outcome = on_outcome
         self._settings_for = settings_for
         self._semaphore = asyncio.Semaphore(policy.max_concurrent_calls)
-        self._running: set[_Call] = set()
+        self._running: set[CallState] = set()
         self._tasks: set[asyncio.Task[None]] = set()
         self._idle = asyncio.Event()
         self._idle.set()
@@ -199,7 +108,7 @@ class Dispatcher:
                 tool_call_id=call.tool_call_id,
                 seq=call.seq,
             )
-            entry = _Call(call, None, default, arrived, 0.0, False)
+            entry = CallState(call, None, default, arrived, 0.0, False)
             self._spawn(
                 entry, self._fail(entry, ErrorKind.UNKNOWN_TOOL, f"unknown tool {call.name!r}")
             )
@@ -211,7 +120,7 @@ class Dispatcher:
             if spec.cancel_on_interrupt is not None
             else self._policy.cancel_on_interrupt
         )
-        entry = _Call(call, spec, reply, arrived, loop.time() + timeout, cancellable)
+        entry = CallState(call, spec, reply, arrived, loop.time() + timeout, cancellable)
         if not self._accepting:
             entry.cancel_reason = ErrorKind.SHUTDOWN
             self._spawn(entry, self._cancelled(entry))
@@ -262,11 +171,11 @@ class Dispatcher:
             conversation_id=rejection.conversation_id,
             seq=rejection.seq,
             inference_id=rejection.inference_id,
-            name=_rejected_name(rejection.raw),
+            name=rejected_tool_name(rejection.raw),
             arguments={},
             tool_call_id=rejection.tool_call_id,
         )
-        entry = _Call(call, None, ReplyMode.TOOL_RESULT, arrived, 0.0, False)
+        entry = CallState(call, None, ReplyMode.TOOL_RESULT, arrived, 0.0, False)
         self._spawn(
             entry, self._fail(entry, ErrorKind.REJECTED, f"invalid tool call: {rejection.detail}")
         )
@@ -304,7 +213,7 @@ class Dispatcher:
 
     # -- one call ----------------------------------------------------------------------
 
-    def _spawn(self, entry: _Call, coro: Any) -> None:
+    def _spawn(self, entry: CallState, coro: Any) -> None:
         task: asyncio.Task[None] = asyncio.get_running_loop().create_task(coro)
         entry.task = task
         self._tasks.add(task)
@@ -316,7 +225,7 @@ class Dispatcher:
         if not self._tasks:
             self._idle.set()
 
-    def _cancel(self, entry: _Call, reason: ErrorKind) -> None:
+    def _cancel(self, entry: CallState, reason: ErrorKind) -> None:
         if entry.done or entry.cancel_reason is not None or entry.timed_out:
             return
         entry.cancel_reason = reason
@@ -327,7 +236,7 @@ class Dispatcher:
         if entry.task is not None and entry.started:
             entry.task.cancel()
 
-    async def _run(self, entry: _Call, spec: ToolSpec, kwargs: dict[str, Any]) -> None:
+    async def _run(self, entry: CallState, spec: ToolSpec, kwargs: dict[str, Any]) -> None:
         entry.started = True
         if entry.cancel_reason is not None:
             await self._cancelled(entry)
@@ -389,7 +298,7 @@ class Dispatcher:
         text, explicit = render_value(value)
         await self._finish(entry, OutcomeKind.SUCCESS, text=text, ok=True, explicit=explicit)
 
-    def _expire(self, entry: _Call) -> None:
+    def _expire(self, entry: CallState) -> None:
         if entry.done or entry.cancel_reason is not None:
             return
         entry.timed_out = True
@@ -398,10 +307,10 @@ class Dispatcher:
         if entry.task is not None:
             entry.task.cancel()
 
-    async def _fail(self, entry: _Call, error: ErrorKind, message: str) -> None:
+    async def _fail(self, entry: CallState, error: ErrorKind, message: str) -> None:
         await self._finish(entry, OutcomeKind.ERROR, text=message, ok=False, error=error)
 
-    async def _cancelled(self, entry: _Call) -> None:
+    async def _cancelled(self, entry: CallState) -> None:
         reason = entry.cancel_reason or ErrorKind.SHUTDOWN
         why = (
             "the replica was interrupted"
@@ -430,7 +339,7 @@ class Dispatcher:
 
     async def _finish(
         self,
-        entry: _Call,
+        entry: CallState,
         kind: OutcomeKind,
         *,
         text: str | None,
@@ -449,15 +358,24 @@ class Dispatcher:
         if send_nothing:
             interaction = None
         elif explicit is not None:
-            interaction, mode = self._explicit(explicit, call, text)
+            interaction, mode = explicit_answer(explicit, call.tool_call_id)
         else:
             interaction = answer_for(mode, text=text, ok=ok, tool_call_id=call.tool_call_id)
         message: Mapping[str, Any] | None = None
         truncated = False
         if interaction is not None:
-            message, truncated, oversize = self._encode(interaction, mode, call)
-            if oversize is not None:
-                kind, error, text = OutcomeKind.ERROR, ErrorKind.OVERSIZE, oversize
+            encoded = encode_answer(
+                interaction,
+                mode=mode,
+                call=call,
+                conversation_id=self._conversation.conversation_id or call.conversation_id or "",
+                limit=self._policy.message_limit,
+                on_oversize=self._policy.on_oversize,
+                log=self._log,
+            )
+            message, truncated = encoded.message, encoded.truncated
+            if encoded.oversize is not None:
+                kind, error, text = OutcomeKind.ERROR, ErrorKind.OVERSIZE, encoded.oversize
             try:
                 await self._transmit(message)
             except Exception:
@@ -485,69 +403,3 @@ class Dispatcher:
                 truncated=truncated,
             )
         )
-
-    def _explicit(
-        self, interaction: Interaction, call: ToolCall, text: str | None
-    ) -> tuple[Interaction | None, ReplyMode]:
-        """A handler returned an interaction: it replaces the configured reply."""
-        if isinstance(interaction, ToolResult):
-            if call.tool_call_id is None:
-                # Nothing for Tavus to match a result to: speak the output instead (D17).
-                return answer_for(
-                    ReplyMode.ECHO, text=interaction.output, ok=True, tool_call_id=None
-                ), ReplyMode.ECHO
-            if interaction.tool_call_id is None:
-                interaction = interaction.model_copy(update={"tool_call_id": call.tool_call_id})
-        return interaction, _INTERACTION_REPLY.get(type(interaction), ReplyMode.AUTO)
-
-    def _encode(
-        self, interaction: Interaction, mode: ReplyMode, call: ToolCall
-    ) -> tuple[Mapping[str, Any], bool, str | None]:
-        """Build the app-message, enforcing the size limit by the ``on_oversize`` policy.
-
-        Returns ``(message, truncated, oversize_error_text)``.
-        """
-        cid = self._conversation.conversation_id or call.conversation_id or ""
-        limit = self._policy.message_limit
-        message = interaction.to_message(cid)
-        if _size_bound(message) <= limit:
-            return message, False, None
-        try:
-            check_size(message, limit)
-            return message, False, None
-        except MessageTooLarge as exc:
-            too_large = exc
-        if self._policy.on_oversize == "truncate":
-            try:
-                fitted, truncated = fit_to_limit(interaction, cid, limit)
-                self._log.warning(
-                    "answer truncated to the app-message limit",
-                    tool=call.name,
-                    size=too_large.size,
-                    limit=limit,
-                    tool_call_id=call.tool_call_id,
-                )
-                return fitted.to_message(cid), truncated, None
-            except MessageTooLarge:
-                pass
-        error_text = (
-            f"the answer of {call.name} is too large to send "
-            f"({too_large.size} bytes, limit {limit})"
-        )
-        self._log.error(
-            "answer over the app-message limit",
-            tool=call.name,
-            size=too_large.size,
-            limit=limit,
-            tool_call_id=call.tool_call_id,
-        )
-        # An explicit interaction of another kind (an oversize OverwriteContext, say) has
-        # no reply mode that answers: fall back to the call's default answer.
-        fallback = answer_for(
-            mode if mode in _ANSWER_MODES else effective_reply(ReplyMode.AUTO, call.tool_call_id),
-            text=error_text,
-            ok=False,
-            tool_call_id=call.tool_call_id,
-        )
-        assert fallback is not None
-        return fallback.to_message(cid), False, error_text

@@ -7,14 +7,10 @@ implement the hooks in :mod:`cvibot.plugins.hookspecs`.
 
 from __future__ import annotations
 
+from cvibot.plugins.calling import BoundImpl
 from cvibot.plugins.hookspecs import PROJECT_NAME, hookimpl, hookspec
-from cvibot.plugins.manager import (
-    ENTRY_POINT_GROUP,
-    BoundImpl,
-    LoadedPlugin,
-    PluginEntryLike,
-    PluginHost,
-)
+from cvibot.plugins.host import PluginHost
+from cvibot.plugins.loading import ENTRY_POINT_GROUP, LoadedPlugin, PluginEntryLike
 
 __all__ = [
     "ENTRY_POINT_GROUP",

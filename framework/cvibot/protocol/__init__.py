@@ -2,7 +2,9 @@
 
 - :mod:`~cvibot.protocol.events`: inbound event models;
 - :mod:`~cvibot.protocol.parse`: :func:`parse_event`, which accepts every documented shape
-  of an inbound message and rejects the rest with a reason;
+  of an inbound message and rejects the rest with a reason (helped by
+  :mod:`~cvibot.protocol.builders`, :mod:`~cvibot.protocol.fields` and
+  :mod:`~cvibot.protocol.rejection`);
 - :mod:`~cvibot.protocol.interactions`: outbound interaction models, their exact JSON, and
   the app-message size limit.
 """

@@ -117,6 +117,7 @@ class ReplayTransport(Transport):
         self.out = out
         self._out_file: IO[bytes] | None = None
         self._stopped = False
+        self._closed = False
 
     def describe(self) -> str:
         return f"replay {self.path} ({self.pace})"
@@ -146,11 +147,15 @@ class ReplayTransport(Transport):
         await receiver.settled()
 
     async def send(self, message: Mapping[str, Any]) -> None:
+        """Write ``message`` to ``out`` (if set). Raises :class:`TransportError` after close."""
+        if self._closed:
+            raise TransportError("the replay transport is closed; the message was not sent")
         if self._out_file is not None:
             self._out_file.write(encode_message(message) + b"\n")
 
     async def close(self) -> None:
         self._stopped = True
+        self._closed = True
         if self._out_file is not None:
             self._out_file.close()
             self._out_file = None

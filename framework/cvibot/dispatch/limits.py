@@ -1,0 +1,108 @@
+"""The app-message size limit applied to answers (Daily's 4 KB by default).
+
+An answer over ``message_limit`` bytes is either truncated (its text cut at a character
+boundary, ending with "…") or replaced by an error answer saying it was too large,
+following the ``on_oversize`` policy. Nothing is dropped silently.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from structlog.typing import FilteringBoundLogger
+
+from cvibot.dispatch.answer import ANSWER_MODES, answer_for, effective_reply
+from cvibot.protocol.events import ToolCall
+from cvibot.protocol.interactions import Interaction, MessageTooLarge, check_size, fit_to_limit
+from cvibot.tools.options import ReplyMode
+
+__all__ = ["EncodedAnswer", "encode_answer", "size_bound"]
+
+
+def size_bound(value: Any) -> int:
+    """An upper bound of the compact JSON size of ``value`` in bytes, without encoding it.
+
+    A character takes at most 6 bytes (a ``\\u00XX`` escape; non-ASCII UTF-8 takes at
+    most 4), so most answers are shown to fit without paying for ``json.dumps``.
+    """
+    if isinstance(value, str):
+        return 6 * len(value) + 2
+    if isinstance(value, Mapping):
+        return 2 + sum(6 * len(k) + 4 + size_bound(v) for k, v in value.items())
+    if isinstance(value, list | tuple):
+        return 2 + sum(size_bound(v) + 1 for v in value)
+    if value is None or isinstance(value, bool):
+        return 5
+    if isinstance(value, int) and abs(value) < 10**15:
+        return 16
+    return 1 << 30  # floats and anything else: measure for real
+
+
+@dataclass(frozen=True, slots=True)
+class EncodedAnswer:
+    """The app-message to send; ``oversize`` is the error text when it replaced the answer."""
+
+    message: Mapping[str, Any]
+    truncated: bool = False
+    oversize: str | None = None
+
+
+def encode_answer(
+    interaction: Interaction,
+    *,
+    mode: ReplyMode,
+    call: ToolCall,
+    conversation_id: str,
+    limit: int,
+    on_oversize: Literal["truncate", "error"],
+    log: FilteringBoundLogger,
+) -> EncodedAnswer:
+    """Build the app-message for ``interaction`` within ``limit`` bytes.
+
+    ``mode`` is the resolved reply mode of the answer, used for the error answer that
+    replaces one too large to send (or to truncate). Logs a warning on truncation and an
+    error on replacement.
+    """
+    message = interaction.to_message(conversation_id)
+    if size_bound(message) <= limit:
+        return EncodedAnswer(message)
+    try:
+        check_size(message, limit)
+        return EncodedAnswer(message)
+    except MessageTooLarge as exc:
+        too_large = exc
+    if on_oversize == "truncate":
+        try:
+            fitted, truncated = fit_to_limit(interaction, conversation_id, limit)
+            log.warning(
+                "answer truncated to the app-message limit",
+                tool=call.name,
+                size=too_large.size,
+                limit=limit,
+                tool_call_id=call.tool_call_id,
+            )
+            return EncodedAnswer(fitted.to_message(conversation_id), truncated=truncated)
+        except MessageTooLarge:
+            pass
+    error_text = (
+        f"the answer of {call.name} is too large to send ({too_large.size} bytes, limit {limit})"
+    )
+    log.error(
+        "answer over the app-message limit",
+        tool=call.name,
+        size=too_large.size,
+        limit=limit,
+        tool_call_id=call.tool_call_id,
+    )
+    # An explicit interaction of another kind (an oversize OverwriteContext, say) has
+    # no reply mode that answers: fall back to the call's default answer.
+    fallback = answer_for(
+        mode if mode in ANSWER_MODES else effective_reply(ReplyMode.AUTO, call.tool_call_id),
+        text=error_text,
+        ok=False,
+        tool_call_id=call.tool_call_id,
+    )
+    assert fallback is not None
+    return EncodedAnswer(fallback.to_message(conversation_id), oversize=error_text)

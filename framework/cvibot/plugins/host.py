@@ -1,0 +1,149 @@
+"""The plugin host: loads the plugins once at start-up and keeps what they brought.
+
+:class:`PluginHost` ties the parts together: :mod:`.loading` finds and imports plugins,
+:mod:`.registering` registers them with pluggy, :mod:`.collecting` gathers their tools,
+and the hook calls come from :class:`~cvibot.plugins.calling.HookRunner`, its base.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from cvibot.errors import PluginLoadError
+from cvibot.plugins import loading
+from cvibot.plugins.calling import HookRunner
+from cvibot.plugins.collecting import collect_plugin_tools
+from cvibot.plugins.loading import LoadedPlugin, PluginEntryLike
+from cvibot.plugins.registering import register
+
+if TYPE_CHECKING:
+    from cvibot.tools import ToolSpec
+
+__all__ = ["PluginHost"]
+
+
+class PluginHost(HookRunner):
+    """The loaded plugins, their hooks and their tools.
+
+    ``pm`` is the pluggy manager with the cvibot hookspecs added; ``plugins`` lists the
+    plugins in registration order: built-ins, then the config's plugins in config
+    order, then autoloaded entry points in name order. Implementations are called in
+    pluggy's order (last registered first), so a config plugin runs before a built-in.
+
+    A host built with ``PluginHost()`` has no plugins; plugins registered on ``pm``
+    directly take part in every hook with empty ``settings``.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.plugins: tuple[LoadedPlugin, ...] = ()
+        self._keys: dict[str, str] = {}
+
+    @classmethod
+    def load(
+        cls,
+        entries: Sequence[PluginEntryLike],
+        *,
+        base_dir: Path | None = None,
+        autoload: bool = True,
+        builtins: Sequence[tuple[str, object]] = (),
+    ) -> PluginHost:
+        """Import and register plugins; runs once at start-up, before the event loop.
+
+        ``builtins`` are registered first, as given. Each of ``entries`` is then
+        resolved by ``kind``:
+
+        - ``"module"``: ``ref`` is a dotted module name, looked up in ``base_dir`` and on
+          ``sys.path``, or a path to a ``.py`` file (relative to ``base_dir``).
+        - ``"entry_point"``: the entry point named ``ref`` in group ``cvibot``.
+        - ``"auto"``: that entry point if one is installed, else a module.
+
+        ``base_dir`` (the config file's directory) is put at the front of ``sys.path``
+        unless it is already on it, and so is the directory of a ``.py`` plugin, so that
+        plugin modules can import their siblings.
+
+        With ``autoload``, every other installed entry point of group ``cvibot`` is
+        loaded too, with empty settings; one that fails to import or register is logged
+        as a warning (logger ``cvibot.plugins``) and skipped. A module that is both
+        named and autoloaded is registered once, under its config name.
+
+        Raises :class:`~cvibot.errors.PluginLoadError` (``key="plugins[<index>]"``) when
+        a plugin the config names cannot be found, imported or registered: a hook
+        implementation with an argument the hook does not have, a marked function that
+        is no cvibot hook, a hook wrapper, or an ``async`` ``cvibot_register_tools``.
+        """
+        host = cls()
+        if base_dir is not None:
+            base_dir = Path(base_dir).resolve()
+            loading.add_to_sys_path(base_dir)
+        # Import paths may have been written since the interpreter looked last.
+        importlib.invalidate_caches()
+        entry_points = loading.EntryPoints()
+
+        for name, obj in builtins:
+            host._register(loading.builtin_plugin(name, obj), key=None)
+
+        for index, entry in enumerate(entries):
+            key = f"plugins[{index}]"
+            if host.pm.has_plugin(entry.ref):
+                first = host._keys.get(entry.ref)
+                raise PluginLoadError(
+                    f"plugin {entry.ref!r} is listed more than once (first as {first})"
+                    if first is not None
+                    else f"plugin {entry.ref!r} has the name of a built-in plugin",
+                    plugin=entry.ref,
+                    key=key,
+                )
+            loaded = loading.load_entry(entry, key, base_dir, entry_points)
+            other = host.pm.get_name(loaded.plugin)
+            if other is not None:
+                raise PluginLoadError(
+                    f"plugin {entry.ref!r} is the same plugin as {other!r}, which is "
+                    "already loaded; list it once",
+                    plugin=entry.ref,
+                    distribution=loaded.distribution,
+                    key=key,
+                )
+            host._register(loaded, key=key)
+
+        if autoload:
+            named = {entry.ref for entry in entries}
+            loading.autoload(
+                entry_points, host.pm, named, lambda loaded: host._register(loaded, key=None)
+            )
+        return host
+
+    def collect_tools(self) -> list[ToolSpec]:
+        """Every plugin's tools, each with ``spec.plugin`` set to the plugin's name.
+
+        Per plugin, in :attr:`plugins` order: the ``@tool`` functions in the namespace
+        of a module or entry-point plugin (no hook code needed), then what its
+        ``cvibot_register_tools`` implementations register, each called with that
+        plugin's settings. Plugins registered on :attr:`pm` directly come last.
+
+        The same function under the same tool name from two plugins is collected once,
+        for the first. Call once at start-up; the result is the bot's tool set.
+
+        Raises :class:`~cvibot.errors.DuplicateToolError` when two different functions
+        share a tool name, naming both plugins, and
+        :class:`~cvibot.errors.PluginLoadError` when a plugin the config names fails to
+        register its tools (an autoloaded one is logged as a warning and unregistered).
+        """
+        return collect_plugin_tools(self, self.plugins, self._keys, self._unregister)
+
+    def _register(self, loaded: LoadedPlugin, *, key: str | None) -> None:
+        """Register ``loaded`` with pluggy, then record it with its settings and key."""
+        register(self.pm, loaded, key=key)
+        self.plugins = (*self.plugins, loaded)
+        self._settings[loaded.name] = loaded.settings
+        if key is not None:
+            self._keys[loaded.name] = key
+
+    def _unregister(self, name: str) -> None:
+        self.pm.unregister(name=name)
+        self.plugins = tuple(p for p in self.plugins if p.name != name)
+        self._settings.pop(name, None)
+        self._observers.clear()

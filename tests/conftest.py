@@ -1,0 +1,44 @@
+"""Fixtures shared by more than one test folder."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+
+
+@pytest.fixture(scope="session")
+def installed_plugins(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The fixture plugin distributions, installed into a ``--target`` folder (offline).
+
+    Both projects under ``tests/fixtures`` are built and installed once per session
+    (hatchling is in the dev environment, so no network is needed); put the folder on
+    ``PYTHONPATH`` to run an interpreter that has them installed.
+    """
+    target = tmp_path_factory.mktemp("site")
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "--no-deps",
+            "--no-build-isolation",
+            "--no-index",
+            "--quiet",
+            "--disable-pip-version-check",
+            "--target",
+            str(target),
+            str(FIXTURES / "cvibot-example-plugin"),
+            str(FIXTURES / "cvibot-broken-plugin"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    return target
