@@ -127,12 +127,24 @@ class _Bench:
             done += batch
         return done / (time.perf_counter() - start)
 
-    async def with_neighbour(self, slow: str, n: int) -> list[float]:
-        self.session.on_message(self.message(slow)[1])
-        await asyncio.sleep(0.05)  # the slow call is running
-        lat = [await self.one("noop_async") for _ in range(n)]
-        await self.session.settled()
-        return lat
+    async def with_neighbour(
+        self, slow: str, n: int, rounds: int = 5
+    ) -> tuple[list[float], list[float]]:
+        """Latencies without and with ``slow`` running, interleaved in ``rounds``.
+
+        Each round measures a baseline series and then a series while the slow call runs,
+        so drift of the machine's speed over the run affects both alike.
+        """
+        base: list[float] = []
+        beside: list[float] = []
+        per_round = max(1, n // rounds)
+        for _ in range(rounds):
+            base += [await self.one("noop_async") for _ in range(per_round)]
+            self.session.on_message(self.message(slow)[1])
+            await asyncio.sleep(0.02)  # the slow call is running
+            beside += [await self.one("noop_async") for _ in range(per_round)]
+            await self.session.settled()
+        return base, beside
 
 
 def _pct(values: list[float], p: float) -> float:
@@ -190,12 +202,11 @@ async def _main(calls: int, quick: bool) -> dict[str, Any]:
         results["throughput_calls_per_s"] = rate
 
         if not quick:
-            print("latency of other calls while a 2-second handler runs")
-            base = await bench.latencies("noop_async", 2000)
-            print(_row("no neighbour", base))
+            print("latency of other calls while a 2-second handler runs (interleaved rounds)")
             for slow in ("slow_async", "slow_sync"):
-                lat = await bench.with_neighbour(slow, 2000)
-                print(_row(f"beside {slow}", lat))
+                base, lat = await bench.with_neighbour(slow, 2000)
+                print(_row("  no neighbour", base))
+                print(_row(f"  beside {slow}", lat))
                 added = {
                     "p50_us": _pct(lat, 50) - _pct(base, 50),
                     "p99_us": _pct(lat, 99) - _pct(base, 99),
