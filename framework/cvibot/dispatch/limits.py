@@ -73,29 +73,23 @@ def encode_answer(
         return EncodedAnswer(message)
     except MessageTooLarge as exc:
         too_large = exc
+    fields = {
+        "tool": call.name,
+        "size": too_large.size,
+        "limit": limit,
+        "tool_call_id": call.tool_call_id,
+    }
     if on_oversize == "truncate":
         try:
             fitted, truncated = fit_to_limit(interaction, conversation_id, limit)
-            log.warning(
-                "answer truncated to the app-message limit",
-                tool=call.name,
-                size=too_large.size,
-                limit=limit,
-                tool_call_id=call.tool_call_id,
-            )
+            log.warning("answer truncated to the app-message limit", **fields)
             return EncodedAnswer(fitted.to_message(conversation_id), truncated=truncated)
         except MessageTooLarge:
             pass
     error_text = (
         f"the answer of {call.name} is too large to send ({too_large.size} bytes, limit {limit})"
     )
-    log.error(
-        "answer over the app-message limit",
-        tool=call.name,
-        size=too_large.size,
-        limit=limit,
-        tool_call_id=call.tool_call_id,
-    )
+    log.error("answer over the app-message limit", **fields)
     # An explicit interaction of another kind (an oversize OverwriteContext, say) has
     # no reply mode that answers: fall back to the call's default answer.
     fallback = answer_for(
