@@ -12,8 +12,6 @@ from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-import structlog
-
 from cvibot.config import LoadedConfig
 from cvibot.dispatch import DispatchPolicy
 from cvibot.errors import ConfigError, CvibotError, DuplicateToolError, PluginLoadError
@@ -25,8 +23,6 @@ from cvibot.tools.options import ReplyMode
 from cvibot.transports.base import Transport
 
 __all__ = ["Bot", "PluginStartupError"]
-
-_log = structlog.get_logger("cvibot.runtime")
 
 
 class PluginStartupError(CvibotError):
@@ -157,7 +153,9 @@ class Bot:
             except Exception as exc:
                 # Plugins that started get their shutdown; this one and those after it
                 # never started, so they do not.
-                await self._shutdown(skip={i.plugin_name for i in startups[index:]})
+                await self.host.notify(
+                    "cvibot_shutdown", skip={i.plugin_name for i in startups[index:]}, bot=self
+                )
                 raise PluginStartupError(impl.plugin_name, exc) from exc
         executor = ThreadPoolExecutor(
             max_workers=self.config.dispatch.sync_workers, thread_name_prefix="cvibot-tool"
@@ -186,20 +184,8 @@ class Bot:
                 await transport.close()
         finally:
             executor.shutdown(wait=False, cancel_futures=True)
-            await self._shutdown()
+            await self.host.notify("cvibot_shutdown", bot=self)
         return session
-
-    async def _shutdown(self, skip: frozenset[str] | set[str] = frozenset()) -> None:
-        """Run ``cvibot_shutdown`` for every plugin not in ``skip``; failures are logged."""
-        for impl in self.host.observers("cvibot_shutdown"):
-            if impl.plugin_name in skip:
-                continue
-            try:
-                result = impl(bot=self)
-                if inspect.isawaitable(result):
-                    await result
-            except Exception:
-                _log.exception("plugin shutdown hook raised", plugin=impl.plugin_name)
 
     async def _serve(self, transport: Transport, session: Session) -> None:
         feed = asyncio.create_task(transport.run(session))

@@ -314,3 +314,22 @@ async def test_notify_isolates_failures() -> None:
         ("plugin hook raised", "cvibot_session_ended", "failing")
     ]
     assert await host.notify("cvibot_shutdown", bot=None) == []
+
+
+async def test_notify_skips_the_named_plugins() -> None:
+    calls: list[str] = []
+
+    def probe(name: str) -> object:
+        class Probe:
+            @hookimpl
+            def cvibot_shutdown(self, bot: Any) -> None:
+                calls.append(name)
+
+        return Probe()
+
+    host = PluginHost.load(
+        [], autoload=False, builtins=[(n, probe(n)) for n in ("first", "second", "third")]
+    )
+
+    assert await host.notify("cvibot_shutdown", skip={"second"}, bot=None) == []
+    assert calls == ["third", "first"]

@@ -10,7 +10,7 @@ per-tool-call path: per-event observers are resolved once by :meth:`HookRunner.o
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Any
 
 import pluggy
@@ -116,7 +116,9 @@ class HookRunner:
                 return result
         return None
 
-    async def notify(self, hook: str, **kwargs: Any) -> list[Exception]:
+    async def notify(
+        self, hook: str, *, skip: Collection[str] = (), **kwargs: Any
+    ) -> list[Exception]:
         """Call every implementation of ``hook``, isolating failures; return what they raised.
 
         For the hooks whose failures must never stop the bot (session start and end,
@@ -124,11 +126,14 @@ class HookRunner:
         (logger ``cvibot.plugins``, event ``"plugin hook raised"``) and the remaining
         implementations still run. Results are ignored. The list holds the exceptions in
         call order, empty when every implementation succeeded; cancellation propagates.
+        Implementations of the plugins named in ``skip`` are not called.
         Raises :class:`ValueError` / :class:`TypeError` as :meth:`call` does.
         """
         self._check_call(hook, kwargs)
         errors: list[Exception] = []
         for impl in self.observers(hook):
+            if impl.plugin_name in skip:
+                continue
             try:
                 result = impl(**kwargs)
                 if inspect.isawaitable(result):
