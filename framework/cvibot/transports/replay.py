@@ -116,7 +116,6 @@ class ReplayTransport(Transport):
         self.speed = speed
         self.out = out
         self._out_file: IO[bytes] | None = None
-        self._stopped = False
         self._closed = False
 
     def describe(self) -> str:
@@ -135,7 +134,7 @@ class ReplayTransport(Transport):
     async def run(self, receiver: Receiver) -> None:
         started = time.monotonic()
         for item in read_recording(self.path):
-            if self._stopped or receiver.closed:
+            if self._closed or receiver.closed:
                 return
             if self.pace == "recorded" and item.at is not None:
                 delay = started + item.at / self.speed - time.monotonic()
@@ -154,7 +153,6 @@ class ReplayTransport(Transport):
             self._out_file.write(encode_message(message) + b"\n")
 
     async def close(self) -> None:
-        self._stopped = True
         self._closed = True
         if self._out_file is not None:
             self._out_file.close()
