@@ -63,12 +63,14 @@ def _transport_from_config(bot: Bot) -> Transport:
 
 
 def _serve(bot: Bot, transport: Transport, *, transcript: bool) -> None:
+    import structlog
+
     from cvibot.cli.transcript import Transcript, format_summary
     from cvibot.runtime import PluginStartupError
     from cvibot.transports.base import TransportError
 
+    log = structlog.get_logger("cvibot.cli")
     listeners: list[Any] = []
-    printer = None
     if transcript:
         printer = Transcript(sys.stdout)
         listeners.append(printer)
@@ -81,24 +83,14 @@ def _serve(bot: Bot, transport: Transport, *, transcript: bool) -> None:
     except TransportError as exc:
         _fail(str(exc), EXIT_RUNTIME)
     except PluginStartupError as exc:
-        import structlog
-
-        structlog.get_logger("cvibot.cli").error(
-            "plugin failed to start", plugin=exc.plugin, exc_info=exc.cause
-        )
+        log.error("plugin failed to start", plugin=exc.plugin, exc_info=exc.cause)
         _fail(str(exc), EXIT_RUNTIME)
     except KeyboardInterrupt:
         _fail("interrupted", 130)
     except Exception as exc:  # a bug: one line here, the traceback in the log
-        import structlog
-
-        structlog.get_logger("cvibot.cli").exception("bot failed")
+        log.exception("bot failed")
         _fail(f"{type(exc).__name__}: {exc}", EXIT_RUNTIME)
-    import structlog
-
-    structlog.get_logger("cvibot.cli").info(
-        "run summary", **session.stats.as_dict(), conversation_id=session.conversation_id
-    )
+    log.info("run summary", **session.stats.as_dict(), conversation_id=session.conversation_id)
     if transcript:
         click.echo(format_summary(session.stats))
 
