@@ -1,0 +1,59 @@
+"""Client of the Tavus REST API (protocol reference §8): conversations and personas.
+
+::
+
+    from cvibot.tavus import TavusClient, NotFound
+
+    async with TavusClient.from_env() as api:
+        conv = await api.create_conversation(persona_id="p123", test_mode=True)
+
+Errors are in :mod:`cvibot.tavus.errors`, the retry rule in :mod:`cvibot.tavus.retry`,
+the bodies in :mod:`cvibot.tavus.models`; a local fake of the API for tests is
+:mod:`cvibot.testing.fake_tavus`.
+"""
+
+from __future__ import annotations
+
+from cvibot.tavus.client import API_KEY_ENV, DEFAULT_BASE_URL, TavusClient
+from cvibot.tavus.errors import (
+    BadRequest,
+    MissingAPIKey,
+    NotFound,
+    RateLimited,
+    ServerError,
+    TavusAPIError,
+    TavusUnreachable,
+    Unauthorized,
+    UnexpectedResponse,
+)
+from cvibot.tavus.models import (
+    Conversation,
+    ConversationProperties,
+    CreateConversationRequest,
+    CreatePersonaRequest,
+    PatchOperation,
+    Persona,
+)
+from cvibot.tavus.retry import RetryPolicy
+
+__all__ = [
+    "API_KEY_ENV",
+    "DEFAULT_BASE_URL",
+    "BadRequest",
+    "Conversation",
+    "ConversationProperties",
+    "CreateConversationRequest",
+    "CreatePersonaRequest",
+    "MissingAPIKey",
+    "NotFound",
+    "PatchOperation",
+    "Persona",
+    "RateLimited",
+    "RetryPolicy",
+    "ServerError",
+    "TavusAPIError",
+    "TavusClient",
+    "TavusUnreachable",
+    "Unauthorized",
+    "UnexpectedResponse",
+]
