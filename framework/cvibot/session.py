@@ -2,6 +2,11 @@
 
 Inbound path for each app-message (protocol reference §6, in this order):
 
+0. trust: with ``senders: replica`` (the default) a message whose sender is not the
+   replica's participant (:mod:`cvibot.participants`) is dropped and logged with reason
+   ``untrusted_sender`` before anything else, so a forged tool call never runs a handler
+   and is never answered. Messages without a sender (a transport with no participant
+   identities, such as a plain recording) are trusted;
 1. parse (:func:`cvibot.protocol.parse_event`); a rejection is logged and counted, and
    a rejected tool call that carries a ``tool_call_id`` still gets an error answer;
 2. drop events of another ``conversation_id`` and interaction types sent by other
@@ -15,6 +20,13 @@ Inbound path for each app-message (protocol reference §6, in this order):
 5. observers (plugins' ``cvibot_event``), then routing: tool calls to the dispatcher,
    replica interruptions to cancellation, final user utterances to the echo-mode
    responder, ``system.shutdown`` to the end of the session.
+
+Lifecycle: :attr:`Session.ready` is set on ``system.replica_joined`` / ``pal_joined`` (or
+``_present``) or when the replica's participant joins; :attr:`Session.ended` when the
+conversation is over (``system.shutdown``, the replica left, the transport's stream
+ended); :attr:`Session.stopping` when the bot leaves a conversation that goes on (a
+signal): calls still arrive and are answered with a shutdown error while running calls
+finish.
 """
 
 from __future__ import annotations
@@ -28,11 +40,12 @@ from collections.abc import Awaitable, Callable, Hashable, Mapping
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
+from typing import Any, Literal
 
 import structlog
 
 from cvibot.dispatch import Dispatcher, DispatchPolicy, OutcomeKind, ToolOutcome
+from cvibot.participants import Participant, ParticipantChange, ReplicaRule, Roster
 from cvibot.protocol.events import (
     Event,
     ForeignInteraction,
@@ -49,7 +62,7 @@ from cvibot.protocol.parse import Rejection, parse_event
 from cvibot.tools import ToolSpec
 from cvibot.transports.base import Transport
 
-__all__ = ["DropReason", "Session", "SessionListener", "SessionStats"]
+__all__ = ["DropReason", "Session", "SessionListener", "SessionStats", "TrustPolicy"]
 
 
 _TOOL_CALL_TYPES = frozenset({"conversation.tool_call", "conversation.perception_tool_call"})
@@ -57,11 +70,32 @@ _DEDUPE_CAPACITY = 65_536
 
 
 class DropReason(StrEnum):
+    UNTRUSTED_SENDER = "untrusted_sender"
     OTHER_CONVERSATION = "other_conversation"
     FOREIGN_INTERACTION = "foreign_interaction"
     DUPLICATE = "duplicate"
     ROLE_TWIN = "role_twin"
     AFTER_SHUTDOWN = "after_shutdown"
+
+
+@dataclass(frozen=True, slots=True)
+class TrustPolicy:
+    """Whose messages the session acts on, and where answers go.
+
+    - ``senders``: ``replica`` acts only on messages from a participant that ``replica``
+      identifies as the replica (and on messages without a sender); ``any`` acts on every
+      participant's messages (a room you control, tests).
+    - ``answer_to``: ``broadcast`` sends every interaction to the whole room, as Tavus
+      documents (``sendAppMessage(obj, '*')``, protocol reference §1) and as its own
+      client does; ``replica`` addresses it to the replica's participant only, so other
+      participants' browsers never see tool results. Tavus does not document that the
+      replica reads addressed messages, so ``broadcast`` is the default; verify
+      ``replica`` against a live room before relying on it.
+    """
+
+    senders: Literal["replica", "any"] = "replica"
+    replica: ReplicaRule = field(default_factory=ReplicaRule)
+    answer_to: Literal["broadcast", "replica"] = "broadcast"
 
 
 @dataclass
@@ -103,6 +137,16 @@ class SessionListener:
 
     def on_sent(self, message: Mapping[str, Any]) -> None:
         """Any app-message the bot sent."""
+
+    def on_participant(
+        self, change: ParticipantChange, participant: Participant, *, replica: bool
+    ) -> None:
+        """A participant joined, was updated or left; ``replica`` if it is the replica."""
+
+    def on_untrusted(self, message: Any, sender: str) -> None:
+        """A message dropped because its sender is not trusted (a forgery, or a human);
+        ``sender`` is the participant as :meth:`Participant.describe` gives it, or its id
+        when the roster does not know it."""
 
 
 class _RecentKeys:
@@ -151,6 +195,7 @@ class Session:
         outcome_observers: tuple[Observer, ...] = (),
         responder: Responder | None = None,
         listeners: tuple[SessionListener, ...] = (),
+        trust: TrustPolicy | None = None,
     ) -> None:
         self.transport = transport
         self.stats = SessionStats()
@@ -160,7 +205,12 @@ class Session:
         ).bind()
         self.ready = asyncio.Event()
         self.ended = asyncio.Event()
+        self.stopping = asyncio.Event()
         self.shutdown_reason: str | None = None
+        self.trust = trust or TrustPolicy()
+        self.roster = Roster(self.trust.replica)
+        self._check_senders = self.trust.senders == "replica"
+        self._address_replica = self.trust.answer_to == "replica"
         self._pipeline_mode = pipeline_mode
         self._conversation_id = conversation_id
         self._policy = policy
@@ -197,6 +247,27 @@ class Session:
     def closed(self) -> bool:
         return self.ended.is_set()
 
+    def end(self, reason: str) -> None:
+        """The conversation is over (``reason`` is logged and kept as ``shutdown_reason``):
+        stop taking events; the runtime then drains running calls and closes the transport.
+        Idempotent: the first reason wins."""
+        if self.ended.is_set():
+            return
+        self.shutdown_reason = reason
+        self._log.info("conversation ended", conversation_id=self._conversation_id, reason=reason)
+        self.ended.set()
+
+    def stop(self, reason: str) -> None:
+        """The bot leaves a conversation that goes on (a signal): from now on every tool
+        call is answered with a shutdown error; running calls may finish (the runtime's
+        grace period). Idempotent."""
+        if self.stopping.is_set() or self.ended.is_set():
+            return
+        self.shutdown_reason = reason
+        self._log.info("leaving conversation", conversation_id=self._conversation_id, reason=reason)
+        self.dispatcher.stop_accepting()
+        self.stopping.set()
+
     async def send(self, interaction: Interaction) -> None:
         """Send one interaction now (protocol reference §3).
 
@@ -214,6 +285,9 @@ class Session:
         self, message: Any, sender: str | None = None, received_at: float | None = None
     ) -> None:
         arrived = time.perf_counter()
+        if sender is not None and self._check_senders and not self.roster.is_replica(sender):
+            self._untrusted(message, sender)
+            return
         parsed = parse_event(message)
         if isinstance(parsed, Rejection):
             self._rejected(parsed, arrived)
@@ -268,13 +342,54 @@ class Session:
         elif isinstance(event, ReplicaJoined):
             self.ready.set()
         elif isinstance(event, Shutdown):
-            self.shutdown_reason = event.shutdown_reason
+            self.end(event.shutdown_reason or "system.shutdown")
+
+    def on_participant(
+        self,
+        change: ParticipantChange,
+        participant: Participant,
+        reason: str | None = None,
+        received_at: float | None = None,
+    ) -> None:
+        if participant.local:
+            return
+        was_replica = self.roster.is_replica(participant.id)
+        self.roster.update(change, participant)
+        replica = was_replica or self.roster.is_replica(participant.id)
+        if change != "updated" or replica != was_replica:
             self._log.info(
-                "conversation shut down",
+                f"participant {change}",
                 conversation_id=self._conversation_id,
-                shutdown_reason=event.shutdown_reason,
+                participant=participant.describe(),
+                replica=replica,
+                reason=reason,
             )
-            self.ended.set()
+        for listener in self._listeners:
+            listener.on_participant(change, participant, replica=replica)
+        if not replica or self.ended.is_set():
+            return
+        if change == "left":
+            if not any(True for _ in self.roster.replicas):
+                self.end("replica_left")
+        else:
+            self.ready.set()
+
+    def _untrusted(self, message: Any, sender: str) -> None:
+        self.stats.drops[DropReason.UNTRUSTED_SENDER.value] += 1
+        parsed = parse_event(message)
+        known = self.roster.get(sender)
+        described = known.describe() if known is not None else sender
+        self._log.warning(
+            "message from untrusted sender dropped",
+            reason=DropReason.UNTRUSTED_SENDER.value,
+            sender=described,
+            known_participant=known is not None,
+            event_type=parsed.event_type,
+            conversation_id=self._conversation_id,
+            seq=parsed.seq,
+        )
+        for listener in self._listeners:
+            listener.on_untrusted(message, described)
 
     @staticmethod
     def _call_key(call: ToolCall) -> Hashable:
@@ -339,7 +454,9 @@ class Session:
     # -- outbound --------------------------------------------------------------------------
 
     async def _transmit(self, message: Mapping[str, Any]) -> None:
-        await self.transport.send(message)
+        await self.transport.send(
+            message, to=self.roster.replica_id if self._address_replica else None
+        )
         self.stats.sent[str(message.get("event_type"))] += 1
         for listener in self._listeners:
             listener.on_sent(message)

@@ -198,6 +198,11 @@ class Dispatcher:
         """Return once every accepted call has its outcome."""
         await self._idle.wait()
 
+    def stop_accepting(self) -> None:
+        """Answer every call from now on with a ``shutdown`` cancellation; running calls
+        carry on (the bot is leaving, see :meth:`drain`)."""
+        self._accepting = False
+
     async def drain(self, grace: float) -> None:
         """Stop accepting calls; give running ones ``grace`` seconds, then cancel them.
 

@@ -9,7 +9,10 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from cvibot.participants import Participant, ParticipantChange
 
 __all__ = ["Receiver", "Transport", "TransportError"]
 
@@ -30,6 +33,22 @@ class Receiver(Protocol):
         ``sender`` the sending participant's id; ``received_at`` the arrival time in
         seconds (``time.time()``), ``None`` meaning now. Never blocks and never raises
         for bad input: malformed messages are logged and counted.
+        """
+        ...
+
+    def on_participant(
+        self,
+        change: ParticipantChange,
+        participant: Participant,
+        reason: str | None = None,
+        received_at: float | None = None,
+    ) -> None:
+        """A participant ``joined``, was ``updated`` or ``left`` the room (``reason`` as
+        daily-python gives it for ``left``: ``"leftCall"`` or ``"hidden"``).
+
+        Transports with participant identities (Daily, recordings made from it) report
+        every change, including the participants already present when the bot joined,
+        before any message those participants sent. Must be called on the loop thread.
         """
         ...
 
@@ -59,8 +78,12 @@ class Transport(ABC):
         """Deliver inbound messages to ``receiver`` until the stream ends or ``close``."""
 
     @abstractmethod
-    async def send(self, message: Mapping[str, Any]) -> None:
-        """Send one outbound app-message (already validated and size-checked)."""
+    async def send(self, message: Mapping[str, Any], to: str | None = None) -> None:
+        """Send one outbound app-message (already validated and size-checked).
+
+        ``to`` is a participant id to address it to; ``None`` broadcasts it to the room.
+        Raises :class:`TransportError` when the message could not be sent.
+        """
 
     async def close(self) -> None:  # noqa: B027 - optional hook, a no-op by default
         """Stop delivering and release resources; idempotent."""
