@@ -83,7 +83,13 @@ def mixed_recording(path: Path) -> Path:
     return write_lines(
         path,
         call_1,  # a plain app-message
-        "",
+        {  # makes replica-1 the replica, so its messages are trusted; not a message
+            "direction": "participant",
+            "at": 0.0,
+            "change": "joined",
+            "participant": {"id": "replica-1", "user_id": "tavus-replica-1"},
+            "reason": None,
+        },
         "   ",
         {"direction": "in", "at": 0.01, "sender": "replica-1", "message": call_2},
         {  # what a bot sent: never replayed, even though it looks like a call

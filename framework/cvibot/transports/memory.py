@@ -5,11 +5,28 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
+from cvibot.participants import Participant, ParticipantChange
 from cvibot.transports.base import Receiver, Transport
 
 __all__ = ["MemoryTransport"]
+
+
+@dataclass(frozen=True, slots=True)
+class _Message:
+    message: Any
+    sender: str | None
+    received_at: float
+
+
+@dataclass(frozen=True, slots=True)
+class _ParticipantChange:
+    change: ParticipantChange
+    participant: Participant
+    reason: str | None
+    received_at: float
 
 
 class MemoryTransport(Transport):
@@ -17,7 +34,9 @@ class MemoryTransport(Transport):
 
     ``sent`` holds every outbound message (the dict handed to :meth:`send`);
     ``on_send``, when given, is called with each one as it is sent (on the loop thread).
-    :meth:`end` finishes :meth:`run` after the messages already pushed.
+    Participant changes pushed with :meth:`push_participant` are delivered in the same
+    queue, in order with the messages. :meth:`end` finishes :meth:`run` after the items
+    already pushed.
     """
 
     name = "memory"
@@ -25,15 +44,34 @@ class MemoryTransport(Transport):
     def __init__(self, on_send: Callable[[Mapping[str, Any]], None] | None = None) -> None:
         self.sent: list[Mapping[str, Any]] = []
         self.on_send = on_send
-        self._queue: asyncio.Queue[tuple[Any, str | None, float] | None] = asyncio.Queue()
+        self._queue: asyncio.Queue[_Message | _ParticipantChange | None] = asyncio.Queue()
         self._receiver: Receiver | None = None
 
     def push(self, message: Any, sender: str | None = None) -> None:
         """Queue one inbound message (from the loop thread)."""
-        self._queue.put_nowait((message, sender, time.time()))
+        self._queue.put_nowait(_Message(message, sender, time.time()))
+
+    def push_participant(
+        self,
+        change: ParticipantChange,
+        participant: Participant | Mapping[str, Any],
+        reason: str | None = None,
+    ) -> None:
+        """Queue one participant change (from the loop thread).
+
+        ``participant`` is a :class:`Participant` or a dict as daily-python (or
+        daily-js) gives it (see :meth:`Participant.from_daily`). Raises ``ValueError``
+        for a dict without a participant id.
+        """
+        if not isinstance(participant, Participant):
+            parsed = Participant.from_daily(participant)
+            if parsed is None:
+                raise ValueError(f"not a participant (no id): {participant!r}")
+            participant = parsed
+        self._queue.put_nowait(_ParticipantChange(change, participant, reason, time.time()))
 
     def end(self) -> None:
-        """Let :meth:`run` return once the queued messages are delivered."""
+        """Let :meth:`run` return once the queued items are delivered."""
         self._queue.put_nowait(None)
 
     async def run(self, receiver: Receiver) -> None:
@@ -42,10 +80,14 @@ class MemoryTransport(Transport):
             item = await self._queue.get()
             if item is None or receiver.closed:
                 return
-            message, sender, at = item
-            receiver.on_message(message, sender, at)
+            if isinstance(item, _Message):
+                receiver.on_message(item.message, item.sender, item.received_at)
+            else:
+                receiver.on_participant(
+                    item.change, item.participant, item.reason, item.received_at
+                )
 
-    async def send(self, message: Mapping[str, Any]) -> None:
+    async def send(self, message: Mapping[str, Any], to: str | None = None) -> None:
         self.sent.append(message)
         if self.on_send is not None:
             self.on_send(message)

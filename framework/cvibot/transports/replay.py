@@ -4,13 +4,31 @@ File format, one JSON value per line (blank lines are skipped):
 
 - a plain app-message, exactly as Tavus broadcast it: ``{"event_type": ..., ...}`` (or a
   JSON string holding one);
-- a recording line: ``{"direction": "in", "at": 1.25, "sender": "<participant id>",
-  "message": {...}}`` where ``at`` is the arrival time in seconds from the start of the
-  recording. Lines with ``"direction": "out"`` record what a bot sent and are not
-  replayed.
+- a recording line, an object with a ``"direction"`` key (as
+  :class:`~cvibot.transports.recording.RecordingTransport` writes them; ``at`` is seconds
+  from the start of the recording):
+
+  - ``{"direction": "in", "at": 1.25, "sender": "<participant id>", "received_at":
+    <unix seconds>, "message": {...}}``: an inbound app-message, replayed;
+  - ``{"direction": "participant", "at": 0.5, "change": "joined"|"updated"|"left",
+    "participant": {"id", "user_id", "user_name", "local"}, "reason": null}``: a change
+    of the room's roster, replayed through ``Receiver.on_participant`` in file order, so
+    the session applies the same sender rules as it did live (daily-python's
+    ``{"id", "info": {"userId", ...}}`` spelling is read too);
+  - ``{"direction": "out", "at": 1.3, "to": null, "message": {...}}``: what the bot sent
+    (``"out_failed"``, with an ``"error"``: what it tried to send when the send failed);
+    not replayed, read by :func:`read_outbound` for ``cvibot replay --check``;
+  - ``{"direction": "meta", "at": 0.0, "recording": {"version": 1, ...}}``: the header,
+    not replayed. A ``version`` newer than :data:`RECORDING_VERSION` is an error.
+
+  Lines of any other ``direction`` are skipped (later versions may add some).
 
 A line that is not valid JSON is delivered as the raw text, so the session rejects and
-counts it (reason ``not_json``) exactly as it would a garbled live message.
+counts it (reason ``not_json``) exactly as it would a garbled live message. A recording
+line of a known ``direction`` but the wrong shape (an ``in`` line without ``message``, a
+``participant`` line without a participant id or with an unknown ``change``, an ``out``
+line whose message is not an object) is a broken recording: :class:`TransportError`
+naming the file and line.
 
 Pace: ``fast`` delivers each message as soon as the work started by the previous one has
 settled, so a replay is deterministic and its outbound file is the same on every run;
@@ -27,37 +45,143 @@ import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any, Literal
+from typing import IO, Any, Literal, get_args
 
+from cvibot.participants import Participant, ParticipantChange
 from cvibot.protocol.interactions import encode_message
 from cvibot.transports.base import Receiver, Transport, TransportError
 
-__all__ = ["RecordedMessage", "ReplayTransport", "read_recording"]
+__all__ = [
+    "RECORDING_VERSION",
+    "RecordedMessage",
+    "RecordedOutbound",
+    "RecordedParticipant",
+    "ReplayTransport",
+    "read_entries",
+    "read_outbound",
+    "read_recording",
+]
+
+RECORDING_VERSION = 1
+"""The recording format this cvibot writes and the newest one it reads."""
+
+_CHANGES: frozenset[str] = frozenset(get_args(ParticipantChange))
 
 
 @dataclass(frozen=True, slots=True)
 class RecordedMessage:
-    """One inbound message of a recording; ``at`` in seconds from the start, if known."""
+    """One inbound message of a recording; ``at`` in seconds from the start, if known.
+
+    ``received_at`` is the recorded arrival time (unix seconds), when the line has one;
+    the replay does not pass it on (a replayed message arrives now).
+    """
 
     line: int
     message: Any
     sender: str | None
     at: float | None
+    received_at: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RecordedParticipant:
+    """One ``participant`` line: a roster change; ``at`` in seconds from the start."""
+
+    line: int
+    change: ParticipantChange
+    participant: Participant
+    reason: str | None
+    at: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class RecordedOutbound:
+    """One ``out`` (or ``out_failed``) line: a message the bot sent (or tried to send).
+
+    ``to`` is the participant id it was addressed to (``None``: the whole room);
+    ``error`` is ``None`` for a message that was sent, the failure's text otherwise.
+    """
+
+    line: int
+    message: Mapping[str, Any]
+    to: str | None
+    at: float | None
+    error: str | None = None
+
+
+_Entry = RecordedMessage | RecordedParticipant | RecordedOutbound
+
+
+def _number(value: Any) -> float | None:
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value)
+    return None
+
+
+def _text(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
 
 
 def _recorded_at(message: Any) -> float | None:
     if isinstance(message, Mapping):
-        ts = message.get("timestamp")
-        if isinstance(ts, int | float) and not isinstance(ts, bool):
-            return float(ts)
+        return _number(message.get("timestamp"))
     return None
 
 
-def read_recording(path: Path) -> Iterator[RecordedMessage]:
-    """Yield the inbound messages of a JSONL recording, in file order.
+def _broken(path: Path, line: int, problem: str) -> TransportError:
+    return TransportError(f"{path}:{line}: {problem}")
 
-    Raises :class:`TransportError` if the file cannot be read.
-    """
+
+def _recording_line(path: Path, line: int, value: Mapping[str, Any]) -> _Entry | None:
+    """The entry of one line with a ``direction``; ``None`` for a line not to deliver."""
+    direction = value.get("direction")
+    at = _number(value.get("at"))
+    if direction == "in":
+        if "message" not in value:
+            raise _broken(path, line, 'an "in" line without "message"')
+        return RecordedMessage(
+            line,
+            value["message"],
+            _text(value.get("sender")),
+            at,
+            _number(value.get("received_at")),
+        )
+    if direction == "participant":
+        change = value.get("change")
+        if change not in _CHANGES:
+            raise _broken(
+                path,
+                line,
+                f'a "participant" line with change {change!r} '
+                '(expected "joined", "updated" or "left")',
+            )
+        participant = Participant.from_daily(value.get("participant"))
+        if participant is None:
+            raise _broken(path, line, 'a "participant" line without a participant id')
+        return RecordedParticipant(line, change, participant, _text(value.get("reason")), at)
+    if direction in ("out", "out_failed"):
+        message = value.get("message")
+        if not isinstance(message, Mapping):
+            raise _broken(path, line, f'an "{direction}" line whose message is not an object')
+        error = None
+        if direction == "out_failed":
+            error = _text(value.get("error")) or "the send failed"
+        return RecordedOutbound(line, message, _text(value.get("to")), at, error)
+    if direction == "meta":
+        header = value.get("recording")
+        version = header.get("version") if isinstance(header, Mapping) else None
+        if isinstance(version, int) and version > RECORDING_VERSION:
+            raise _broken(
+                path,
+                line,
+                f"recording format version {version} is newer than this cvibot reads "
+                f"({RECORDING_VERSION})",
+            )
+    return None
+
+
+def _read(path: Path) -> Iterator[_Entry]:
+    """Every entry of a recording, in file order. See the module docstring."""
     try:
         handle = path.open(encoding="utf-8", errors="replace")
     except OSError as exc:
@@ -73,17 +197,10 @@ def read_recording(path: Path) -> Iterator[RecordedMessage]:
             except ValueError:
                 yield RecordedMessage(number, stripped, None, None)
                 continue
-            if isinstance(value, dict) and "direction" in value and "message" in value:
-                if value.get("direction") != "in":
-                    continue
-                at = value.get("at")
-                sender = value.get("sender")
-                yield RecordedMessage(
-                    number,
-                    value["message"],
-                    sender if isinstance(sender, str) else None,
-                    float(at) if isinstance(at, int | float) and not isinstance(at, bool) else None,
-                )
+            if isinstance(value, dict) and "direction" in value:
+                entry = _recording_line(path, number, value)
+                if entry is not None:
+                    yield entry
                 continue
             ts = _recorded_at(value)
             at_ts: float | None = None
@@ -93,10 +210,47 @@ def read_recording(path: Path) -> Iterator[RecordedMessage]:
             yield RecordedMessage(number, value, None, at_ts)
 
 
+def read_recording(path: Path) -> Iterator[RecordedMessage]:
+    """Yield the inbound messages of a JSONL recording, in file order.
+
+    Participant, outbound and header lines are left out (see :func:`read_entries`).
+    Raises :class:`TransportError` if the file cannot be read or a recording line is
+    broken (see the module docstring).
+    """
+    for entry in _read(path):
+        if isinstance(entry, RecordedMessage):
+            yield entry
+
+
+def read_entries(path: Path) -> Iterator[RecordedMessage | RecordedParticipant]:
+    """Yield what a replay delivers: inbound messages and participant changes, in file
+    order. Raises :class:`TransportError` as :func:`read_recording` does."""
+    for entry in _read(path):
+        if not isinstance(entry, RecordedOutbound):
+            yield entry
+
+
+def read_outbound(path: Path, *, include_failed: bool = True) -> list[RecordedOutbound]:
+    """The messages the recorded bot sent (``out`` lines), in file order.
+
+    With ``include_failed`` (the default) the messages it tried to send but whose send
+    failed (``out_failed`` lines) are included too: they are what the bot decided to
+    send, which is what ``cvibot replay --check`` compares. Raises
+    :class:`TransportError` as :func:`read_recording` does.
+    """
+    return [
+        entry
+        for entry in _read(path)
+        if isinstance(entry, RecordedOutbound) and (include_failed or entry.error is None)
+    ]
+
+
 class ReplayTransport(Transport):
     """Feeds a JSONL recording to the session; writes what the bot sends to ``out``.
 
     ``out`` receives one compact JSON message per line, exactly as it would be sent.
+    Participant lines reach ``receiver.on_participant`` (``received_at=None``) in file
+    order with the messages.
     """
 
     name = "replay"
@@ -132,20 +286,24 @@ class ReplayTransport(Transport):
                 raise TransportError(f"cannot write {self.out}: {exc.strerror or exc}") from exc
 
     async def run(self, receiver: Receiver) -> None:
+        """Deliver the recording; raises :class:`TransportError` for a broken line."""
         started = time.monotonic()
-        for item in read_recording(self.path):
+        for item in read_entries(self.path):
             if self._closed or receiver.closed:
                 return
             if self.pace == "recorded" and item.at is not None:
                 delay = started + item.at / self.speed - time.monotonic()
                 if delay > 0:
                     await asyncio.sleep(delay)
-            receiver.on_message(item.message, item.sender, None)
+            if isinstance(item, RecordedParticipant):
+                receiver.on_participant(item.change, item.participant, item.reason, None)
+            else:
+                receiver.on_message(item.message, item.sender, None)
             if self.pace == "fast":
                 await receiver.settled()
         await receiver.settled()
 
-    async def send(self, message: Mapping[str, Any]) -> None:
+    async def send(self, message: Mapping[str, Any], to: str | None = None) -> None:
         """Write ``message`` to ``out`` (if set). Raises :class:`TransportError` after close."""
         if self._closed:
             raise TransportError("the replay transport is closed; the message was not sent")
