@@ -441,7 +441,7 @@ def test_unknown_top_level_key(load_error: LoadError, tmp_path: Path) -> None:
     err = load_error(MINIMAL + "pluginz:\n  - shop\n")
     assert str(err) == (
         f"{tmp_path}/bot.yaml:4: pluginz: unknown key (allowed: conversation, defaults, "
-        "dispatch, logging, pipeline_mode, plugins, tools, transport)"
+        "dispatch, logging, pipeline_mode, plugins, tavus, tools, transport, trust)"
     )
 
 
@@ -566,14 +566,18 @@ def test_missing_nested_key_is_located_at_its_parent(load_error: LoadError) -> N
 def test_unknown_transport_type(load_error: LoadError, tmp_path: Path) -> None:
     err = load_error("transport:\n  type: daily2\n  path: a.jsonl\n")
     assert (
-        str(err)
-        == f"{tmp_path}/bot.yaml:2: transport.type: unknown transport 'daily2' (allowed: replay)"
+        str(err) == f"{tmp_path}/bot.yaml:2: transport.type: unknown transport 'daily2' "
+        "(allowed: replay, daily)"
     )
 
 
 def test_transport_without_type(load_error: LoadError) -> None:
     err = load_error("logging: {}\ntransport:\n  path: a.jsonl\n")
-    assert (err.line, err.key, err.message) == (2, "transport.type", "required (allowed: replay)")
+    assert (err.line, err.key, err.message) == (
+        2,
+        "transport.type",
+        "required (allowed: replay, daily)",
+    )
 
 
 def test_transport_not_a_mapping(load_error: LoadError) -> None:

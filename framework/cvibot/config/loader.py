@@ -140,7 +140,7 @@ def _resolve_paths(loaded: LoadedConfig) -> LoadedConfig:
     transport = loaded.config.transport
     update: dict[str, Path] = {}
     for key in ("path", "out"):
-        path: Path | None = getattr(transport, key)
+        path: Path | None = getattr(transport, key, None)
         if path is None:
             continue
         expanded = _expand(path)

@@ -47,21 +47,35 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    AnyHttpUrl,
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    field_validator,
+    model_validator,
+)
 
 from cvibot.tools.options import ReplyMode
 
 __all__ = [
     "BotConfig",
     "ConversationConfig",
+    "CreateConversationConfig",
+    "DailyTransportConfig",
     "Defaults",
     "DispatchConfig",
     "LocatedValueError",
     "LoggingConfig",
     "PluginEntry",
+    "ReconnectConfig",
     "ReplayTransportConfig",
+    "ReplicaConfig",
+    "TavusConfig",
     "ToolOverride",
     "TransportConfig",
+    "TrustConfig",
 ]
 
 # Tool timeouts, in seconds: positive, and at most an hour so a typo in minutes or
@@ -113,17 +127,177 @@ class ReplayTransportConfig(BaseModel):
         return value
 
 
-# A union discriminated by ``type`` so more transports (the live ``daily`` one) join as
-# ``ReplayTransportConfig | DailyTransportConfig`` without changing how errors read.
-TransportConfig = Annotated[ReplayTransportConfig, Field(discriminator="type")]
+# Seconds for the network waits of the Daily transport: positive, at most 10 minutes.
+_Wait = Annotated[float, Field(gt=0, le=600, allow_inf_nan=False)]
+
+
+class ReconnectConfig(BaseModel):
+    """Rejoining the room after the network dropped (exponential backoff with jitter).
+
+    - ``enabled``: rejoin at all; ``false`` ends the run with an error on a drop.
+    - ``max_attempts``: rejoin attempts before giving up, >= 1.
+    - ``initial_backoff`` / ``max_backoff``: seconds before the first retry / at most
+      between two.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    enabled: bool = True
+    max_attempts: int = Field(default=5, ge=1, le=100)
+    initial_backoff: _Wait = 0.5
+    max_backoff: _Wait = 10.0
+
+
+class DailyTransportConfig(BaseModel):
+    """Join the conversation's Daily room with daily-python (the live transport).
+
+    The room is ``conversation.url`` (or the conversation the bot creates, or
+    ``cvibot run --conversation-url``). The bot subscribes to no media and publishes
+    none: it lives on the app-message data channel.
+
+    - ``meeting_token``: Daily meeting token for private rooms (``require_auth``);
+      ``None`` joins without one (a created private conversation's token is used).
+    - ``user_name``: the bot's participant name in the room.
+    - ``join_timeout``: seconds to wait for the join; the SDK itself only gives up on
+      an unreachable room after about 19 s.
+    - ``leave_timeout`` / ``send_timeout``: seconds to wait for a leave / for one
+      app-message's delivery.
+    - ``reconnect``: see :class:`ReconnectConfig`.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    type: Literal["daily"]
+    meeting_token: SecretStr | None = None
+    user_name: str = Field(default="cvibot", min_length=1, max_length=100)
+    join_timeout: _Wait = 15.0
+    leave_timeout: _Wait = 5.0
+    send_timeout: _Wait = 5.0
+    reconnect: ReconnectConfig = ReconnectConfig()
+
+    _empty_token_is_none = field_validator("meeting_token", mode="before")(
+        lambda value: None if value == "" else value
+    )
+
+
+# A union discriminated by ``type``: errors name the allowed types and the keys of the
+# chosen one.
+TransportConfig = Annotated[
+    ReplayTransportConfig | DailyTransportConfig, Field(discriminator="type")
+]
+
+
+class CreateConversationConfig(BaseModel):
+    """Ask Tavus for a new conversation when the bot starts (protocol reference §8.2).
+
+    ``persona_id`` and ``replica_id`` (the latter optional when the persona has a
+    default replica) pick who the human talks to; ``name``, ``context`` and
+    ``greeting`` become ``conversation_name``, ``conversational_context`` and
+    ``custom_greeting``; ``properties`` is sent as is (``max_call_duration``,
+    ``participant_left_timeout``, ``language``, ...). ``test_mode`` creates a
+    conversation the replica never joins (no billing). ``end_on_exit`` ends the
+    conversation (``POST /conversations/{id}/end``) when the bot stops.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    persona_id: str = Field(min_length=1)
+    replica_id: str | None = None
+    name: str | None = None
+    context: str | None = None
+    greeting: str | None = None
+    callback_url: AnyHttpUrl | None = None
+    audio_only: bool | None = None
+    require_auth: bool | None = None
+    test_mode: bool = False
+    properties: dict[str, Any] = {}
+    end_on_exit: bool = True
+
+    # ``${TAVUS_REPLICA_ID:-}`` left empty means "not given".
+    _empty_is_none = field_validator(
+        "replica_id", "name", "context", "greeting", "callback_url", mode="before"
+    )(lambda value: None if value == "" else value)
 
 
 class ConversationConfig(BaseModel):
-    """Which conversation the bot serves: ``id`` ``None`` takes it from the first event."""
+    """Which conversation the bot serves.
+
+    - ``id``: events of any other ``conversation_id`` are dropped; ``None`` takes it from
+      the first trusted event.
+    - ``url``: the ``conversation_url`` (Daily room) of an existing conversation, for the
+      ``daily`` transport.
+    - ``create``: create a conversation instead (:class:`CreateConversationConfig`);
+      excludes ``url`` and ``id``.
+    """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     id: str | None = None
+    url: AnyHttpUrl | None = None
+    create: CreateConversationConfig | None = None
+
+    @model_validator(mode="after")
+    def _one_source(self) -> ConversationConfig:
+        if self.create is not None:
+            if self.url is not None:
+                raise LocatedValueError("give either 'url' or 'create', not both", ("create",))
+            if self.id is not None:
+                raise LocatedValueError(
+                    "a created conversation gets its id from Tavus: remove 'id'", ("id",)
+                )
+        return self
+
+
+class TavusConfig(BaseModel):
+    """The Tavus REST API (protocol reference §8), used to create and end conversations.
+
+    ``api_key``: write ``${TAVUS_API_KEY}``; unset, the ``TAVUS_API_KEY`` environment
+    variable is read when the API is needed. It never appears in logs or errors.
+    ``base_url``: the API root. ``timeout``: seconds per request.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    api_key: SecretStr | None = None
+    base_url: AnyHttpUrl = AnyHttpUrl("https://tavusapi.com/v2")
+    timeout: _Wait = 10.0
+
+    _empty_key_is_none = field_validator("api_key", mode="before")(
+        lambda value: None if value == "" else value
+    )
+
+
+class ReplicaConfig(BaseModel):
+    """How the replica's participant is recognised (see :mod:`cvibot.participants`).
+
+    - ``user_id_contains``: markers of its Daily ``user_id`` (Tavus's rule:
+      ``tavus-replica``).
+    - ``user_names``: its participant names (the persona's name), optional.
+    - ``participant_ids``: fixed participant ids, optional.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    user_id_contains: list[Annotated[str, Field(min_length=1)]] = ["tavus-replica"]
+    user_names: list[Annotated[str, Field(min_length=1)]] = []
+    participant_ids: list[Annotated[str, Field(min_length=1)]] = []
+
+
+class TrustConfig(BaseModel):
+    """Whose app-messages the bot acts on and where its answers go.
+
+    - ``senders``: ``replica`` (default) acts only on messages from the replica's
+      participant: other participants (a human's browser) can broadcast app-messages
+      too, and a forged tool call must not run a handler. ``any`` trusts everyone.
+    - ``answer_to``: ``broadcast`` (default, as Tavus documents) or ``replica`` (address
+      answers to the replica's participant, so other participants never see them).
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    senders: Literal["replica", "any"] = "replica"
+    replica: ReplicaConfig = ReplicaConfig()
+    answer_to: Literal["broadcast", "replica"] = "broadcast"
 
 
 _PLUGIN_KEYS = ("kind", "module", "name", "ref", "settings")
@@ -253,6 +427,8 @@ class DispatchConfig(BaseModel):
     - ``sync_workers``: threads that run sync handlers, >= 1.
     - ``message_limit``: bytes per outbound app-message (Daily's limit), >= 256.
     - ``on_oversize``: ``truncate`` the answer to fit, or send an ``error`` instead.
+    - ``shutdown_grace``: seconds running calls get to finish when the bot stops (a
+      signal, the end of the conversation) before they are cancelled and answered.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -261,6 +437,7 @@ class DispatchConfig(BaseModel):
     sync_workers: int = Field(default=8, ge=1)
     message_limit: int = Field(default=4096, ge=256)
     on_oversize: Literal["truncate", "error"] = "truncate"
+    shutdown_grace: _Timeout = 10.0
 
 
 class LoggingConfig(BaseModel):
@@ -287,6 +464,8 @@ class BotConfig(BaseModel):
     pipeline_mode: Literal["full", "echo"] = "full"
     conversation: ConversationConfig = ConversationConfig()
     transport: TransportConfig
+    tavus: TavusConfig = TavusConfig()
+    trust: TrustConfig = TrustConfig()
     plugins: list[PluginEntry] = []
     tools: dict[str, ToolOverride] = {}
     defaults: Defaults = Defaults()
