@@ -15,9 +15,10 @@ from typing import Any
 from cvibot.config import LoadedConfig
 from cvibot.dispatch import DispatchPolicy
 from cvibot.errors import ConfigError, CvibotError, DuplicateToolError, PluginLoadError
+from cvibot.participants import ReplicaRule
 from cvibot.plugins import PluginHost
 from cvibot.protocol.events import Utterance
-from cvibot.session import Session, SessionListener
+from cvibot.session import Session, SessionListener, TrustPolicy
 from cvibot.tools import ToolRegistry, ToolSpec
 from cvibot.tools.options import ReplyMode
 from cvibot.transports.base import Transport
@@ -40,7 +41,11 @@ class PluginStartupError(CvibotError):
 class Bot:
     """A bot ready to serve conversations.
 
-    Build it with :meth:`from_config`; serve one conversation with :meth:`run`.
+    Build it with :meth:`from_config`; serve one conversation with :meth:`run`, several
+    at once by running :meth:`run` concurrently (one transport each) on one event loop.
+    The plugins' ``cvibot_startup`` runs when the first conversation starts and
+    ``cvibot_shutdown`` after the last one ends; the thread pool for sync handlers is
+    shared by the conversations running at once. :meth:`stop` leaves them all.
     ``tools`` maps tool names to their final :class:`ToolSpec` (config overrides applied).
     """
 
@@ -60,9 +65,24 @@ class Bot:
             message_limit=dispatch.message_limit,
             on_oversize=dispatch.on_oversize,
         )
+        trust = self.config.trust
+        self.trust = TrustPolicy(
+            senders=trust.senders,
+            replica=ReplicaRule(
+                user_id_markers=tuple(trust.replica.user_id_contains),
+                user_names=tuple(trust.replica.user_names),
+                participant_ids=tuple(trust.replica.participant_ids),
+            ),
+            answer_to=trust.answer_to,
+        )
         self._event_observers = host.observers("cvibot_event")
         self._outcome_observers = host.observers("cvibot_tool_outcome")
         self._has_responder = bool(host.pm.hook.cvibot_respond_to_utterance.get_hookimpls())
+        self._sessions: set[Session] = set()
+        self._runs = 0
+        self._started: asyncio.Future[None] | None = None
+        self._executor: ThreadPoolExecutor | None = None
+        self._stop_reason: str | None = None
 
     @property
     def pipeline_mode(self) -> str:
@@ -133,17 +153,73 @@ class Bot:
         *,
         listeners: Sequence[SessionListener] = (),
         grace: float | None = None,
+        conversation_id: str | None = None,
     ) -> Session:
         """Serve one conversation on ``transport`` until it ends; return the session.
 
-        The conversation ends when the transport's stream ends or a ``system.shutdown``
-        arrives. Running calls then get ``grace`` seconds (default: the default tool
-        timeout) to finish before they are cancelled; every call is answered either way.
+        The conversation ends when the transport's stream ends, a ``system.shutdown``
+        arrives or the replica leaves; the bot leaves it on :meth:`stop`. Running calls
+        then get ``grace`` seconds (default ``dispatch.shutdown_grace``) to finish before
+        they are cancelled; every call is answered either way. ``conversation_id``
+        (default ``conversation.id`` of the config) is the conversation served: events
+        of others are dropped; ``None`` takes it from the first trusted event.
         Raises :class:`cvibot.transports.TransportError` when the transport fails, and
         :class:`PluginStartupError` (the plugin's exception as its ``cause``) when a
         plugin's ``cvibot_startup`` hook raises: the bot then does not start.
         """
-        grace = self.policy.default_timeout if grace is None else grace
+        grace = self.config.dispatch.shutdown_grace if grace is None else grace
+        self._runs += 1
+        try:
+            await self._start()
+            try:
+                await transport.open()
+                session = Session(
+                    transport=transport,
+                    tools=self.tools,
+                    policy=self.policy,
+                    executor=self._pool(),
+                    pipeline_mode=self.pipeline_mode,
+                    conversation_id=conversation_id or self.config.conversation.id,
+                    settings_for=self._settings_for,
+                    event_observers=self._event_observers,
+                    outcome_observers=self._outcome_observers,
+                    responder=self._respond if self._has_responder else None,
+                    listeners=tuple(listeners),
+                    trust=self.trust,
+                )
+                self._sessions.add(session)
+                if self._stop_reason is not None:
+                    session.stop(self._stop_reason)
+                try:
+                    await self.host.notify("cvibot_session_started", session=session)
+                    await self._serve(transport, session, grace)
+                    await self.host.notify("cvibot_session_ended", session=session)
+                finally:
+                    self._sessions.discard(session)
+            finally:
+                await transport.close()
+        finally:
+            self._runs -= 1
+            if self._runs == 0:
+                await self._finish()
+        return session
+
+    def stop(self, reason: str = "stopped") -> int:
+        """Leave every conversation being served: no new calls (they are answered with a
+        shutdown error), running calls get the grace period, then each transport closes.
+        Conversations that start later are left at once. Returns how many were running."""
+        self._stop_reason = reason
+        for session in list(self._sessions):
+            session.stop(reason)
+        return len(self._sessions)
+
+    async def _start(self) -> None:
+        """Run the plugins' ``cvibot_startup`` once, for the first conversation; later
+        ones wait for it (and fail with it)."""
+        if self._started is not None:
+            await asyncio.shield(self._started)
+            return
+        self._started = asyncio.get_running_loop().create_future()
         startups = self.host.observers("cvibot_startup")
         for index, impl in enumerate(startups):
             try:
@@ -156,53 +232,51 @@ class Bot:
                 await self.host.notify(
                     "cvibot_shutdown", skip={i.plugin_name for i in startups[index:]}, bot=self
                 )
-                raise PluginStartupError(impl.plugin_name, exc) from exc
-        executor = ThreadPoolExecutor(
-            max_workers=self.config.dispatch.sync_workers, thread_name_prefix="cvibot-tool"
-        )
-        try:
-            await transport.open()
-            session = Session(
-                transport=transport,
-                tools=self.tools,
-                policy=self.policy,
-                executor=executor,
-                pipeline_mode=self.pipeline_mode,
-                conversation_id=self.config.conversation.id,
-                settings_for=self._settings_for,
-                event_observers=self._event_observers,
-                outcome_observers=self._outcome_observers,
-                responder=self._respond if self._has_responder else None,
-                listeners=tuple(listeners),
-            )
-            try:
-                await self.host.notify("cvibot_session_started", session=session)
-                await self._serve(transport, session)
-                await session.drain(grace)
-                await self.host.notify("cvibot_session_ended", session=session)
-            finally:
-                await transport.close()
-        finally:
-            executor.shutdown(wait=False, cancel_futures=True)
-            await self.host.notify("cvibot_shutdown", bot=self)
-        return session
+                error = PluginStartupError(impl.plugin_name, exc)
+                self._started.set_exception(error)
+                self._started.exception()  # retrieved: later runs re-raise it themselves
+                self._started = None
+                raise error from exc
+        self._started.set_result(None)
 
-    async def _serve(self, transport: Transport, session: Session) -> None:
+    async def _finish(self) -> None:
+        if self._executor is not None:
+            self._executor.shutdown(wait=False, cancel_futures=True)
+            self._executor = None
+        if self._started is not None and self._started.done() and not self._started.exception():
+            self._started = None
+            await self.host.notify("cvibot_shutdown", bot=self)
+
+    def _pool(self) -> ThreadPoolExecutor:
+        if self._executor is None:
+            self._executor = ThreadPoolExecutor(
+                max_workers=self.config.dispatch.sync_workers, thread_name_prefix="cvibot-tool"
+            )
+        return self._executor
+
+    async def _serve(self, transport: Transport, session: Session, grace: float) -> None:
         feed = asyncio.create_task(transport.run(session))
         ended = asyncio.create_task(session.ended.wait())
+        stopping = asyncio.create_task(session.stopping.wait())
         try:
-            await asyncio.wait({feed, ended}, return_when=asyncio.FIRST_COMPLETED)
+            await asyncio.wait({feed, ended, stopping}, return_when=asyncio.FIRST_COMPLETED)
+            if session.stopping.is_set() and not feed.done():
+                # The bot leaves a conversation that goes on: keep receiving, so calls
+                # that arrive during the drain are answered (with a shutdown error).
+                await session.drain(grace)
         finally:
             ended.cancel()
-        if not feed.done():
-            # system.shutdown: stop delivering, but leave the transport open: calls still
-            # running get their answers during the drain, and run() closes it afterwards.
-            feed.cancel()
+            stopping.cancel()
+            if not feed.done():
+                # Stop delivering, but leave the transport open: calls still running get
+                # their answers during the drain, and run() closes it afterwards.
+                feed.cancel()
         try:
             await feed
         except asyncio.CancelledError:
-            if not session.closed:
+            if not (session.closed or session.stopping.is_set()):
                 raise
+        await session.drain(grace)
 
     def _settings_for(self, plugin: str | None) -> Mapping[str, Any]:
         return self.host.settings_for(plugin) if plugin else {}

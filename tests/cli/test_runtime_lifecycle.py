@@ -247,3 +247,109 @@ async def test_calls_running_at_shutdown_are_still_answered(tmp_path: Path) -> N
         {"tool_call_id": "s1", "output": "order A7 found", "status": "success"}
     ]
     assert session.stats.sent == {"conversation.tool_result": 1}
+
+
+SLOW_PLUGIN = '''
+import asyncio, threading
+from cvibot import hookimpl, tool
+
+CALLS = []
+RELEASE = asyncio.Event()
+
+@hookimpl
+def cvibot_startup(bot):
+    CALLS.append("startup")
+
+@hookimpl
+def cvibot_shutdown(bot):
+    CALLS.append("shutdown")
+
+@tool
+async def slow(n: int) -> str:
+    """Wait until the test releases it."""
+    await RELEASE.wait()
+    return f"slow {n}"
+
+@tool
+def thread_name() -> str:
+    """Say which thread ran the handler."""
+    return threading.current_thread().name
+'''
+
+
+def _call(tcid: str, name: str, **args: Any) -> dict[str, Any]:
+    return {
+        "message_type": "conversation",
+        "event_type": "conversation.tool_call",
+        "properties": {"name": name, "arguments": json.dumps(args), "tool_call_id": tcid},
+    }
+
+
+async def test_two_conversations_share_startup_shutdown_and_the_thread_pool(
+    tmp_path: Path,
+) -> None:
+    import asyncio
+
+    from cvibot.transports.memory import MemoryTransport
+
+    bot = _bot(tmp_path, SLOW_PLUGIN, "slow_probe")
+    plugin = bot.host.plugins[0].plugin
+    a, b = MemoryTransport(), MemoryTransport()
+    runs = [asyncio.create_task(bot.run(t, conversation_id=None)) for t in (a, b)]
+    await asyncio.sleep(0.01)
+    for index, transport in enumerate((a, b)):
+        transport.push(_call(f"t{index}", "thread_name"))
+        transport.end()
+    sessions = await asyncio.wait_for(asyncio.gather(*runs), 5)
+    assert plugin.CALLS == ["startup", "shutdown"]  # type: ignore[attr-defined]
+    names = [t.sent[0]["properties"]["output"] for t in (a, b)]
+    assert all(name.startswith("cvibot-tool") for name in names)
+    assert [s.stats.outcomes["success"] for s in sessions] == [1, 1]
+    # The next conversation starts the plugins again.
+    c = MemoryTransport()
+    c.end()
+    await bot.run(c)
+    assert plugin.CALLS == ["startup", "shutdown", "startup", "shutdown"]  # type: ignore[attr-defined]
+
+
+async def test_stop_drains_running_calls_and_answers_later_ones(tmp_path: Path) -> None:
+    import asyncio
+
+    from cvibot.transports.memory import MemoryTransport
+
+    bot = _bot(tmp_path, SLOW_PLUGIN, "slow_probe2")
+    plugin = bot.host.plugins[0].plugin
+    transport = MemoryTransport()
+    run = asyncio.create_task(bot.run(transport, grace=5))
+    transport.push(_call("running", "slow", n=1))
+    await asyncio.sleep(0.02)
+    assert bot.stop("signal SIGTERM") == 1
+    transport.push(_call("late", "slow", n=2))
+    await asyncio.sleep(0.02)
+    assert not run.done()  # the running call holds the drain open
+    plugin.RELEASE.set()  # type: ignore[attr-defined]
+    session = await asyncio.wait_for(run, 5)
+    answers = {m["properties"]["tool_call_id"]: m["properties"] for m in transport.sent}
+    assert answers["running"]["output"] == "slow 1"
+    assert answers["running"]["status"] == "success"
+    assert answers["late"]["status"] == "error"
+    assert session.shutdown_reason == "signal SIGTERM"
+    assert session.stats.outcomes == {"success": 1, "cancelled": 1}
+
+
+async def test_stop_cancels_calls_that_outlive_the_grace(tmp_path: Path) -> None:
+    import asyncio
+
+    from cvibot.transports.memory import MemoryTransport
+
+    bot = _bot(tmp_path, SLOW_PLUGIN, "slow_probe3")
+    transport = MemoryTransport()
+    run = asyncio.create_task(bot.run(transport, grace=0.05))
+    transport.push(_call("stuck", "slow", n=1))
+    await asyncio.sleep(0.02)
+    bot.stop()
+    session = await asyncio.wait_for(run, 5)
+    (answer,) = transport.sent
+    assert answer["properties"]["tool_call_id"] == "stuck"
+    assert answer["properties"]["status"] == "error"
+    assert session.stats.outcomes == {"cancelled": 1}
