@@ -1,0 +1,43 @@
+"""The Daily transport: a Tavus conversation's room, joined with daily-python.
+
+Importing this package does not import ``daily``; :meth:`DailyTransport.open` does.
+
+- :class:`DailyTransport` (:mod:`.transport`), :class:`ReconnectPolicy` (:mod:`.connection`);
+- the errors, all :class:`cvibot.transports.base.TransportError` (:mod:`.errors`);
+- :func:`pending_releases`: call clients still being released in the background, so a
+  process can exit with ``os._exit`` instead of waiting for the SDK (:mod:`.release`).
+"""
+
+from cvibot.transports.daily.connection import ReconnectPolicy
+from cvibot.transports.daily.errors import (
+    ConnectionLost,
+    DailyError,
+    InvalidAppMessage,
+    InvalidClientSettings,
+    InvalidRoomUrl,
+    JoinFailed,
+    JoinTimeout,
+    NotJoined,
+    RoomEnded,
+    RoomUnreachable,
+    SendFailed,
+)
+from cvibot.transports.daily.release import pending_releases
+from cvibot.transports.daily.transport import DailyTransport
+
+__all__ = [
+    "ConnectionLost",
+    "DailyError",
+    "DailyTransport",
+    "InvalidAppMessage",
+    "InvalidClientSettings",
+    "InvalidRoomUrl",
+    "JoinFailed",
+    "JoinTimeout",
+    "NotJoined",
+    "ReconnectPolicy",
+    "RoomEnded",
+    "RoomUnreachable",
+    "SendFailed",
+    "pending_releases",
+]

@@ -1,0 +1,106 @@
+"""From the SDK's emitter thread to the event loop.
+
+daily-python runs every event and completion of one client on that client's native
+``daily-emitter`` thread, where no loop runs (daily-python.md §0.3, §3). A callback that
+blocks there stalls the client, and one that waits for another completion or for the
+loop deadlocks (§0.9). So everything here does exactly one thing on that thread: take
+``time.time()`` and hand the call to the loop with ``loop.call_soon_threadsafe``. It
+never blocks, never waits on the loop and never calls back into the SDK.
+
+A loop that is already closed (the transport is gone; a late completion of a join
+that timed out) makes the hand-off a silent no-op.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import time
+from collections.abc import Callable
+from typing import Any, TypeVar, cast
+
+__all__ = ["Handoff", "handler_class", "settle", "to_loop"]
+
+T = TypeVar("T")
+
+Handoff = Callable[[str, tuple[Any, ...], float], None]
+"""``(kind, args, received_at)``: an SDK event; ``received_at`` is ``time.time()`` (s)
+taken on the emitter thread when the event arrived."""
+
+
+def _call_soon(loop: asyncio.AbstractEventLoop, fn: Callable[..., None], *args: Any) -> None:
+    with contextlib.suppress(RuntimeError):  # the loop is closed: nobody is left to tell
+        loop.call_soon_threadsafe(fn, *args)
+
+
+def to_loop(loop: asyncio.AbstractEventLoop, fn: Callable[..., None]) -> Callable[..., None]:
+    """A completion callable for the SDK: ``fn(received_at, *args)`` runs on ``loop``.
+
+    ``received_at`` is ``time.time()`` when the completion fired. Each SDK call gets
+    its own callable, so completions are matched to their requests whatever order they
+    come back in (daily-python.md §0.8).
+    """
+
+    def completion(*args: Any) -> None:
+        _call_soon(loop, fn, time.time(), *args)
+
+    return completion
+
+
+def settle(future: asyncio.Future[T], value: T) -> None:
+    """Set ``future``'s result unless it is already done (a timed-out wait cancels it)."""
+    if not future.done():
+        future.set_result(value)
+
+
+class _Handlers:
+    """The ``daily.EventHandler`` methods the transport uses: stamp, hand off, return."""
+
+    _cvibot_post: Callable[[str, tuple[Any, ...]], None]
+
+    def __init__(self, *, loop: asyncio.AbstractEventLoop, target: Handoff) -> None:
+        def post(kind: str, args: tuple[Any, ...]) -> None:
+            _call_soon(loop, target, kind, args, time.time())
+
+        self._cvibot_post = post
+
+    def on_app_message(self, message: Any, sender: str) -> None:
+        self._cvibot_post("app_message", (message, sender))
+
+    def on_participant_joined(self, participant: Any) -> None:
+        self._cvibot_post("participant_joined", (participant,))
+
+    def on_participant_updated(self, participant: Any) -> None:
+        self._cvibot_post("participant_updated", (participant,))
+
+    def on_participant_left(self, participant: Any, reason: str) -> None:
+        self._cvibot_post("participant_left", (participant, reason))
+
+    def on_call_state_updated(self, state: str) -> None:
+        self._cvibot_post("call_state", (state,))
+
+    def on_network_connection_status_updated(self, status: Any) -> None:
+        self._cvibot_post("network", (status,))
+
+    def on_error(self, message: str) -> None:
+        self._cvibot_post("error", (message,))
+
+
+@functools.cache
+def handler_class(base: type) -> type[_Handlers]:
+    """The handler class for an SDK: :class:`_Handlers` on top of ``base``
+    (``daily.EventHandler``; the client rejects anything else, daily-python.md §2).
+
+    ``EventHandler.__new__`` refuses keyword arguments, hence the ``__new__`` override
+    (pipecat does the same). Instances: ``cls(loop=loop, target=handoff)``.
+    """
+
+    def __new__(cls: type, *args: Any, **kwargs: Any) -> Any:
+        new: Callable[[type], Any] = getattr(base, "__new__")  # noqa: B009 - typed as a plain callable
+        return new(cls)
+
+    return cast(
+        "type[_Handlers]",
+        type("CvibotEventHandler", (_Handlers, base), {"__new__": __new__, "__module__": __name__}),
+    )

@@ -1,0 +1,201 @@
+"""The send path: pre-checks, a queue while not in the room, one future per send.
+
+The SDK does not check app-messages (§0.7: no size limit, ChannelNotOpen only in the
+completion) and completes them in any order (§0.8), so each send is checked here first,
+held in a queue until the bot is in the room, and settled by its own completion. A send
+the SDK reports as ChannelNotOpen was not sent, so it is queued again, once: the channel
+closed under it in a drop and the rejoin will reopen it. Everything here runs on the
+loop thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import json
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import structlog
+
+from cvibot.protocol.interactions import encode_message
+from cvibot.transports.base import TransportError
+from cvibot.transports.daily.bridge import to_loop
+from cvibot.transports.daily.errors import (
+    DailyError,
+    InvalidAppMessage,
+    NotJoined,
+    SendFailed,
+    send_error,
+)
+from cvibot.transports.daily.sdk import CallClientLike
+
+__all__ = ["Outbox"]
+
+
+@dataclass(eq=False, slots=True)
+class _Outgoing:
+    """One send: ``issued`` settles when handed to the SDK (or fails before), ``done``
+    with ``None`` (delivered), an exception, or the :class:`_Outgoing` that retries it."""
+
+    seq: int
+    payload: Any
+    to: str | None
+    issued: asyncio.Future[None]
+    done: asyncio.Future[_Outgoing | DailyError | None]
+    retried: bool = False
+
+
+def _outgoing(seq: int, payload: Any, to: str | None, *, retried: bool = False) -> _Outgoing:
+    loop = asyncio.get_running_loop()
+    return _Outgoing(seq, payload, to, loop.create_future(), loop.create_future(), retried)
+
+
+class Outbox:
+    """The bot's app-messages on their way into the room.
+
+    It starts holding sends (the bot is joining); :meth:`open` issues them on a client,
+    :meth:`hold` queues them again (a drop), :meth:`stop` fails the queue for good.
+    ``message_limit`` is in bytes of compact UTF-8 JSON, ``send_timeout`` in seconds;
+    ``redact`` cleans the SDK's error strings.
+    """
+
+    def __init__(
+        self,
+        *,
+        message_limit: int,
+        send_timeout: float,
+        redact: Callable[[str], str],
+        log: structlog.typing.FilteringBoundLogger,
+    ) -> None:
+        self._message_limit = message_limit
+        self._send_timeout = send_timeout
+        self._redact = redact
+        self._log = log
+        self._queue: list[_Outgoing] = []
+        self._seq = 0
+        self._client: CallClientLike | None = None  # set while open
+        self._holding = "joining"  # why sends are queued (for the log)
+        self._stopped = False
+
+    def open(self, client: CallClientLike) -> None:
+        """Issue sends on ``client`` from now on, the queued ones first, in order."""
+        self._client = client
+        items = sorted(self._queue, key=lambda it: it.seq)
+        self._queue.clear()
+        if items:
+            self._log.debug("sending queued app-messages", count=len(items))
+        for item in items:
+            self._issue(item)
+
+    def hold(self, reason: str) -> None:
+        """Queue sends from now on; ``reason`` (for the log) says why."""
+        self._client, self._holding = None, reason
+
+    def stop(self, make_error: Callable[[], TransportError]) -> None:
+        """Fail every queued send with ``make_error()``; issue and re-queue nothing more."""
+        self._client, self._stopped = None, True
+        items, self._queue = self._queue, []
+        for item in items:
+            if not item.issued.done():
+                item.issued.set_exception(make_error())
+
+    async def send(self, message: Mapping[str, Any], to: str | None) -> None:
+        """Check ``message``, issue or queue it, and wait for its completion.
+
+        Raises :class:`.errors.InvalidAppMessage` (a failed pre-check, or the SDK
+        refused it synchronously), :class:`.errors.NotJoined`, :class:`.errors.SendFailed`
+        (an SDK error, or no completion within ``send_timeout`` s of issuing it),
+        :class:`TransportError` for a client already released, or what :meth:`stop`
+        failed it with.
+        """
+        payload = self._precheck(message, to)
+        self._seq += 1
+        item = _outgoing(self._seq, payload, to)
+        if self._client is not None:
+            self._issue(item)
+        else:
+            self._queue.append(item)
+            self._log.debug("app-message queued until joined", seq=item.seq, state=self._holding)
+        while True:
+            await item.issued
+            try:
+                outcome = await asyncio.wait_for(item.done, self._send_timeout)
+            except TimeoutError:
+                raise SendFailed(
+                    f"daily-python did not confirm the app-message within {self._send_timeout:g} s"
+                ) from None
+            if isinstance(outcome, _Outgoing):
+                item = outcome  # queued again: the channel closed under it during a drop
+                continue
+            if outcome is not None:
+                raise outcome
+            return
+
+    def _precheck(self, message: Mapping[str, Any], to: str | None) -> Any:
+        if not isinstance(message, Mapping):
+            raise InvalidAppMessage(
+                f"an app-message must be a JSON object (a mapping), not {type(message).__name__}"
+            )
+        try:
+            encoded = encode_message(message)
+        except ValueError as exc:
+            raise InvalidAppMessage(f"the app-message is not strict JSON: {exc}") from exc
+        if len(encoded) > self._message_limit:
+            raise InvalidAppMessage(
+                f"the app-message is {len(encoded)} bytes, over the limit of "
+                f"{self._message_limit} bytes (Daily documents 4 KB per app-message)"
+            )
+        if to is not None:
+            try:
+                valid = isinstance(to, str) and str(uuid.UUID(to)) == to.lower()
+            except ValueError:
+                valid = False
+            if not valid:
+                raise InvalidAppMessage(f"'to' must be a participant id (a UUID), not {to!r}")
+        # What the SDK gets is exactly the JSON that was measured (tuples become lists).
+        return json.loads(encoded)
+
+    def _issue(self, item: _Outgoing) -> None:
+        if item.issued.done():  # the caller stopped waiting before it went out
+            return
+        assert self._client is not None
+        try:
+            self._client.send_app_message(
+                item.payload,
+                item.to,
+                completion=to_loop(
+                    asyncio.get_running_loop(), functools.partial(self._on_send_done, item)
+                ),
+            )
+        except RuntimeError as exc:  # "this object has already been released"
+            item.issued.set_exception(TransportError(f"the daily call client is gone: {exc}"))
+        except Exception as exc:  # ValueError, TypeError, bare Exception (§4 table)
+            item.issued.set_exception(
+                InvalidAppMessage(
+                    f"daily-python refused the app-message: {type(exc).__name__}: {exc}", str(exc)
+                )
+            )
+        else:
+            item.issued.set_result(None)
+
+    def _on_send_done(self, item: _Outgoing, received_at: float, error: str | None) -> None:
+        if item.done.done():  # timed out already
+            return
+        if error is None:
+            item.done.set_result(None)
+            return
+        exc = send_error(self._redact(str(error)))
+        if isinstance(exc, NotJoined) and not item.retried and not self._stopped:
+            # Not sent (ChannelNotOpen), so sending it again cannot duplicate it.
+            again = _outgoing(item.seq, item.payload, item.to, retried=True)
+            item.done.set_result(again)
+            self._log.info("app-message queued again after a drop", seq=item.seq)
+            if self._client is not None:
+                self._issue(again)
+            else:
+                self._queue.append(again)
+            return
+        item.done.set_result(exc)
