@@ -40,7 +40,7 @@ SUMMARY = [
     "conversation.user.started_speaking 1, system.replica_joined 1, system.shutdown 1",
     "  tool calls  13: success 8, error 3, timeout 1, cancelled 1",
     "  rejected    3: arguments_not_json 1, not_json 1, not_object 1",
-    "  dropped     4: duplicate 1, foreign_interaction 1, other_conversation 1, role_twin 1",
+    "  dropped     5: untrusted_sender 2, duplicate 1, other_conversation 1, role_twin 1",
     "  sent        13: conversation.tool_result 11, conversation.append_llm_context 1, "
     "conversation.echo 1",
     "  late        2 (arrived after a higher seq)",
@@ -200,9 +200,16 @@ def test_run_example_duplicate_role_twin_and_strangers_are_dropped(
         "  · dropped conversation.tool_call seq 6 (duplicate)",
         "  · dropped conversation.utterance seq 2 (role_twin)",
         "  · dropped conversation.tool_call seq 5 (other_conversation)",
-        "  · dropped conversation.respond (foreign_interaction)",
+        "  ✗ ignored conversation.respond from 3b0c9e4a-2d6f-4f1b-8a7e-5c9d0e1f2a3b (Dana): "
+        "not the replica (untrusted_sender)",
+        # A human's browser forging a tool call runs nothing and gets no answer.
+        "  ✗ ignored conversation.tool_call from 3b0c9e4a-2d6f-4f1b-8a7e-5c9d0e1f2a3b (Dana): "
+        "not the replica (untrusted_sender)",
+        "  · replica 8f2d7c1e-5b7a-4c3e-9d1a-0e6f2b9a7c11 (Mia, tavus-replica-r79e1c033f) "
+        "joined the room",
     ]:
         assert lines.count(line) == 1, line
+    assert not any("forged_01" in line for line in lines)
     # call_01 arrived twice but ran once.
     assert sum("lookup_order success" in line for line in lines) == 2  # call_01 and call_09
 
@@ -282,6 +289,7 @@ def _recorded_call_ids() -> dict[str, str]:
 def test_the_recording_holds_the_calls_the_tests_expect() -> None:
     recorded = _recorded_call_ids()
     assert recorded.pop("call_x1") == "c0ffee99"  # another conversation: not answered
+    assert recorded.pop("forged_01") == "c0ffee42"  # sent by the human: not answered
     assert sorted(recorded) == EXPECTED_IDS
     assert set(recorded.values()) == {"c0ffee42"}
 

@@ -6,18 +6,19 @@ the runtime, daily-python) are imported inside the commands so ``cvibot --help``
 
 from __future__ import annotations
 
-import asyncio
 import json
 import sys
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 
 if TYPE_CHECKING:
+    from cvibot.cli.live import Plan
     from cvibot.config import LoggingConfig
     from cvibot.runtime import Bot
-    from cvibot.transports.base import Transport
+    from cvibot.session import Session, SessionListener
 
 __all__ = ["main"]
 
@@ -31,7 +32,14 @@ def _count(n: int, noun: str) -> str:
 
 def _fail(message: str, code: int) -> NoReturn:
     click.echo(f"error: {message}", err=True)
-    sys.exit(code)
+    _exit(code)
+
+
+def _exit(code: int) -> NoReturn:
+    from cvibot.cli.live import exit_now
+
+    exit_now(code)
+    raise SystemExit(code)
 
 
 def _load_bot(config: Path, level: str | None = None, fmt: str | None = None) -> Bot:
@@ -55,35 +63,80 @@ def _configure_logging(cfg: LoggingConfig, level: str | None, fmt: str | None) -
     configure_logging(level or cfg.level, fmt or cfg.format)  # type: ignore[arg-type]
 
 
-def _transport_from_config(bot: Bot) -> Transport:
+def _plan_from_config(
+    bot: Bot, conversation_url: str | None, conversation_id: str | None, record: Path | None
+) -> Plan:
+    """Where ``run`` gets its messages: the configured transport, or the Daily room of
+    ``--conversation-url`` (with the config's Daily settings when it has them)."""
+    from cvibot.cli.live import Plan
+    from cvibot.config import DailyTransportConfig
     from cvibot.transports.replay import ReplayTransport
 
-    t = bot.config.transport
-    return ReplayTransport(t.path, pace=t.pace, speed=t.speed, out=t.out)
+    cfg = bot.config
+    t = cfg.transport
+    daily = t if isinstance(t, DailyTransportConfig) else None
+    if conversation_url is not None:
+        return Plan(
+            url=conversation_url, daily=daily, conversation_id=conversation_id, record=record
+        )
+    if not isinstance(t, DailyTransportConfig):
+        transport = ReplayTransport(t.path, pace=t.pace, speed=t.speed, out=t.out)
+        return Plan(
+            transport=transport,
+            conversation_id=conversation_id or cfg.conversation.id,
+            record=record,
+        )
+    conv = cfg.conversation
+    if conv.url is None and conv.create is None:
+        raise bot.loaded.error(
+            "the daily transport needs a room: set conversation.url or conversation.create, "
+            "or pass --conversation-url",
+            "conversation",
+        )
+    return Plan(
+        url=str(conv.url) if conv.url is not None else None,
+        daily=daily,
+        conversation_id=conversation_id or conv.id,
+        record=record,
+    )
 
 
-def _serve(bot: Bot, transport: Transport, *, transcript: bool) -> None:
+def _serve(
+    bot: Bot, plan: Plan, *, transcript: bool, listeners: Sequence[SessionListener] = ()
+) -> Session:
+    """Run ``plan`` with the transcript (when asked) and the summary; exits on failure."""
     import structlog
 
+    from cvibot.cli.live import StopRequested, serve
     from cvibot.cli.transcript import Transcript, format_summary
+    from cvibot.errors import ConfigError, CvibotError
     from cvibot.runtime import PluginStartupError
     from cvibot.transports.base import TransportError
 
     log = structlog.get_logger("cvibot.cli")
-    listeners: list[Any] = []
-    if transcript:
-        printer = Transcript(sys.stdout)
-        listeners.append(printer)
-        printer.header(
-            f"cvibot · {transport.describe()} · pipeline_mode {bot.pipeline_mode} · "
-            f"{len(bot.tools)} tools: {', '.join(sorted(bot.tools)) or 'none'}"
-        )
+    printer = Transcript(sys.stdout) if transcript else None
+    if printer is not None:
+        listeners = [printer, *listeners]
+
+    def header(where: str) -> None:
+        if printer is not None:
+            printer.header(
+                f"cvibot · {where} · pipeline_mode {bot.pipeline_mode} · "
+                f"{len(bot.tools)} tools: {', '.join(sorted(bot.tools)) or 'none'}"
+            )
+
     try:
-        session = asyncio.run(bot.run(transport, listeners=listeners))
+        session = serve(bot, plan, listeners, header)
+    except ConfigError as exc:
+        _fail(str(exc), EXIT_CONFIG)
     except TransportError as exc:
         _fail(str(exc), EXIT_RUNTIME)
     except PluginStartupError as exc:
         log.error("plugin failed to start", plugin=exc.plugin, exc_info=exc.cause)
+        _fail(str(exc), EXIT_RUNTIME)
+    except StopRequested as exc:
+        _fail(str(exc), 130)
+    except CvibotError as exc:  # the Tavus API refused or could not be reached
         _fail(str(exc), EXIT_RUNTIME)
     except KeyboardInterrupt:
         _fail("interrupted", 130)
@@ -91,8 +144,9 @@ def _serve(bot: Bot, transport: Transport, *, transcript: bool) -> None:
         log.exception("bot failed")
         _fail(f"{type(exc).__name__}: {exc}", EXIT_RUNTIME)
     log.info("run summary", **session.stats.as_dict(), conversation_id=session.conversation_id)
-    if transcript:
+    if printer is not None:
         click.echo(format_summary(session.stats))
+    return session
 
 
 _config_arg = click.argument(
@@ -121,13 +175,51 @@ def cli() -> None:
 
 @cli.command()
 @_config_arg
+@click.option(
+    "--conversation-url",
+    metavar="URL",
+    help="Join the Daily room of this existing Tavus conversation (its conversation_url) "
+    "instead of the configured transport.",
+)
+@click.option(
+    "--conversation-id",
+    metavar="ID",
+    help="The conversation's id; events of other conversations are dropped. "
+    "Default: conversation.id, else taken from the first event.",
+)
+@click.option(
+    "--record",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write every inbound message (sender, arrival time), participant change and "
+    "outbound message to this JSONL file, for cvibot replay --check.",
+)
 @_log_level
 @_log_format
 @_quiet
-def run(config: Path, log_level: str | None, log_format: str | None, quiet: bool) -> None:
-    """Run the bot CONFIG describes on its configured transport."""
+def run(
+    config: Path,
+    conversation_url: str | None,
+    conversation_id: str | None,
+    record: Path | None,
+    log_level: str | None,
+    log_format: str | None,
+    quiet: bool,
+) -> None:
+    """Run the bot CONFIG describes on its configured transport.
+
+    SIGINT or SIGTERM stops it gracefully: no new tool calls (they are answered with an
+    error), running ones finish within dispatch.shutdown_grace; a second signal exits at
+    once.
+    """
+    from cvibot.errors import ConfigError
+
     bot = _load_bot(config, log_level, log_format)
-    _serve(bot, _transport_from_config(bot), transcript=bot.config.logging.transcript and not quiet)
+    try:
+        plan = _plan_from_config(bot, conversation_url, conversation_id, record)
+    except ConfigError as exc:
+        _fail(str(exc), EXIT_CONFIG)
+    _serve(bot, plan, transcript=bot.config.logging.transcript and not quiet)
+    _exit(0)
 
 
 @cli.command()
@@ -153,6 +245,12 @@ def run(config: Path, log_level: str | None, log_format: str | None, quiet: bool
     show_default=True,
     help="Speed factor for --pace recorded.",
 )
+@click.option(
+    "--check",
+    is_flag=True,
+    help="Compare what the bot sends with what it sent in the recording (a file written "
+    "by cvibot run --record); exit 1 on a difference.",
+)
 @_log_level
 @_log_format
 @_quiet
@@ -162,16 +260,52 @@ def replay(
     out: Path | None,
     pace: str,
     speed: float,
+    check: bool,
     log_level: str | None,
     log_format: str | None,
     quiet: bool,
 ) -> None:
-    """Run the bot CONFIG describes on the recorded stream EVENTS (JSONL)."""
-    from cvibot.transports.replay import ReplayTransport
+    """Run the bot CONFIG describes on the recorded stream EVENTS (JSONL).
+
+    Participant lines of a recording rebuild the room, so the trust rules apply as they
+    did live.
+    """
+    from cvibot.cli.live import Plan
+    from cvibot.session import SessionListener
+    from cvibot.transports.base import TransportError
+    from cvibot.transports.replay import ReplayTransport, read_outbound
+
+    class Sent(SessionListener):
+        def __init__(self) -> None:
+            self.messages: list[Mapping[str, Any]] = []
+
+        def on_sent(self, message: Mapping[str, Any]) -> None:
+            self.messages.append(message)
 
     bot = _load_bot(config, log_level, log_format)
+    expected: list[Mapping[str, Any]] = []
+    if check:
+        try:
+            expected = [entry.message for entry in read_outbound(events)]
+        except TransportError as exc:
+            _fail(str(exc), EXIT_CONFIG)
+    sent = Sent()
     transport = ReplayTransport(events, pace=pace, speed=speed, out=out)  # type: ignore[arg-type]
-    _serve(bot, transport, transcript=bot.config.logging.transcript and not quiet)
+    _serve(
+        bot,
+        Plan(transport=transport, conversation_id=bot.config.conversation.id),
+        transcript=bot.config.logging.transcript and not quiet,
+        listeners=[sent],
+    )
+    if check:
+        from cvibot.recording import compare_outbound
+
+        diff = compare_outbound(expected, sent.messages)
+        if not diff.ok:
+            click.echo(diff.format())
+            _fail("what the bot sends differs from the recording", EXIT_RUNTIME)
+        click.echo(f"check: ok, the {_count(len(expected), 'outbound message')} match")
+    _exit(0)
 
 
 @cli.command()

@@ -10,6 +10,7 @@ from typing import IO, Any
 import click
 
 from cvibot.dispatch import OutcomeKind, ToolOutcome
+from cvibot.participants import Participant, ParticipantChange
 from cvibot.protocol.events import (
     Event,
     PerceptionToolCall,
@@ -19,7 +20,7 @@ from cvibot.protocol.events import (
     UnknownEvent,
     Utterance,
 )
-from cvibot.protocol.parse import Rejection
+from cvibot.protocol.parse import Rejection, parse_event
 from cvibot.session import DropReason, SessionListener, SessionStats
 
 __all__ = ["Transcript", "format_summary"]
@@ -103,6 +104,21 @@ class Transcript(SessionListener):
     def on_drop(self, event: Event, reason: DropReason) -> None:
         seq = f" seq {event.seq}" if event.seq is not None else ""
         self._line(f"  · dropped {event.event_type}{seq} ({reason.value})", dim=True)
+
+    def on_participant(
+        self, change: ParticipantChange, participant: Participant, *, replica: bool
+    ) -> None:
+        if change == "updated":
+            return
+        who = "replica" if replica else "participant"
+        self._line(f"  · {who} {participant.describe()} {change} the room", dim=True)
+
+    def on_untrusted(self, message: Any, sender: str) -> None:
+        parsed = parse_event(message)
+        what = parsed.event_type or "message"
+        self._line(
+            f"  ✗ ignored {what} from {sender}: not the replica (untrusted_sender)", fg="red"
+        )
 
     def on_outcome(self, outcome: ToolOutcome) -> None:
         mark, colour = _MARKS[outcome.kind]
