@@ -24,10 +24,10 @@ Participants arrive as daily-python's dicts (``{"id": ..., "info": {"userId": ..
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
-__all__ = ["Participant", "ParticipantChange", "ReplicaRule", "Roster"]
+__all__ = ["Participant", "ParticipantChange", "ReplicaRule", "Roster", "TrustPolicy"]
 
 ParticipantChange = Literal["joined", "updated", "left"]
 
@@ -109,6 +109,16 @@ class Roster:
             self._participants.pop(participant.id, None)
             self._replicas.pop(participant.id, None)
             return was_replica
+        known = self._participants.get(participant.id)
+        if known is not None:
+            # An update may carry only what changed: keep what it leaves out, so a
+            # partial update never demotes the replica.
+            participant = Participant(
+                participant.id,
+                participant.user_id or known.user_id,
+                participant.user_name or known.user_name,
+                participant.local or known.local,
+            )
         self._participants[participant.id] = participant
         if self.rule.matches(participant):
             self._replicas[participant.id] = participant
@@ -134,3 +144,23 @@ class Roster:
 
     def __len__(self) -> int:
         return len(self._participants)
+
+
+@dataclass(frozen=True, slots=True)
+class TrustPolicy:
+    """Whose messages the session acts on, and where answers go.
+
+    - ``senders``: ``replica`` acts only on messages from a participant that ``replica``
+      identifies as the replica (and on messages without a sender); ``any`` acts on every
+      participant's messages (a room you control, tests).
+    - ``answer_to``: ``broadcast`` sends every interaction to the whole room, as Tavus
+      documents (``sendAppMessage(obj, '*')``, protocol reference §1) and as its own
+      client does; ``replica`` addresses it to the replica's participant only, so other
+      participants' browsers never see tool results. Tavus does not document that the
+      replica reads addressed messages, so ``broadcast`` is the default; verify
+      ``replica`` against a live room before relying on it.
+    """
+
+    senders: Literal["replica", "any"] = "replica"
+    replica: ReplicaRule = field(default_factory=ReplicaRule)
+    answer_to: Literal["broadcast", "replica"] = "broadcast"

@@ -15,10 +15,10 @@ from typing import Any
 from cvibot.config import LoadedConfig
 from cvibot.dispatch import DispatchPolicy
 from cvibot.errors import ConfigError, CvibotError, DuplicateToolError, PluginLoadError
-from cvibot.participants import ReplicaRule
+from cvibot.participants import ReplicaRule, TrustPolicy
 from cvibot.plugins import PluginHost
 from cvibot.protocol.events import Utterance
-from cvibot.session import Session, SessionListener, TrustPolicy
+from cvibot.session import Session, SessionListener
 from cvibot.tools import ToolRegistry, ToolSpec
 from cvibot.tools.options import ReplyMode
 from cvibot.transports.base import Transport

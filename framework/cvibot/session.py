@@ -35,139 +35,36 @@ import asyncio
 import inspect
 import logging
 import time
-from collections import Counter, deque
-from collections.abc import Awaitable, Callable, Hashable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from concurrent.futures import Executor
-from dataclasses import dataclass, field
-from enum import StrEnum
-from typing import Any, Literal
+from typing import Any
 
 import structlog
 
+from cvibot.dedupe import RecentKeys, call_key, twin_key
 from cvibot.dispatch import Dispatcher, DispatchPolicy, OutcomeKind, ToolOutcome
-from cvibot.participants import Participant, ParticipantChange, ReplicaRule, Roster
+from cvibot.listeners import DropReason, SessionListener, SessionStats
+from cvibot.participants import Participant, ParticipantChange, Roster, TrustPolicy
 from cvibot.protocol.events import (
     Event,
     ForeignInteraction,
     ReplicaJoined,
     Shutdown,
-    SpeakingStarted,
-    SpeakingStopped,
     ToolCall,
     Utterance,
-    UtteranceStreaming,
 )
 from cvibot.protocol.interactions import Echo, Interaction, check_size
 from cvibot.protocol.parse import Rejection, parse_event
 from cvibot.tools import ToolSpec
 from cvibot.transports.base import Transport
 
+# DropReason, SessionListener, SessionStats and TrustPolicy are re-exported: they are
+# part of what a session is, and plugins import them from here.
 __all__ = ["DropReason", "Session", "SessionListener", "SessionStats", "TrustPolicy"]
 
 
 _TOOL_CALL_TYPES = frozenset({"conversation.tool_call", "conversation.perception_tool_call"})
 _DEDUPE_CAPACITY = 65_536
-
-
-class DropReason(StrEnum):
-    UNTRUSTED_SENDER = "untrusted_sender"
-    OTHER_CONVERSATION = "other_conversation"
-    FOREIGN_INTERACTION = "foreign_interaction"
-    DUPLICATE = "duplicate"
-    ROLE_TWIN = "role_twin"
-    AFTER_SHUTDOWN = "after_shutdown"
-
-
-@dataclass(frozen=True, slots=True)
-class TrustPolicy:
-    """Whose messages the session acts on, and where answers go.
-
-    - ``senders``: ``replica`` acts only on messages from a participant that ``replica``
-      identifies as the replica (and on messages without a sender); ``any`` acts on every
-      participant's messages (a room you control, tests).
-    - ``answer_to``: ``broadcast`` sends every interaction to the whole room, as Tavus
-      documents (``sendAppMessage(obj, '*')``, protocol reference §1) and as its own
-      client does; ``replica`` addresses it to the replica's participant only, so other
-      participants' browsers never see tool results. Tavus does not document that the
-      replica reads addressed messages, so ``broadcast`` is the default; verify
-      ``replica`` against a live room before relying on it.
-    """
-
-    senders: Literal["replica", "any"] = "replica"
-    replica: ReplicaRule = field(default_factory=ReplicaRule)
-    answer_to: Literal["broadcast", "replica"] = "broadcast"
-
-
-@dataclass
-class SessionStats:
-    """Counters for the end-of-run summary (all keyed by their machine-readable names)."""
-
-    events: Counter[str] = field(default_factory=Counter)
-    outcomes: Counter[str] = field(default_factory=Counter)
-    rejections: Counter[str] = field(default_factory=Counter)
-    drops: Counter[str] = field(default_factory=Counter)
-    sent: Counter[str] = field(default_factory=Counter)
-    late: int = 0
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "events": dict(self.events),
-            "tool_calls": dict(self.outcomes),
-            "rejected": dict(self.rejections),
-            "dropped": dict(self.drops),
-            "sent": dict(self.sent),
-            "late": self.late,
-        }
-
-
-class SessionListener:
-    """In-process observer of a session (the transcript and tests use it); no-op methods."""
-
-    def on_event(self, event: Event, *, late: bool) -> None:
-        """An accepted event, before it is routed."""
-
-    def on_rejection(self, rejection: Rejection) -> None:
-        """A message the parser rejected."""
-
-    def on_drop(self, event: Event, reason: DropReason) -> None:
-        """An event that was parsed but not acted on."""
-
-    def on_outcome(self, outcome: ToolOutcome) -> None:
-        """A tool call's terminal outcome, after its answer was sent."""
-
-    def on_sent(self, message: Mapping[str, Any]) -> None:
-        """Any app-message the bot sent."""
-
-    def on_participant(
-        self, change: ParticipantChange, participant: Participant, *, replica: bool
-    ) -> None:
-        """A participant joined, was updated or left; ``replica`` if it is the replica."""
-
-    def on_untrusted(self, message: Any, sender: str) -> None:
-        """A message dropped because its sender is not trusted (a forgery, or a human);
-        ``sender`` is the participant as :meth:`Participant.describe` gives it, or its id
-        when the roster does not know it."""
-
-
-class _RecentKeys:
-    """A set that remembers the last ``capacity`` keys (duplicates come close together)."""
-
-    __slots__ = ("_capacity", "_order", "_set")
-
-    def __init__(self, capacity: int) -> None:
-        self._capacity = capacity
-        self._set: set[Hashable] = set()
-        self._order: deque[Hashable] = deque()
-
-    def add(self, key: Hashable) -> bool:
-        """Add ``key``; False if it was already there."""
-        if key in self._set:
-            return False
-        self._set.add(key)
-        self._order.append(key)
-        if len(self._order) > self._capacity:
-            self._set.discard(self._order.popleft())
-        return True
 
 
 Observer = Callable[..., Any]
@@ -218,9 +115,9 @@ class Session:
         self._outcome_observers = outcome_observers
         self._responder = responder if pipeline_mode == "echo" else None
         self._listeners = listeners
-        self._seen_seq = _RecentKeys(_DEDUPE_CAPACITY)
-        self._seen_calls = _RecentKeys(_DEDUPE_CAPACITY)
-        self._seen_twins = _RecentKeys(_DEDUPE_CAPACITY)
+        self._seen_seq = RecentKeys(_DEDUPE_CAPACITY)
+        self._seen_calls = RecentKeys(_DEDUPE_CAPACITY)
+        self._seen_twins = RecentKeys(_DEDUPE_CAPACITY)
         self._max_seq: int | None = None
         self._background: set[asyncio.Task[Any]] = set()
         self.dispatcher = Dispatcher(
@@ -310,10 +207,10 @@ class Session:
         if seq is not None and not self._seen_seq.add(seq):
             self._drop(event, DropReason.DUPLICATE)
             return
-        if isinstance(event, ToolCall) and not self._seen_calls.add(self._call_key(event)):
+        if isinstance(event, ToolCall) and not self._seen_calls.add(call_key(event)):
             self._drop(event, DropReason.DUPLICATE)
             return
-        twin = self._twin_key(event)
+        twin = twin_key(event)
         if twin is not None and not self._seen_twins.add(twin):
             self._drop(event, DropReason.ROLE_TWIN)
             return
@@ -340,7 +237,7 @@ class Session:
             if event.role == "user" and self._responder is not None:
                 self._spawn(self._respond(event))
         elif isinstance(event, ReplicaJoined):
-            self.ready.set()
+            self._ready(event.event_type)
         elif isinstance(event, Shutdown):
             self.end(event.shutdown_reason or "system.shutdown")
 
@@ -355,8 +252,9 @@ class Session:
             return
         was_replica = self.roster.is_replica(participant.id)
         self.roster.update(change, participant)
-        replica = was_replica or self.roster.is_replica(participant.id)
-        if change != "updated" or replica != was_replica:
+        is_replica = self.roster.is_replica(participant.id)
+        replica = was_replica or is_replica
+        if change != "updated" or is_replica != was_replica:
             self._log.info(
                 f"participant {change}",
                 conversation_id=self._conversation_id,
@@ -366,12 +264,16 @@ class Session:
             )
         for listener in self._listeners:
             listener.on_participant(change, participant, replica=replica)
-        if not replica or self.ended.is_set():
+        if self.ended.is_set():
             return
-        if change == "left":
-            if not any(True for _ in self.roster.replicas):
-                self.end("replica_left")
-        else:
+        if is_replica:
+            self._ready("replica participant joined")
+        elif change == "left" and was_replica and self.roster.replica_id is None:
+            self.end("replica_left")
+
+    def _ready(self, source: str) -> None:
+        if not self.ready.is_set():
+            self._log.info("conversation ready", conversation_id=self._conversation_id, by=source)
             self.ready.set()
 
     def _untrusted(self, message: Any, sender: str) -> None:
@@ -390,28 +292,6 @@ class Session:
         )
         for listener in self._listeners:
             listener.on_untrusted(message, described)
-
-    @staticmethod
-    def _call_key(call: ToolCall) -> Hashable:
-        if call.tool_call_id is not None:
-            return ("id", call.tool_call_id)
-        if call.seq is not None:
-            return ("seq", call.seq)
-        return ("hash", call.name, repr(call.raw_arguments), call.inference_id)
-
-    @staticmethod
-    def _twin_key(event: Event) -> Hashable | None:
-        # Docs-PAL sends each replica-side event twice: role "pal" and a legacy "replica"
-        # duplicate, otherwise identical (protocol reference §4.2, D6).
-        if not isinstance(
-            event, Utterance | UtteranceStreaming | SpeakingStarted | SpeakingStopped
-        ):
-            return None
-        if event.original_role not in ("pal", "replica") or event.inference_id is None:
-            return None
-        index = event.content_index if isinstance(event, UtteranceStreaming) else None
-        final = event.final if isinstance(event, UtteranceStreaming) else None
-        return (event.event_type, event.inference_id, index, final)
 
     def _rejected(self, rejection: Rejection, arrived: float) -> None:
         self.stats.rejections[rejection.reason.value] += 1

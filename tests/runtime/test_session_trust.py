@@ -9,8 +9,7 @@ from typing import Any
 from runtime_helpers import CID, MakeHarness, event, tool_call, tool_result
 
 from cvibot import tool
-from cvibot.participants import Participant, ReplicaRule, Roster
-from cvibot.session import TrustPolicy
+from cvibot.participants import Participant, ReplicaRule, Roster, TrustPolicy
 from cvibot.transports.memory import MemoryTransport
 
 REPLICA = Participant(id="0b6c1f0e-1111-4c3e-9d1a-0e6f2b9a7c11", user_id="tavus-replica-r1")
@@ -48,7 +47,10 @@ def test_roster_tracks_replica_changes() -> None:
     assert roster.update("joined", HUMAN) is False
     assert roster.update("joined", REPLICA) is True
     assert roster.replica_id == REPLICA.id and len(roster) == 2
-    # An update that renames the replica into a non-replica demotes it.
+    # An update that leaves the user_id out keeps it: the replica stays the replica.
+    assert roster.update("updated", Participant(REPLICA.id, user_name="Anna")) is False
+    assert roster.is_replica(REPLICA.id) and roster.get(REPLICA.id).user_name == "Anna"  # type: ignore[union-attr]
+    # One that changes it to a non-replica user_id demotes it.
     assert roster.update("updated", Participant(REPLICA.id, user_id="someone")) is True
     assert not roster.is_replica(REPLICA.id)
     assert roster.update("left", HUMAN) is False
@@ -190,3 +192,15 @@ async def test_stop_answers_new_calls_with_a_shutdown_error_and_lets_running_one
     assert by_id["late"]["status"] == "error"
     assert h.answers_per_call() == {"running": 1, "late": 1}
     assert h.session.conversation_id == CID
+
+
+def test_a_demoted_replica_is_no_longer_trusted_but_does_not_end_the_session(
+    make_harness: MakeHarness,
+) -> None:
+    h = make_harness(lookup)
+    h.session.on_participant("joined", REPLICA)
+    h.session.on_participant("updated", Participant(REPLICA.id, user_id="human-now"))
+    assert not h.session.roster.is_replica(REPLICA.id)
+    assert not h.session.ended.is_set()
+    h.session.on_message(tool_call("lookup", {"order_id": "G"}, tcid="t1"), REPLICA.id)
+    assert h.session.stats.drops["untrusted_sender"] == 1
