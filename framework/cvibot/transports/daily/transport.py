@@ -5,7 +5,7 @@ the same channel (protocol reference §1). This transport joins the conversation
 (``conversation_url``) as a participant that subscribes to no media and publishes none,
 delivers every inbound app-message and participant change to the session, and sends the
 session's messages. How the SDK behaves, and therefore why the code is shaped like this,
-is in /work/shared/daily-python.md (cited as §N below).
+is in the project's notes on daily-python, ``daily-python.md`` (cited as §N below).
 
 :class:`DailyTransport` composes the parts: :class:`.call.Call` (the SDK client's
 requests), :class:`.connection.Connection` (joined, dropped and rejoined, ended, closed),
