@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import sys
 import textwrap
 import uuid
@@ -19,7 +20,16 @@ from cvibot.testing.fake_daily import FakeDaily, participant
 from cvibot.transports.daily import DailyTransport, ReconnectPolicy
 
 TOOLS = '''
+import asyncio
 from cvibot import tool
+
+GATE = asyncio.Event()
+
+@tool(timeout=10)
+async def wait_for_gate(label: str) -> str:
+    """Answer once the test opens the gate."""
+    await GATE.wait()
+    return f"{label} done"
 
 @tool
 def lookup_order(order_id: str) -> str:
@@ -107,3 +117,60 @@ async def test_a_tool_call_in_the_room_is_answered_once_across_a_rejoin(bot: Bot
     assert session.closed and session.stats.outcomes["success"] == 2
     assert client.released and client.participants_calls == 0
     client.assert_callbacks_on_emitter()
+
+
+def _transport(fake: FakeDaily) -> DailyTransport:
+    return DailyTransport(
+        URL,
+        sdk=fake,
+        join_timeout=1,
+        leave_timeout=0.5,
+        release_timeout=1,
+        reconnect=ReconnectPolicy(max_attempts=1, initial_backoff=0.01, max_backoff=0.01),
+    )
+
+
+def _gate_call(tcid: str, seq: int) -> dict[str, Any]:
+    call = tool_call(tcid, seq=seq, order_id="x")
+    call["properties"]["name"] = "wait_for_gate"
+    call["properties"]["arguments"] = json.dumps({"label": tcid})
+    return call
+
+
+async def test_stop_drains_in_flight_calls_through_the_room_then_leaves(bot: Bot) -> None:
+    fake = FakeDaily(join_outcome="ok", join_delay=0.01, remote_participants=[ANNA])
+    serving = asyncio.create_task(bot.run(_transport(fake), grace=5))
+    await eventually(lambda: bool(fake.clients) and fake.client.joined)
+    client = fake.client
+    client.inject_app_message(_gate_call("running", 1), ANNA["id"])
+    await asyncio.sleep(0.05)  # the call is running, waiting for the gate
+    assert bot.stop("signal SIGTERM") == 1
+    # Still in the room while draining: a call that arrives now gets a shutdown error.
+    client.inject_app_message(_gate_call("late", 2), ANNA["id"])
+    await eventually(lambda: len(results(fake)) == 1)
+    assert results(fake)[0]["tool_call_id"] == "late"
+    assert results(fake)[0]["status"] == "error"
+    assert client.joined and not serving.done()
+    bot.host.plugins[0].plugin.GATE.set()  # type: ignore[attr-defined]
+    session = await asyncio.wait_for(serving, 5)
+    assert results(fake)[1] == {
+        "tool_call_id": "running",
+        "output": "running done",
+        "status": "success",
+    }
+    assert session.shutdown_reason == "signal SIGTERM"
+    assert not client.joined and client.released
+
+
+async def test_the_replica_leaving_ends_the_conversation(bot: Bot) -> None:
+    fake = FakeDaily(join_outcome="ok", join_delay=0.01, remote_participants=[ANNA, BEN])
+    serving = asyncio.create_task(bot.run(_transport(fake)))
+    await eventually(lambda: bool(fake.clients) and fake.client.joined)
+    client = fake.client
+    client.inject_participant_left(BEN)
+    await asyncio.sleep(0.05)
+    assert not serving.done()  # a human leaving changes nothing
+    client.inject_participant_left(ANNA)
+    session = await asyncio.wait_for(serving, 5)
+    assert session.shutdown_reason == "replica_left"
+    assert client.released
