@@ -276,6 +276,11 @@ class Bot:
         except asyncio.CancelledError:
             if not (session.closed or session.stopping.is_set()):
                 raise
+        except BaseException:
+            # The transport failed: nothing more can be answered, so running calls are
+            # cancelled now (each still ends with its outcome) rather than after the grace.
+            await session.drain(0)
+            raise
         await session.drain(grace)
 
     def _settings_for(self, plugin: str | None) -> Mapping[str, Any]:

@@ -16,6 +16,7 @@ from structlog.testing import capture_logs
 
 from cvibot.config import load_config
 from cvibot.runtime import Bot, PluginStartupError
+from cvibot.session import SessionListener
 from cvibot.transports.replay import ReplayTransport
 
 LIFECYCLE = '''
@@ -353,3 +354,33 @@ async def test_stop_cancels_calls_that_outlive_the_grace(tmp_path: Path) -> None
     assert answer["properties"]["tool_call_id"] == "stuck"
     assert answer["properties"]["status"] == "error"
     assert session.stats.outcomes == {"cancelled": 1}
+
+
+async def test_a_failing_transport_cancels_running_calls_at_once(tmp_path: Path) -> None:
+    import asyncio
+    import time
+
+    from cvibot.transports.base import TransportError
+    from cvibot.transports.memory import MemoryTransport
+
+    class Failing(MemoryTransport):
+        async def run(self, receiver: Any) -> None:
+            receiver.on_message(_call("stuck", "slow", n=1))
+            await asyncio.sleep(0.05)
+            raise TransportError("lost the connection to the room")
+
+    bot = _bot(tmp_path, SLOW_PLUGIN, "slow_probe4")
+    listener = _Outcomes()
+    started = time.monotonic()
+    with pytest.raises(TransportError, match="lost the connection"):
+        await asyncio.wait_for(bot.run(Failing(), grace=30, listeners=[listener]), 5)
+    assert time.monotonic() - started < 2  # not the 30 s grace
+    assert [(o.tool_call_id, o.kind.value) for o in listener.outcomes] == [("stuck", "cancelled")]
+
+
+class _Outcomes(SessionListener):
+    def __init__(self) -> None:
+        self.outcomes: list[Any] = []
+
+    def on_outcome(self, outcome: Any) -> None:
+        self.outcomes.append(outcome)
