@@ -152,7 +152,7 @@ def _install_signals(bot: Bot, main: asyncio.Task[Any]) -> tuple[Callable[[], No
             sys.stdout.flush()
             os._exit(130)
         received.append(signame)
-        click.echo(f"{signame}: finishing running tool calls; press Ctrl-C again to quit", err=True)
+        click.echo(f"{signame}: finishing running tool calls (again to quit at once)", err=True)
         if bot.stop(f"signal {signame}") == 0:
             main.cancel(signame)
 
