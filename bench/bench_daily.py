@@ -52,13 +52,22 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from cvibot import hookimpl, tool
+from cvibot import hookimpl
 from cvibot.config import parse_config
 from cvibot.logging import configure_logging
 from cvibot.runtime import Bot
 from cvibot.testing.fake_daily import EventHandler, FakeCallClient, FakeDaily, participant
 from cvibot.transports.daily import DailyTransport, ReconnectPolicy, pending_releases
 from cvibot.transports.memory import MemoryTransport
+
+# The no-op tools and the percentile are bench_dispatch.py's, so both benchmarks measure
+# the same handlers the same way. Imported without writing a bench/__pycache__.
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.dont_write_bytecode, _writes = True, sys.dont_write_bytecode
+import bench_dispatch  # noqa: E402
+from bench_dispatch import _pct, noop_async, noop_sync  # noqa: E402
+
+sys.dont_write_bytecode = _writes
 
 URL = "https://tavus.daily.co/bench"
 CONVERSATION = "bench"
@@ -77,18 +86,6 @@ PROFILES: dict[str, Any] = {
         "screenAudio": "unsubscribed",
     }
 }
-
-
-@tool
-async def noop_async(value: int) -> str:
-    """Return at once."""
-    return "ok"
-
-
-@tool
-def noop_sync(value: int) -> str:
-    """Return at once, from the thread pool."""
-    return "ok"
 
 
 class _BenchTools:
@@ -113,11 +110,6 @@ def _status() -> tuple[float, int]:
             elif line.startswith("Threads:"):
                 threads = int(line.split()[1])
     return rss_kib / 1024, threads
-
-
-def _pct(values: list[float], p: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
 
 
 def _summary(values: list[float]) -> dict[str, float]:
@@ -564,21 +556,6 @@ class _MemoryRig(_Rig):
         await asyncio.wait_for(self.task, 15)
 
 
-def _dispatch_bench() -> Any:
-    """bench_dispatch.py's harness (Session.on_message → transport), or None."""
-    here = str(Path(__file__).resolve().parent)
-    if here not in sys.path:
-        sys.path.insert(0, here)
-    writes, sys.dont_write_bytecode = sys.dont_write_bytecode, True  # no bench/__pycache__
-    try:
-        from bench_dispatch import _Bench
-    except ImportError:
-        return None
-    finally:
-        sys.dont_write_bytecode = writes
-    return _Bench()
-
-
 async def _dispatch_part(calls: int, rounds: int, total: int, batch: int) -> dict[str, Any]:
     results: dict[str, Any] = {}
     loop = asyncio.get_running_loop()
@@ -590,15 +567,14 @@ async def _dispatch_part(calls: int, rounds: int, total: int, batch: int) -> dic
     daily_rig = _DailyRig(bot, _Probe(loop))
     memory_rig = _MemoryRig(bot, _Probe(loop))
     await daily_rig.ready()
-    dispatch = _dispatch_bench()
+    dispatch = bench_dispatch._Bench()  # Session.on_message → transport
 
     # name -> how to measure one call (µs)
     setups: dict[str, Callable[[str], Any]] = {
         "daily bridge": daily_rig.one,
         "memory transport": memory_rig.one,
     }
-    if dispatch is not None:
-        setups["bench_dispatch (no transport)"] = dispatch.one
+    setups["bench_dispatch (no transport)"] = dispatch.one
     tools = ("noop_async", "noop_sync")
     series: dict[tuple[str, str], list[float]] = {(s, t): [] for s in setups for t in tools}
     per_round = max(1, calls // rounds)
