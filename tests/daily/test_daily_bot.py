@@ -66,6 +66,17 @@ def bot(tmp_path: Path) -> Iterator[Bot]:
     sys.modules.pop(module, None)
 
 
+def _transport(fake: FakeDaily, rejoins: int = 1) -> DailyTransport:
+    return DailyTransport(
+        URL,
+        sdk=fake,
+        join_timeout=1,
+        leave_timeout=0.5,
+        release_timeout=1,
+        reconnect=ReconnectPolicy(max_attempts=rejoins, initial_backoff=0.01, max_backoff=0.02),
+    )
+
+
 def results(fake: FakeDaily) -> list[dict[str, Any]]:
     return [
         message["properties"]
@@ -76,15 +87,7 @@ def results(fake: FakeDaily) -> list[dict[str, Any]]:
 
 async def test_a_tool_call_in_the_room_is_answered_once_across_a_rejoin(bot: Bot) -> None:
     fake = FakeDaily(join_outcomes=["ok", "ok"], join_delay=0.01, remote_participants=[ANNA, BEN])
-    transport = DailyTransport(
-        URL,
-        sdk=fake,
-        join_timeout=1,
-        leave_timeout=0.5,
-        release_timeout=1,
-        reconnect=ReconnectPolicy(max_attempts=2, initial_backoff=0.01, max_backoff=0.02),
-    )
-    serving = asyncio.create_task(bot.run(transport))
+    serving = asyncio.create_task(bot.run(_transport(fake, rejoins=2)))
     await eventually(lambda: bool(fake.clients) and fake.client.joined)
     client = fake.client
 
@@ -117,17 +120,6 @@ async def test_a_tool_call_in_the_room_is_answered_once_across_a_rejoin(bot: Bot
     assert session.closed and session.stats.outcomes["success"] == 2
     assert client.released and client.participants_calls == 0
     client.assert_callbacks_on_emitter()
-
-
-def _transport(fake: FakeDaily) -> DailyTransport:
-    return DailyTransport(
-        URL,
-        sdk=fake,
-        join_timeout=1,
-        leave_timeout=0.5,
-        release_timeout=1,
-        reconnect=ReconnectPolicy(max_attempts=1, initial_backoff=0.01, max_backoff=0.01),
-    )
 
 
 def _gate_call(tcid: str, seq: int) -> dict[str, Any]:
