@@ -9,12 +9,13 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
     from cvibot.participants import Participant, ParticipantChange
 
-__all__ = ["Receiver", "Transport", "TransportError"]
+__all__ = ["InboundMessage", "InboundParticipant", "Receiver", "Transport", "TransportError"]
 
 
 class TransportError(Exception):
@@ -60,6 +61,31 @@ class Receiver(Protocol):
     def closed(self) -> bool:
         """True once the conversation ended (``system.shutdown``): stop delivering."""
         ...
+
+
+@dataclass(frozen=True, slots=True)
+class InboundMessage:
+    """An app-message a transport holds for its receiver (``received_at``: unix s)."""
+
+    message: Any
+    sender: str | None
+    received_at: float | None
+
+    def deliver(self, receiver: Receiver) -> None:
+        receiver.on_message(self.message, self.sender, self.received_at)
+
+
+@dataclass(frozen=True, slots=True)
+class InboundParticipant:
+    """A participant change a transport holds for its receiver (``received_at``: unix s)."""
+
+    change: ParticipantChange
+    participant: Participant
+    reason: str | None
+    received_at: float | None
+
+    def deliver(self, receiver: Receiver) -> None:
+        receiver.on_participant(self.change, self.participant, self.reason, self.received_at)
 
 
 class Transport(ABC):

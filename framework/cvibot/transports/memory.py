@@ -5,28 +5,12 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from typing import Any
 
 from cvibot.participants import Participant, ParticipantChange
-from cvibot.transports.base import Receiver, Transport
+from cvibot.transports.base import InboundMessage, InboundParticipant, Receiver, Transport
 
 __all__ = ["MemoryTransport"]
-
-
-@dataclass(frozen=True, slots=True)
-class _Message:
-    message: Any
-    sender: str | None
-    received_at: float
-
-
-@dataclass(frozen=True, slots=True)
-class _ParticipantChange:
-    change: ParticipantChange
-    participant: Participant
-    reason: str | None
-    received_at: float
 
 
 class MemoryTransport(Transport):
@@ -44,12 +28,12 @@ class MemoryTransport(Transport):
     def __init__(self, on_send: Callable[[Mapping[str, Any]], None] | None = None) -> None:
         self.sent: list[Mapping[str, Any]] = []
         self.on_send = on_send
-        self._queue: asyncio.Queue[_Message | _ParticipantChange | None] = asyncio.Queue()
+        self._queue: asyncio.Queue[InboundMessage | InboundParticipant | None] = asyncio.Queue()
         self._receiver: Receiver | None = None
 
     def push(self, message: Any, sender: str | None = None) -> None:
         """Queue one inbound message (from the loop thread)."""
-        self._queue.put_nowait(_Message(message, sender, time.time()))
+        self._queue.put_nowait(InboundMessage(message, sender, time.time()))
 
     def push_participant(
         self,
@@ -68,7 +52,7 @@ class MemoryTransport(Transport):
             if parsed is None:
                 raise ValueError(f"not a participant (no id): {participant!r}")
             participant = parsed
-        self._queue.put_nowait(_ParticipantChange(change, participant, reason, time.time()))
+        self._queue.put_nowait(InboundParticipant(change, participant, reason, time.time()))
 
     def end(self) -> None:
         """Let :meth:`run` return once the queued items are delivered."""
@@ -80,12 +64,7 @@ class MemoryTransport(Transport):
             item = await self._queue.get()
             if item is None or receiver.closed:
                 return
-            if isinstance(item, _Message):
-                receiver.on_message(item.message, item.sender, item.received_at)
-            else:
-                receiver.on_participant(
-                    item.change, item.participant, item.reason, item.received_at
-                )
+            item.deliver(receiver)
 
     async def send(self, message: Mapping[str, Any], to: str | None = None) -> None:
         self.sent.append(message)

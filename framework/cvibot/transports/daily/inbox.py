@@ -11,30 +11,14 @@ from __future__ import annotations
 import asyncio
 from collections import deque
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 
 import structlog
 
 from cvibot.participants import Participant, ParticipantChange
-from cvibot.transports.base import Receiver
+from cvibot.transports.base import InboundMessage, InboundParticipant, Receiver
 
 __all__ = ["Inbox"]
-
-
-@dataclass(frozen=True, slots=True)
-class _InMessage:
-    message: Any
-    sender: str | None
-    received_at: float
-
-
-@dataclass(frozen=True, slots=True)
-class _InParticipant:
-    change: ParticipantChange
-    participant: Participant
-    reason: str | None
-    received_at: float
 
 
 class Inbox:
@@ -47,7 +31,7 @@ class Inbox:
 
     def __init__(self, log: structlog.typing.FilteringBoundLogger) -> None:
         self._log = log
-        self._buffer: deque[_InMessage | _InParticipant] | None = deque()  # None once run
+        self._buffer: deque[InboundMessage | InboundParticipant] | None = deque()  # None once run
         self._receiver: Receiver | None = None
         self._finished = asyncio.Event()
         self._closed = False
@@ -80,7 +64,7 @@ class Inbox:
 
     def message(self, message: Any, sender: str | None, received_at: float) -> None:
         """Take one app-message from the participant ``sender``."""
-        self._inbound(_InMessage(message, sender, received_at))
+        self._inbound(InboundMessage(message, sender, received_at))
 
     def participant(
         self, change: ParticipantChange, participant: Participant, reason: str | None, at: float
@@ -94,7 +78,7 @@ class Inbox:
             return  # reported already (join data, then the event; or again after a rejoin)
         else:
             self._present[participant.id] = participant
-        self._inbound(_InParticipant(change, participant, reason, at))
+        self._inbound(InboundParticipant(change, participant, reason, at))
 
     def end(self) -> None:
         """Deliver nothing more as it arrives; :meth:`run` returns."""
@@ -118,7 +102,7 @@ class Inbox:
             self._receiver = None
             self._finished.set()  # deliver nothing more, even if run() was cancelled
 
-    def _inbound(self, item: _InMessage | _InParticipant) -> None:
+    def _inbound(self, item: InboundMessage | InboundParticipant) -> None:
         if self._closed:
             return
         if self._buffer is not None:
@@ -126,14 +110,9 @@ class Inbox:
         elif self._receiver is not None and not self._finished.is_set():
             self._deliver(self._receiver, item)
 
-    def _deliver(self, receiver: Receiver, item: _InMessage | _InParticipant) -> None:
+    def _deliver(self, receiver: Receiver, item: InboundMessage | InboundParticipant) -> None:
         try:
-            if isinstance(item, _InMessage):
-                receiver.on_message(item.message, item.sender, item.received_at)
-            else:
-                receiver.on_participant(
-                    item.change, item.participant, item.reason, item.received_at
-                )
+            item.deliver(receiver)
         except Exception:
             self._log.exception("the receiver raised on an inbound event")
         if receiver.closed:
