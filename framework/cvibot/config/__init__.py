@@ -21,6 +21,7 @@ from cvibot.config.model import (
     ReplicaConfig,
     TavusConfig,
     ToolOverride,
+    ToolSyncConfig,
     TransportConfig,
     TrustConfig,
 )
@@ -41,6 +42,7 @@ __all__ = [
     "ReplicaConfig",
     "TavusConfig",
     "ToolOverride",
+    "ToolSyncConfig",
     "TransportConfig",
     "TrustConfig",
     "load_config",

@@ -19,9 +19,10 @@ from typing import Any, Literal, get_args, get_origin
 from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
+from cvibot.config.common import LocatedValueError
+from cvibot.config.common import describe as _got
 from cvibot.config.keypaths import KeyPath, _key_text, _line_of
-from cvibot.config.model import BotConfig, LocatedValueError
-from cvibot.config.model import _describe as _got
+from cvibot.config.model import BotConfig
 from cvibot.errors import ConfigError
 
 
