@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
+from cvibot.plugins.selection import DISABLE_AUTOLOAD_ENV
+
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
+
+# Hermetic bots: the plugins installed in the test environment (the first-party ones
+# under plugins/) are loaded only where a test names them. Tests of autoloading set
+# the variable to "" for the processes they start.
+os.environ[DISABLE_AUTOLOAD_ENV] = "1"
 
 
 @pytest.fixture(scope="session")

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from cli_helpers import (
     RunProcess,
+    error_lines,
     invoke,
     read_jsonl,
     shutdown,
@@ -16,6 +17,10 @@ from cli_helpers import (
     write_jsonl,
     write_text,
 )
+
+from cvibot.plugins.selection import DISABLE_AUTOLOAD_ENV
+
+AUTOLOAD = {DISABLE_AUTOLOAD_ENV: ""}  # the test session turns autoloading off
 
 # -- modules and paths ----------------------------------------------------------------------
 
@@ -177,12 +182,14 @@ def test_installed_plugin_is_autoloaded_and_listed(
 ) -> None:
     config = write_text(tmp_path / "bot.yaml", "transport: {type: replay, path: rec.jsonl}\n")
 
-    done = run_cvibot("check", config, extra_env={"PYTHONPATH": str(installed_plugins)})
+    done = run_cvibot("check", config, extra_env=AUTOLOAD | {"PYTHONPATH": str(installed_plugins)})
 
     assert done.returncode == 0, done.stderr
     lines = done.stdout.splitlines()
-    assert lines[0] == f"{config}: ok · pipeline_mode full · 1 plugin · 1 tool"
-    assert lines[1] == "  plugin example (entry_point: cvibot-example-plugin 0.3.1)"
+    # Other installed plugins (the first-party ones) may be listed too.
+    assert lines[0].startswith(f"{config}: ok · pipeline_mode full · ")
+    assert "  plugin example (entry_point: cvibot-example-plugin 0.3.1)" in lines
+    assert not any("broken" in line for line in lines)
     [row] = [line.split() for line in lines if line.split()[:1] == ["shout"]]
     assert row == ["shout", "llm", "auto", "10", "s", "no", "example"]
     # The broken distribution next to it is skipped with a warning on stderr (JSON here,
@@ -193,17 +200,81 @@ def test_installed_plugin_is_autoloaded_and_listed(
     assert warning["level"] == "warning"
 
 
+def test_autoload_is_off_with_the_environment_variable(
+    installed_plugins: Path, tmp_path: Path, run_cvibot: RunProcess
+) -> None:
+    config = write_text(tmp_path / "bot.yaml", "transport: {type: replay, path: rec.jsonl}\n")
+    env = {"PYTHONPATH": str(installed_plugins), DISABLE_AUTOLOAD_ENV: "1"}
+
+    off = run_cvibot("check", config, extra_env=env)
+    added = run_cvibot("check", config, "-p", "example", extra_env=env)
+
+    assert off.returncode == 0, off.stderr
+    assert off.stdout.splitlines()[0] == f"{config}: ok · pipeline_mode full · 0 plugins · 0 tools"
+    assert off.stderr == ""  # the broken plugin is not even imported
+    assert added.returncode == 0, added.stderr
+    assert added.stdout.splitlines()[:2] == [
+        f"{config}: ok · pipeline_mode full · 1 plugin · 1 tool",
+        "  plugin example (entry_point: cvibot-example-plugin 0.3.1)",
+    ]
+
+
+def test_blocked_plugin_is_not_loaded_even_when_named(
+    installed_plugins: Path, tmp_path: Path, run_cvibot: RunProcess
+) -> None:
+    config = write_text(
+        tmp_path / "bot.yaml",
+        "transport: {type: replay, path: rec.jsonl}\nplugins:\n  - name: example\n",
+    )
+    env = AUTOLOAD | {"PYTHONPATH": str(installed_plugins)}
+
+    blocked = run_cvibot("check", config, "-p", "no:example", "-p", "no:broken", extra_env=env)
+
+    assert blocked.returncode == 0, blocked.stderr
+    assert "plugin example" not in blocked.stdout
+    assert "shout" not in blocked.stdout
+    # Blocking the broken one keeps it from being imported at all: no warning.
+    assert "plugin skipped" not in blocked.stderr
+    assert "plugin blocked" in blocked.stderr
+
+
+def test_adding_and_blocking_the_same_plugin_is_a_usage_error(tmp_path: Path) -> None:
+    config = write_text(tmp_path / "bot.yaml", "transport: {type: replay, path: rec.jsonl}\n")
+
+    result = invoke("check", config, "-p", "example", "-p", "no:example")
+
+    assert result.exit_code == 2
+    assert error_lines(result.stderr) == [
+        "error: plugin 'example' is both added (-p example) and blocked (-p no:example)"
+    ]
+
+
+def test_added_plugin_that_is_missing_names_the_option(tmp_path: Path) -> None:
+    config = write_text(tmp_path / "bot.yaml", "transport: {type: replay, path: rec.jsonl}\n")
+
+    result = invoke("check", config, "-p", "no_such_plugin_anywhere")
+
+    assert result.exit_code == 2
+    [line] = error_lines(result.stderr)
+    assert line.startswith(f"error: {config}: -p no_such_plugin_anywhere: plugin ")
+    assert "no_such_plugin_anywhere" in line
+
+
 def test_tools_output_stays_json_when_a_plugin_is_skipped(
     installed_plugins: Path, tmp_path: Path, run_cvibot: RunProcess
 ) -> None:
     config = write_text(tmp_path / "bot.yaml", "transport: {type: replay, path: rec.jsonl}\n")
 
     done = run_cvibot(
-        "tools", config, "--format", "registry", extra_env={"PYTHONPATH": str(installed_plugins)}
+        "tools",
+        config,
+        "--format",
+        "registry",
+        extra_env=AUTOLOAD | {"PYTHONPATH": str(installed_plugins)},
     )
 
     assert done.returncode == 0, done.stderr
-    assert [body["name"] for body in json.loads(done.stdout)] == ["shout"]
+    assert "shout" in [body["name"] for body in json.loads(done.stdout)]
     assert "plugin skipped" in done.stderr
 
 
@@ -263,3 +334,72 @@ def test_naming_a_plugin_that_is_not_installed(tmp_path: Path) -> None:
         f"error: {config}:3: plugins[0]: plugin 'cvibot-not-installed' is not an installed "
         "entry point of group 'cvibot'"
     )
+
+
+# -- cvibot plugins -------------------------------------------------------------------------
+
+
+def test_plugins_lists_installed_ones_with_tools_hooks_and_the_broken_one(
+    installed_plugins: Path, run_cvibot: RunProcess
+) -> None:
+    env = {"PYTHONPATH": str(installed_plugins)}
+
+    table = run_cvibot("plugins", extra_env=env)
+    listed = run_cvibot("plugins", "--json", extra_env=env)
+
+    assert table.returncode == 0, table.stderr
+    rows = {line.split()[0]: line.split() for line in table.stdout.splitlines()[1:]}
+    assert table.stdout.splitlines()[0].split() == [
+        "plugin",
+        "distribution",
+        "status",
+        "tools",
+        "hooks",
+    ]
+    assert rows["example"] == [
+        "example",
+        "cvibot-example-plugin",
+        "0.3.1",
+        "ok",
+        "shout",
+        "respond_to_utterance",
+    ]
+    assert rows["broken"][:4] == ["broken", "cvibot-broken-plugin", "1.0.0", "error"]
+    assert (
+        "broken: error: plugin 'broken' could not be imported: ImportError: "
+        "cvibot_broken_plugin needs the 'libfoo' package" in table.stderr
+    )
+    assert listed.returncode == 0, listed.stderr
+    plugins = {info["name"]: info for info in json.loads(listed.stdout)}
+    assert plugins["example"] == {
+        "name": "example",
+        "value": "cvibot_example_plugin",
+        "distribution": "cvibot-example-plugin",
+        "version": "0.3.1",
+        "status": "ok",
+        "error": None,
+        "tools": ["shout"],
+        "hooks": ["cvibot_respond_to_utterance"],
+    }
+    assert plugins["broken"]["status"] == "error"
+    assert plugins["broken"]["distribution"] == "cvibot-broken-plugin"
+    assert "ImportError" in plugins["broken"]["error"]
+
+
+def test_a_broken_installed_plugin_does_not_stop_a_bot_that_does_not_name_it(
+    installed_plugins: Path, tmp_path: Path, run_cvibot: RunProcess
+) -> None:
+    write_jsonl(tmp_path / "rec.jsonl", [tool_call(1, "shout", {"text": "hi"}, "s1"), shutdown()])
+    config = write_text(
+        tmp_path / "bot.yaml",
+        "transport: {type: replay, path: rec.jsonl, out: sent.jsonl}\n",
+    )
+
+    ran = run_cvibot(
+        "run", config, "--quiet", extra_env=AUTOLOAD | {"PYTHONPATH": str(installed_plugins)}
+    )
+
+    assert ran.returncode == 0, ran.stderr
+    assert "plugin skipped" in ran.stderr
+    [answer] = read_jsonl(tmp_path / "sent.jsonl")
+    assert answer["properties"] == {"tool_call_id": "s1", "output": "HI", "status": "success"}

@@ -49,13 +49,20 @@ def write_module(tmp_path: Path) -> WriteModule:
 
 @pytest.fixture
 def fake_entry_points(monkeypatch: pytest.MonkeyPatch) -> Callable[..., None]:
-    """Replace the installed ``cvibot`` entry points with ``name=value`` pairs."""
+    """Replace the installed ``cvibot`` entry points; other groups stay as installed."""
 
-    def install(**points: str) -> None:
-        eps = [EntryPoint(name=name, value=value, group="cvibot") for name, value in points.items()]
+    real = importlib.metadata.entry_points
 
-        def entry_points(**selection: Any) -> list[EntryPoint]:
-            assert selection == {"group": "cvibot"}
+    def install(*entries: EntryPoint, **points: str) -> None:
+        """``name=value`` pairs, or ``EntryPoint`` objects (for two of one name)."""
+        eps = [*entries]
+        eps += [
+            EntryPoint(name=name, value=value, group="cvibot") for name, value in points.items()
+        ]
+
+        def entry_points(**selection: Any) -> Any:
+            if selection != {"group": "cvibot"}:
+                return real(**selection)  # other libraries' groups (pydantic's plugins)
             return eps
 
         monkeypatch.setattr(importlib.metadata, "entry_points", entry_points)

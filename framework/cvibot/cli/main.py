@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 
+from cvibot.cli.plugins_cmd import plugins
+
 if TYPE_CHECKING:
     from cvibot.cli.live import Plan
     from cvibot.config import LoggingConfig
@@ -42,17 +44,28 @@ def _exit(code: int) -> NoReturn:
     raise SystemExit(code)
 
 
-def _load_bot(config: Path, level: str | None = None, fmt: str | None = None) -> Bot:
-    """Load CONFIG and its plugins; logging is set up in between, so that what loading
-    the plugins logs (a skipped plugin) goes to stderr in the configured format."""
+def load_bot(
+    config: Path,
+    level: str | None = None,
+    fmt: str | None = None,
+    plugin_args: Sequence[str] = (),
+) -> Bot:
+    """Load CONFIG and its plugins (with the ``-p`` values ``plugin_args``); logging is
+    set up in between, so that what loading the plugins logs (a skipped plugin) goes to
+    stderr in the configured format. Exits with status 2 on a config error."""
     from cvibot.config import load_config
     from cvibot.errors import ConfigError
+    from cvibot.plugins.selection import PluginSelection, SelectionError
     from cvibot.runtime import Bot
 
     try:
+        selection = PluginSelection.parse(plugin_args)
+    except SelectionError as exc:
+        _fail(str(exc), EXIT_CONFIG)
+    try:
         loaded = load_config(config)
         _configure_logging(loaded.config.logging, level, fmt)
-        return Bot.from_config(loaded)
+        return Bot.from_config(loaded, selection=selection)
     except ConfigError as exc:
         _fail(str(exc), EXIT_CONFIG)
 
@@ -165,6 +178,15 @@ _log_format = click.option(
 _quiet = click.option(
     "--quiet", "-q", is_flag=True, help="No transcript or summary on stdout (logs only)."
 )
+plugin_option = click.option(
+    "-p",
+    "plugin_args",
+    multiple=True,
+    metavar="NAME",
+    help="Load the plugin NAME too (no settings), or with no:NAME do not load it even "
+    "if the config names it or it is installed. Repeatable. "
+    "CVIBOT_DISABLE_PLUGIN_AUTOLOAD=1 loads only the plugins named.",
+)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -193,6 +215,7 @@ def cli() -> None:
     help="Write every inbound message (sender, arrival time), participant change and "
     "outbound message to this JSONL file, for cvibot replay --check.",
 )
+@plugin_option
 @_log_level
 @_log_format
 @_quiet
@@ -201,6 +224,7 @@ def run(
     conversation_url: str | None,
     conversation_id: str | None,
     record: Path | None,
+    plugin_args: tuple[str, ...],
     log_level: str | None,
     log_format: str | None,
     quiet: bool,
@@ -213,7 +237,7 @@ def run(
     """
     from cvibot.errors import ConfigError
 
-    bot = _load_bot(config, log_level, log_format)
+    bot = load_bot(config, log_level, log_format, plugin_args)
     try:
         plan = _plan_from_config(bot, conversation_url, conversation_id, record)
     except ConfigError as exc:
@@ -251,6 +275,7 @@ def run(
     help="Compare what the bot sends with what it sent in the recording (a file written "
     "by cvibot run --record); exit 1 on a difference.",
 )
+@plugin_option
 @_log_level
 @_log_format
 @_quiet
@@ -261,6 +286,7 @@ def replay(
     pace: str,
     speed: float,
     check: bool,
+    plugin_args: tuple[str, ...],
     log_level: str | None,
     log_format: str | None,
     quiet: bool,
@@ -282,7 +308,7 @@ def replay(
         def on_sent(self, message: Mapping[str, Any]) -> None:
             self.messages.append(message)
 
-    bot = _load_bot(config, log_level, log_format)
+    bot = load_bot(config, log_level, log_format, plugin_args)
     expected: list[Mapping[str, Any]] = []
     if check:
         try:
@@ -310,11 +336,12 @@ def replay(
 
 @cli.command()
 @_config_arg
-def check(config: Path) -> None:
+@plugin_option
+def check(config: Path, plugin_args: tuple[str, ...]) -> None:
     """Validate CONFIG and its plugins, and list the tools."""
     from cvibot.tools import limit_problems
 
-    bot = _load_bot(config)
+    bot = load_bot(config, plugin_args=plugin_args)
     specs = sorted(bot.tools.values(), key=lambda s: s.name)
     policy = bot.policy
     click.echo(
@@ -367,7 +394,7 @@ def tools(config: Path, fmt: str) -> None:
     """Print the tool definitions in Tavus's formats (JSON)."""
     from cvibot.tools import tool_definitions
 
-    bot = _load_bot(config)
+    bot = load_bot(config)
     defs = tool_definitions(sorted(bot.tools.values(), key=lambda s: s.name))
     if fmt == "legacy":
         payload: Any = defs["persona"]
@@ -376,6 +403,9 @@ def tools(config: Path, fmt: str) -> None:
     else:
         payload = defs
     click.echo(json.dumps(payload, indent=2, ensure_ascii=False))
+
+
+cli.add_command(plugins)
 
 
 def main() -> None:

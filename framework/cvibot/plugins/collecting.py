@@ -50,12 +50,7 @@ def collect_plugin_tools(
         key = keys.get(name)
         try:
             found: list[ToolSpec] = []
-            # Built-ins bring their tools through the hook only.
-            if (
-                loaded is not None
-                and loaded.kind != "builtin"
-                and isinstance(loaded.plugin, ModuleType)
-            ):
+            if loaded is not None and isinstance(loaded.plugin, ModuleType):
                 found += collect_tools(loaded.plugin)
             for impl in register_impls.get(name, ()):
                 found += _registered_tools(hooks, impl)

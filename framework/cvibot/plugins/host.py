@@ -8,9 +8,11 @@ and the hook calls come from :class:`~cvibot.plugins.calling.HookRunner`, its ba
 from __future__ import annotations
 
 import importlib
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+import structlog
 
 from cvibot.errors import PluginLoadError
 from cvibot.plugins import loading
@@ -23,6 +25,8 @@ if TYPE_CHECKING:
     from cvibot.tools import ToolSpec
 
 __all__ = ["PluginHost"]
+
+log = structlog.get_logger("cvibot.plugins")
 
 
 class PluginHost(HookRunner):
@@ -50,6 +54,8 @@ class PluginHost(HookRunner):
         base_dir: Path | None = None,
         autoload: bool = True,
         builtins: Sequence[tuple[str, object]] = (),
+        added: Sequence[str] = (),
+        blocked: Collection[str] = (),
     ) -> PluginHost:
         """Import and register plugins; runs once at start-up, before the event loop.
 
@@ -65,13 +71,19 @@ class PluginHost(HookRunner):
         unless it is already on it, and so is the directory of a ``.py`` plugin, so that
         plugin modules can import their siblings.
 
+        ``added`` names plugins to load after ``entries`` as ``auto`` entries without
+        settings (``-p NAME``; one the config names already is left as it is), and
+        ``blocked`` names plugins not to load at all (``-p no:NAME``): entries with that
+        ``ref`` are skipped (logged at info level) and so are entry points of that name.
+
         With ``autoload``, every other installed entry point of group ``cvibot`` is
         loaded too, with empty settings; one that fails to import or register is logged
         as a warning (logger ``cvibot.plugins``) and skipped. A module that is both
         named and autoloaded is registered once, under its config name.
 
-        Raises :class:`~cvibot.errors.PluginLoadError` (``key="plugins[<index>]"``) when
-        a plugin the config names cannot be found, imported or registered: a hook
+        Raises :class:`~cvibot.errors.PluginLoadError` (``key="plugins[<index>]"``, or
+        ``"-p NAME"`` for an added one) when a plugin the config or ``added`` names
+        cannot be found, imported or registered: a hook
         implementation with an argument the hook does not have, a marked function that
         is no cvibot hook, a hook wrapper, or an ``async`` ``cvibot_register_tools``.
         """
@@ -86,8 +98,15 @@ class PluginHost(HookRunner):
         for name, obj in builtins:
             host._register(loading.builtin_plugin(name, obj), key=None)
 
-        for index, entry in enumerate(entries):
-            key = f"plugins[{index}]"
+        refs = {entry.ref for entry in entries}
+        named: list[tuple[str, PluginEntryLike]] = [
+            (f"plugins[{index}]", entry) for index, entry in enumerate(entries)
+        ]
+        named += [(f"-p {name}", loading.PluginRef(name)) for name in added if name not in refs]
+        for key, entry in named:
+            if entry.ref in blocked:
+                log.info("plugin blocked", plugin=entry.ref, by=f"-p no:{entry.ref}")
+                continue
             if host.pm.has_plugin(entry.ref):
                 first = host._keys.get(entry.ref)
                 raise PluginLoadError(
@@ -110,9 +129,9 @@ class PluginHost(HookRunner):
             host._register(loaded, key=key)
 
         if autoload:
-            named = {entry.ref for entry in entries}
+            skip = {entry.ref for _, entry in named} | set(blocked)
             loading.autoload(
-                entry_points, host.pm, named, lambda loaded: host._register(loaded, key=None)
+                entry_points, host.pm, skip, lambda loaded: host._register(loaded, key=None)
             )
         return host
 
@@ -120,7 +139,8 @@ class PluginHost(HookRunner):
         """Every plugin's tools, each with ``spec.plugin`` set to the plugin's name.
 
         Per plugin, in :attr:`plugins` order: the ``@tool`` functions in the namespace
-        of a module or entry-point plugin (no hook code needed), then what its
+        of a plugin that is a module (named, autoloaded or built-in; no hook code
+        needed), then what its
         ``cvibot_register_tools`` implementations register, each called with that
         plugin's settings. Plugins registered on :attr:`pm` directly come last.
 

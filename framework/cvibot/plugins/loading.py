@@ -14,7 +14,7 @@ import os
 import sys
 import zlib
 from collections.abc import Callable, Collection, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType, ModuleType
 from typing import TYPE_CHECKING, Any, Literal, Protocol
@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 
     import pluggy
 
-__all__ = ["ENTRY_POINT_GROUP", "LoadedPlugin", "PluginEntryLike"]
+__all__ = ["ENTRY_POINT_GROUP", "LoadedPlugin", "PluginEntryLike", "PluginRef"]
 
 ENTRY_POINT_GROUP = "cvibot"
 
@@ -53,6 +53,16 @@ class PluginEntryLike(Protocol):
 
     @property
     def settings(self) -> Mapping[str, Any]: ...
+
+
+@dataclass(frozen=True)
+class PluginRef:
+    """A plugin named without settings: ``-p NAME`` (kind ``auto``), or an installed
+    entry point looked at on its own (kind ``entry_point``)."""
+
+    ref: str
+    kind: str = "auto"
+    settings: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -135,7 +145,7 @@ def load_entry(
             )
     try:
         module = _import_path(ref, base_dir) if _is_path(ref) else importlib.import_module(ref)
-    except Exception as exc:
+    except (Exception, SystemExit) as exc:  # a plugin's sys.exit() must not end the bot
         raise PluginLoadError(
             _import_failure(ref, exc, base_dir), plugin=ref, cause=exc, key=key
         ) from exc
@@ -159,7 +169,7 @@ def load_entry_point(
     version = dist.version if dist is not None else None
     try:
         obj = ep.load()
-    except Exception as exc:
+    except (Exception, SystemExit) as exc:
         source = f" of {distribution} {version}" if distribution else ""
         raise PluginLoadError(
             f"plugin {name!r} could not be imported: {type(exc).__name__}: {exc} "

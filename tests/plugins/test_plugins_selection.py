@@ -1,0 +1,149 @@
+"""Plugin selection beyond the config: ``-p NAME``, ``-p no:NAME`` and the autoload switch."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from plugin_helpers import Entry, WriteModule
+from structlog.testing import capture_logs
+
+from cvibot.config import parse_config
+from cvibot.errors import PluginLoadError
+from cvibot.plugins import PluginHost
+from cvibot.plugins.selection import DISABLE_AUTOLOAD_ENV, PluginSelection, SelectionError
+from cvibot.runtime import Bot
+
+TOOL_MODULE = """
+from cvibot import tool
+
+@tool
+def {name}() -> str:
+    \"\"\"A tool of {name}.\"\"\"
+    return "{name}"
+"""
+
+
+def test_parse_splits_added_and_blocked_names_in_order() -> None:
+    selection = PluginSelection.parse(["b", "no:x", "a", "b", "no: y "], environ={})
+
+    assert selection.add == ("b", "a")
+    assert selection.block == {"x", "y"}
+    assert selection.autoload is True
+
+
+@pytest.mark.parametrize(("value", "autoload"), [("1", False), ("yes", False), ("", True)])
+def test_environment_variable_turns_autoload_off(value: str, autoload: bool) -> None:
+    assert PluginSelection.parse([], environ={DISABLE_AUTOLOAD_ENV: value}).autoload is autoload
+
+
+@pytest.mark.parametrize(
+    ("values", "message"),
+    [
+        (["no:"], "-p 'no:': expected NAME or no:NAME"),
+        ([" "], "-p ' ': expected NAME or no:NAME"),
+        (["x", "no:x"], "plugin 'x' is both added (-p x) and blocked (-p no:x)"),
+    ],
+)
+def test_unusable_values_are_refused(values: list[str], message: str) -> None:
+    with pytest.raises(SelectionError) as caught:
+        PluginSelection.parse(values, environ={})
+    assert str(caught.value) == message
+
+
+def test_added_plugin_loads_after_the_config_entries(
+    tmp_path: Path, write_module: WriteModule
+) -> None:
+    for name in ("first_tools", "extra_tools"):
+        write_module(f"{name}.py", TOOL_MODULE.format(name=name))
+
+    host = PluginHost.load(
+        [Entry("first_tools")],
+        base_dir=tmp_path,
+        autoload=False,
+        added=["extra_tools", "first_tools"],  # one the config names already is kept once
+    )
+
+    assert [p.name for p in host.plugins] == ["first_tools", "extra_tools"]
+    assert [s.name for s in host.collect_tools()] == ["first_tools", "extra_tools"]
+
+
+def test_blocked_config_entry_is_skipped_and_logged(
+    tmp_path: Path, write_module: WriteModule
+) -> None:
+    write_module("kept_tools.py", TOOL_MODULE.format(name="kept_tools"))
+
+    with capture_logs() as logs:
+        host = PluginHost.load(
+            # The blocked one does not exist: it must not even be imported.
+            [Entry("missing_tools"), Entry("kept_tools")],
+            base_dir=tmp_path,
+            autoload=False,
+            blocked={"missing_tools"},
+        )
+
+    assert [p.name for p in host.plugins] == ["kept_tools"]
+    assert [(log["event"], log["plugin"]) for log in logs] == [("plugin blocked", "missing_tools")]
+
+
+def test_blocked_entry_point_is_not_autoloaded(
+    fake_entry_points: Callable[..., None], tmp_path: Path, write_module: WriteModule
+) -> None:
+    write_module("ep_one.py", TOOL_MODULE.format(name="ep_one"))
+    write_module("ep_two.py", TOOL_MODULE.format(name="ep_two"))
+    fake_entry_points(one="ep_one", two="ep_two")
+
+    host = PluginHost.load([], base_dir=tmp_path, blocked={"two"})
+
+    assert [(p.name, p.kind) for p in host.plugins] == [("one", "entry_point")]
+
+
+def test_added_plugin_that_fails_is_an_error_at_its_option(tmp_path: Path) -> None:
+    with pytest.raises(PluginLoadError) as caught:
+        PluginHost.load([], base_dir=tmp_path, autoload=False, added=["nowhere_tools"])
+
+    assert caught.value.key == "-p nowhere_tools"
+    assert caught.value.plugin == "nowhere_tools"
+
+
+def test_bot_reads_the_environment_when_given_no_selection(
+    fake_entry_points: Callable[..., None],
+    tmp_path: Path,
+    write_module: WriteModule,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    write_module("ep_one.py", TOOL_MODULE.format(name="ep_one"))
+    fake_entry_points(one="ep_one")
+    loaded = parse_config(
+        "transport: {type: replay, path: rec.jsonl}\n", path=tmp_path / "bot.yaml"
+    )
+
+    monkeypatch.setenv(DISABLE_AUTOLOAD_ENV, "1")
+    off = Bot.from_config(loaded)
+    monkeypatch.setenv(DISABLE_AUTOLOAD_ENV, "")
+    on = Bot.from_config(loaded)
+    added = Bot.from_config(
+        loaded, selection=PluginSelection.parse(["one"], environ={DISABLE_AUTOLOAD_ENV: "1"})
+    )
+
+    assert list(off.tools) == []
+    assert list(on.tools) == ["ep_one"]
+    assert [(p.name, p.kind) for p in added.host.plugins] == [("one", "entry_point")]
+    assert list(added.tools) == ["ep_one"]
+
+
+def test_builtin_module_brings_its_tool_functions(
+    tmp_path: Path, write_module: WriteModule
+) -> None:
+    import importlib
+    import sys
+
+    write_module("builtin_tools.py", TOOL_MODULE.format(name="builtin_tools"))
+    sys.path.insert(0, str(tmp_path))
+    module = importlib.import_module("builtin_tools")
+
+    host = PluginHost.load([], autoload=False, builtins=[("mine", module)])
+
+    [spec] = host.collect_tools()
+    assert (spec.name, spec.plugin) == ("builtin_tools", "mine")
