@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
@@ -28,11 +29,13 @@ def collect_plugin_tools(
     plugins: Sequence[LoadedPlugin],
     keys: Mapping[str, str],
     drop: Callable[[str], None],
+    base_dir: Path,
 ) -> list[ToolSpec]:
     """The tools of ``plugins`` and of plugins registered on ``hooks.pm`` directly.
 
     ``keys`` gives the config key of each plugin the config names; a failure of any
-    other autoloaded plugin is logged and the plugin is ``drop``-ped by name. See
+    other autoloaded plugin is logged and the plugin is ``drop``-ped by name.
+    ``base_dir`` reaches ``cvibot_register_tools`` as its ``base_dir``. See
     :meth:`~cvibot.plugins.PluginHost.collect_tools` for the rules.
     """
     from cvibot.tools import collect_tools
@@ -53,7 +56,7 @@ def collect_plugin_tools(
             if loaded is not None and isinstance(loaded.plugin, ModuleType):
                 found += collect_tools(loaded.plugin)
             for impl in register_impls.get(name, ()):
-                found += _registered_tools(hooks, impl)
+                found += _registered_tools(hooks, impl, base_dir)
         except Exception as exc:
             error = PluginLoadError(
                 f"plugin {name!r} could not register its tools: {type(exc).__name__}: {exc}",
@@ -77,7 +80,7 @@ def collect_plugin_tools(
     return list(tools.values())
 
 
-def _registered_tools(hooks: HookRunner, impl: pluggy.HookImpl) -> list[ToolSpec]:
+def _registered_tools(hooks: HookRunner, impl: pluggy.HookImpl, base_dir: Path) -> list[ToolSpec]:
     """Call one ``cvibot_register_tools`` implementation and return what it registered."""
     from cvibot.tools import ToolSpec, build_tool_spec, get_tool_spec
 
@@ -103,7 +106,7 @@ def _registered_tools(hooks: HookRunner, impl: pluggy.HookImpl) -> list[ToolSpec
 
     bound = hooks.bind(impl)
     try:
-        result = bound(register=register)
+        result = bound(register=register, base_dir=base_dir)
     finally:
         open_ = False
     if inspect.isawaitable(result):

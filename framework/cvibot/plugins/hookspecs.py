@@ -31,6 +31,7 @@ Rules shared by every hook:
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pluggy
@@ -59,7 +60,9 @@ hookimpl = pluggy.HookimplMarker(PROJECT_NAME)
 
 
 @hookspec
-def cvibot_register_tools(register: Callable[..., None], settings: Mapping[str, Any]) -> None:
+def cvibot_register_tools(
+    register: Callable[..., None], settings: Mapping[str, Any], base_dir: Path
+) -> None:
     """Register this plugin's tools by calling ``register(obj, **options)`` once per tool.
 
     ``obj`` is a ``@tool``-decorated function, a plain function (made a tool with the
@@ -69,7 +72,9 @@ def cvibot_register_tools(register: Callable[..., None], settings: Mapping[str, 
 
     Not needed for ``@tool`` functions defined at module level in a plugin module: the
     host finds those on its own. Use this hook for tools built at start-up, for example
-    from ``settings``.
+    from ``settings``. ``base_dir`` is the absolute folder of the config file (the
+    current directory when there is none): resolve relative paths of ``settings``
+    against it.
 
     Runs once per plugin, synchronously, while the bot builds its tool set, before any
     conversation. It must be a plain function: an ``async def`` implementation is a

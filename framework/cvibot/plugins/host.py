@@ -36,6 +36,8 @@ class PluginHost(HookRunner):
     plugins in registration order: built-ins, then the config's plugins in config
     order, then autoloaded entry points in name order. Implementations are called in
     pluggy's order (last registered first), so a config plugin runs before a built-in.
+    ``base_dir`` is the resolved config folder given to :meth:`load` (``None`` without
+    one); ``cvibot_register_tools`` gets it, or the current directory.
 
     A host built with ``PluginHost()`` has no plugins; plugins registered on ``pm``
     directly take part in every hook with empty ``settings``.
@@ -44,6 +46,7 @@ class PluginHost(HookRunner):
     def __init__(self) -> None:
         super().__init__()
         self.plugins: tuple[LoadedPlugin, ...] = ()
+        self.base_dir: Path | None = None
         self._keys: dict[str, str] = {}
 
     @classmethod
@@ -91,6 +94,7 @@ class PluginHost(HookRunner):
         if base_dir is not None:
             base_dir = Path(base_dir).resolve()
             loading.add_to_sys_path(base_dir)
+        host.base_dir = base_dir
         # Import paths may have been written since the interpreter looked last.
         importlib.invalidate_caches()
         entry_points = loading.EntryPoints()
@@ -152,7 +156,8 @@ class PluginHost(HookRunner):
         :class:`~cvibot.errors.PluginLoadError` when a plugin the config names fails to
         register its tools (an autoloaded one is logged as a warning and unregistered).
         """
-        return collect_plugin_tools(self, self.plugins, self._keys, self._unregister)
+        base_dir = self.base_dir if self.base_dir is not None else Path.cwd()
+        return collect_plugin_tools(self, self.plugins, self._keys, self._unregister, base_dir)
 
     def _register(self, loaded: LoadedPlugin, *, key: str | None) -> None:
         """Register ``loaded`` with pluggy, then record it with its settings and key."""
