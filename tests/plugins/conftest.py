@@ -12,6 +12,8 @@ from typing import Any
 import pytest
 from plugin_helpers import WriteModule
 
+from cvibot.plugins.selection import DISABLE_AUTOLOAD_ENV
+
 
 @pytest.fixture(autouse=True)
 def isolated_imports(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
@@ -52,6 +54,8 @@ def fake_entry_points(monkeypatch: pytest.MonkeyPatch) -> Callable[..., None]:
     """Replace the installed ``cvibot`` entry points; other groups stay as installed."""
 
     real = importlib.metadata.entry_points
+    # The faked entry points are all that is installed, so autoloading is hermetic here.
+    monkeypatch.setenv(DISABLE_AUTOLOAD_ENV, "")
 
     def install(*entries: EntryPoint, **points: str) -> None:
         """``name=value`` pairs, or ``EntryPoint`` objects (for two of one name)."""

@@ -20,6 +20,7 @@ from cvibot.plugins.calling import HookRunner
 from cvibot.plugins.collecting import collect_plugin_tools
 from cvibot.plugins.loading import LoadedPlugin, PluginEntryLike
 from cvibot.plugins.registering import register
+from cvibot.plugins.selection import PluginSelection
 
 if TYPE_CHECKING:
     from cvibot.tools import ToolSpec
@@ -55,7 +56,7 @@ class PluginHost(HookRunner):
         entries: Sequence[PluginEntryLike],
         *,
         base_dir: Path | None = None,
-        autoload: bool = True,
+        autoload: bool | None = None,
         builtins: Sequence[tuple[str, object]] = (),
         added: Sequence[str] = (),
         blocked: Collection[str] = (),
@@ -79,10 +80,12 @@ class PluginHost(HookRunner):
         ``blocked`` names plugins not to load at all (``-p no:NAME``): entries with that
         ``ref`` are skipped (logged at info level) and so are entry points of that name.
 
-        With ``autoload``, every other installed entry point of group ``cvibot`` is
-        loaded too, with empty settings; one that fails to import or register is logged
-        as a warning (logger ``cvibot.plugins``) and skipped. A module that is both
-        named and autoloaded is registered once, under its config name.
+        With ``autoload`` (``None``: unless the environment variable
+        ``CVIBOT_DISABLE_PLUGIN_AUTOLOAD`` is set, see :mod:`cvibot.plugins.selection`),
+        every other installed entry point of group ``cvibot`` is loaded too, with empty
+        settings; one that fails to import or register is logged as a warning (logger
+        ``cvibot.plugins``) and skipped. A module that is both named and autoloaded is
+        registered once, under its config name.
 
         Raises :class:`~cvibot.errors.PluginLoadError` (``key="plugins[<index>]"``, or
         ``"-p NAME"`` for an added one) when a plugin the config or ``added`` names
@@ -132,6 +135,8 @@ class PluginHost(HookRunner):
                 )
             host._register(loaded, key=key)
 
+        if autoload is None:
+            autoload = PluginSelection.parse().autoload
         if autoload:
             skip = {entry.ref for _, entry in named} | set(blocked)
             loading.autoload(
