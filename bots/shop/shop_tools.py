@@ -1,10 +1,11 @@
-"""Tools of the shop assistant bot: orders, shipments, products, a cart and local time.
+"""Tools of the shop assistant bot: orders, shipments, products and a cart.
 
 Everything runs offline against an in-memory SQLite database built from ``shop.sql``
 (the ``seed`` setting) when the bot starts. The handlers show the framework's range:
 sync handlers (run in the thread pool) for the database, async ones for the cart and
 the carrier's tracking service, a ``ToolError`` the replica can explain, a tool that
 asks for its context, and a perception tool that feeds the LLM's context silently.
+The date and time tools come from the ``cvibot-clock`` plugin (``plugins/``).
 """
 
 from __future__ import annotations
@@ -14,10 +15,8 @@ import sqlite3
 import threading
 from collections import defaultdict
 from collections.abc import Mapping
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field
 
@@ -182,22 +181,6 @@ async def view_cart(ctx: ToolContext) -> str:
         return "The cart is empty."
     lines, total = _cart_lines(cart)
     return f"The cart holds {', '.join(lines)}; total {_money(total)}."
-
-
-@tool
-def local_time(timezone: str, ctx: ToolContext) -> str:
-    """Tell the current date and time in a time zone.
-
-    Args:
-        timezone: An IANA time zone name, for example "Asia/Tokyo" or "Europe/Paris".
-    """
-    try:
-        zone = ZoneInfo(timezone)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise ToolError(f"{timezone!r} is not a time zone name like 'Asia/Tokyo'.") from None
-    # "Now" is when the user asked (the event's timestamp), so a replay answers the same.
-    now = datetime.fromtimestamp(ctx.timestamp, tz=UTC).astimezone(zone)
-    return f"In {timezone} it is {now:%H:%M} on {now:%A %d %B %Y}."
 
 
 @tool(origin="vision", reply="append_context")

@@ -13,8 +13,11 @@ from cli_helpers import EXAMPLE_CONFIG, SHOP_DIR, RunProcess, invoke, write_text
 
 SHOP_PLUGIN = "bots/shop/shop_tools.py"
 
+CLOCK_PLUGIN = "cvibot-clock"
+
 LLM_TOOLS = [
     "add_to_cart",
+    "convert_time",
     "local_time",
     "lookup_order",
     "search_products",
@@ -38,14 +41,16 @@ def test_check_lists_plugins_and_every_tool_with_its_options() -> None:
 
     assert result.exit_code == 0, result.stderr
     lines = result.stdout.splitlines()
-    assert lines[0] == f"{EXAMPLE_CONFIG}: ok · pipeline_mode full · 1 plugin · 7 tools"
+    assert lines[0] == f"{EXAMPLE_CONFIG}: ok · pipeline_mode full · 2 plugins · 8 tools"
     assert lines[1] == f"  plugin {SHOP_PLUGIN} (module: shop_tools)"
-    assert lines[2].split() == ["tool", "origin", "reply", "timeout", "cancel", "plugin"]
+    assert lines[2] == f"  plugin {CLOCK_PLUGIN} (entry_point: cvibot-clock 0.1.0)"
+    assert lines[3].split() == ["tool", "origin", "reply", "timeout", "cancel", "plugin"]
     rows = _rows(result.stdout)
     # name, origin, reply, timeout ("<n> s"), cancel, plugin
     assert rows == {
         "add_to_cart": ["add_to_cart", "llm", "auto", "10", "s", "no", SHOP_PLUGIN],
-        "local_time": ["local_time", "llm", "auto", "10", "s", "no", SHOP_PLUGIN],
+        "convert_time": ["convert_time", "llm", "auto", "10", "s", "no", CLOCK_PLUGIN],
+        "local_time": ["local_time", "llm", "auto", "10", "s", "no", CLOCK_PLUGIN],
         # @tool(timeout=3)
         "lookup_order": ["lookup_order", "llm", "auto", "3", "s", "no", SHOP_PLUGIN],
         # @tool(origin="vision", reply="append_context")
@@ -174,6 +179,7 @@ def test_tools_registry_bodies(all_formats: dict[str, Any]) -> None:
 
     assert [(b["name"], b["origin"]) for b in bodies] == [
         ("add_to_cart", "llm"),
+        ("convert_time", "llm"),
         ("local_time", "llm"),
         ("lookup_order", "llm"),
         ("product_shown", "vision"),

@@ -28,7 +28,7 @@ from click.testing import Result
 EXPECTED_IDS = [f"call_{n:02d}" for n in range(1, 12)]
 
 TOOLS = (
-    "add_to_cart, local_time, lookup_order, product_shown, search_products, "
+    "add_to_cart, convert_time, local_time, lookup_order, product_shown, search_products, "
     "track_shipment, view_cart"
 )
 
@@ -114,7 +114,7 @@ def test_run_example_header_names_transport_mode_and_tools(
 ) -> None:
     first = example_run.stdout.splitlines()[0]
     assert first == (
-        f"cvibot · replay {SHOP_CONVERSATION} (fast) · pipeline_mode full · 7 tools: {TOOLS}"
+        f"cvibot · replay {SHOP_CONVERSATION} (fast) · pipeline_mode full · 8 tools: {TOOLS}"
     )
 
 
