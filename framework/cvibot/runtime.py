@@ -17,6 +17,7 @@ from cvibot.dispatch import DispatchPolicy
 from cvibot.errors import ConfigError, CvibotError, DuplicateToolError, PluginLoadError
 from cvibot.participants import ReplicaRule, TrustPolicy
 from cvibot.plugins import PluginHost
+from cvibot.plugins.selection import PluginSelection
 from cvibot.protocol.events import Utterance
 from cvibot.session import Session, SessionListener
 from cvibot.tools import ToolRegistry, ToolSpec
@@ -95,17 +96,29 @@ class Bot:
         *,
         autoload: bool = True,
         builtins: Sequence[tuple[str, object]] = (),
+        selection: PluginSelection | None = None,
     ) -> Bot:
         """Load the plugins, collect and check the tools.
+
+        ``selection`` adds and blocks plugins beyond the config (``-p NAME``,
+        ``-p no:NAME``); ``None`` reads only the environment, so
+        ``CVIBOT_DISABLE_PLUGIN_AUTOLOAD`` applies to every bot. Installed plugins the
+        config does not name are loaded when both ``autoload`` and the selection allow.
 
         Raises :class:`ConfigError` (located at the config key where possible) for a
         plugin that cannot be loaded, a tool name registered twice, an override of a
         tool that does not exist, or a ``respond`` reply under ``pipeline_mode: echo``.
         """
         cfg = loaded.config
+        select = PluginSelection.parse() if selection is None else selection
         try:
             host = PluginHost.load(
-                cfg.plugins, base_dir=loaded.base_dir, autoload=autoload, builtins=builtins
+                cfg.plugins,
+                base_dir=loaded.base_dir,
+                autoload=autoload and select.autoload,
+                builtins=builtins,
+                added=select.add,
+                blocked=select.block,
             )
             # A failing cvibot_register_tools is a PluginLoadError too.
             registry = ToolRegistry.build(host.collect_tools())

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 
+from cvibot.cli.new_cmd import new
 from cvibot.cli.plugins_cmd import plugins
 
 if TYPE_CHECKING:
@@ -406,6 +407,7 @@ def tools(config: Path, fmt: str) -> None:
 
 
 cli.add_command(plugins)
+cli.add_command(new)
 
 
 def main() -> None:

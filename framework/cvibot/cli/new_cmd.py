@@ -1,0 +1,79 @@
+"""``cvibot new plugin NAME``: start a plugin project from the template.
+
+Wired into the command line with ``cli.add_command(new)``. Exit status 0 when the
+project was written, 2 for a bad NAME or a folder that exists, 1 when it cannot be
+written.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import click
+
+__all__ = ["new"]
+
+_EXIT_USAGE = 2
+
+
+class _Refused(click.ClickException):
+    """A request that cannot be done as asked: printed as ``Error: ...``, exit status 2."""
+
+    exit_code = _EXIT_USAGE
+
+
+@click.group()
+def new() -> None:
+    """Create a new project from a template."""
+
+
+@new.command("plugin")
+@click.argument("name")
+@click.option(
+    "--dir",
+    "directory",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("."),
+    show_default=True,
+    help="Folder to create the project cvibot-NAME/ in (created if missing).",
+)
+def plugin(name: str, directory: Path) -> None:
+    """Create the plugin project cvibot-NAME/: one example tool and hook, their tests.
+
+    NAME is the plugin's name in a bot's config (and its entry point): lowercase
+    letters and digits in words joined by '-' or '_', such as 'order-lookup'. The
+    package is cvibot_NAME, with '-' made '_'.
+    """
+    from cvibot.scaffold import PluginNameError, PluginNames, ProjectExists, create_plugin
+
+    try:
+        names = PluginNames.of(name)
+    except PluginNameError as exc:
+        raise click.BadParameter(str(exc), param_hint="'NAME'") from None
+    try:
+        root, written = create_plugin(names, directory)
+    except ProjectExists as exc:
+        raise _Refused(str(exc)) from None
+    except OSError as exc:
+        raise click.ClickException(f"cannot write the project: {exc}") from None
+
+    shown = _shown(root)
+    click.echo(f"Created the plugin project {shown}{os.sep}:")
+    for path in written:
+        click.echo(f"  {path.relative_to(root).as_posix()}")
+    click.echo(
+        "\nNext steps:\n"
+        f"  cd {shown}\n"
+        "  pip install -e '.[dev]'    # the plugin, cvibot and the test tools\n"
+        "  pytest                     # the example tests, on a fake conversation\n"
+        f"Then name it in a bot's config: plugins: [{names.name}]"
+    )
+
+
+def _shown(path: Path) -> str:
+    """``path`` relative to the current folder when it is inside it, else absolute."""
+    try:
+        return os.path.relpath(path) if path.is_relative_to(Path.cwd()) else str(path)
+    except ValueError:  # another drive, on Windows
+        return str(path)

@@ -1,0 +1,21 @@
+"""Project templates: ``cvibot new plugin NAME`` writes a plugin project from them.
+
+:func:`create_plugin` writes ``cvibot-NAME/`` (pyproject with the ``cvibot`` entry
+point, the plugin package with one tool and one hook, its tests on the
+``cvibot_conversation`` fixture, a README and a ``.gitignore``); :class:`PluginNames`
+derives every name from NAME and refuses a bad one.
+"""
+
+from __future__ import annotations
+
+from cvibot.scaffold.names import PluginNameError, PluginNames, name_problem
+from cvibot.scaffold.render import ProjectExists, create_plugin, plugin_files
+
+__all__ = [
+    "PluginNameError",
+    "PluginNames",
+    "ProjectExists",
+    "create_plugin",
+    "name_problem",
+    "plugin_files",
+]
