@@ -6,7 +6,6 @@ the runtime, daily-python) are imported inside the commands so ``cvibot --help``
 
 from __future__ import annotations
 
-import json
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -15,7 +14,9 @@ from typing import TYPE_CHECKING, Any, NoReturn
 import click
 
 from cvibot.cli.new_cmd import new
+from cvibot.cli.options import plugin_option
 from cvibot.cli.plugins_cmd import plugins
+from cvibot.cli.tools_cmd import tools
 
 if TYPE_CHECKING:
     from cvibot.cli.live import Plan
@@ -178,15 +179,6 @@ _log_format = click.option(
 )
 _quiet = click.option(
     "--quiet", "-q", is_flag=True, help="No transcript or summary on stdout (logs only)."
-)
-plugin_option = click.option(
-    "-p",
-    "plugin_args",
-    multiple=True,
-    metavar="NAME",
-    help="Load the plugin NAME too (no settings), or with no:NAME do not load it even "
-    "if the config names it or it is installed. Repeatable. "
-    "CVIBOT_DISABLE_PLUGIN_AUTOLOAD=1 loads only the plugins named.",
 )
 
 
@@ -380,34 +372,9 @@ def check(config: Path, plugin_args: tuple[str, ...]) -> None:
         click.echo(f"warning: {p}", err=True)
 
 
-@cli.command()
-@_config_arg
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(["all", "legacy", "registry"]),
-    default="all",
-    show_default=True,
-    help="legacy: the persona's layers (llm.tools, perception); registry: "
-    "/v2/tools bodies; all: both.",
-)
-def tools(config: Path, fmt: str) -> None:
-    """Print the tool definitions in Tavus's formats (JSON)."""
-    from cvibot.tools import tool_definitions
-
-    bot = load_bot(config)
-    defs = tool_definitions(sorted(bot.tools.values(), key=lambda s: s.name))
-    if fmt == "legacy":
-        payload: Any = defs["persona"]
-    elif fmt == "registry":
-        payload = defs["tools"]
-    else:
-        payload = defs
-    click.echo(json.dumps(payload, indent=2, ensure_ascii=False))
-
-
 cli.add_command(plugins)
 cli.add_command(new)
+cli.add_command(tools)
 
 
 def main() -> None:

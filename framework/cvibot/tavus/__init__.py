@@ -1,4 +1,5 @@
-"""Client of the Tavus REST API (protocol reference §8): conversations and personas.
+"""Client of the Tavus REST API (protocol reference §8): conversations, personas, and the
+tools registry with a PAL's attached tools (§7.2).
 
 ::
 
@@ -8,8 +9,8 @@
         conv = await api.create_conversation(persona_id="p123", test_mode=True)
 
 Errors are in :mod:`cvibot.tavus.errors`, the retry rule in :mod:`cvibot.tavus.retry`,
-the bodies in :mod:`cvibot.tavus.models`; a local fake of the API for tests is
-:mod:`cvibot.testing.fake_tavus`.
+the bodies in :mod:`cvibot.tavus.models` and :mod:`cvibot.tavus.tool_models`; a local
+fake of the API for tests is :mod:`cvibot.testing.fake_tavus`.
 """
 
 from __future__ import annotations
@@ -35,20 +36,25 @@ from cvibot.tavus.models import (
     Persona,
 )
 from cvibot.tavus.retry import RetryPolicy
+from cvibot.tavus.tool_models import CreateToolRequest, RegistryTool, UpdateToolRequest
+from cvibot.tavus.tools_api import MAX_ATTACH
 
 __all__ = [
     "API_KEY_ENV",
     "DEFAULT_BASE_URL",
+    "MAX_ATTACH",
     "BadRequest",
     "Conversation",
     "ConversationProperties",
     "CreateConversationRequest",
     "CreatePersonaRequest",
+    "CreateToolRequest",
     "MissingAPIKey",
     "NotFound",
     "PatchOperation",
     "Persona",
     "RateLimited",
+    "RegistryTool",
     "RetryPolicy",
     "ServerError",
     "TavusAPIError",
@@ -56,4 +62,5 @@ __all__ = [
     "TavusUnreachable",
     "Unauthorized",
     "UnexpectedResponse",
+    "UpdateToolRequest",
 ]

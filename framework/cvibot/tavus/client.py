@@ -6,7 +6,8 @@
         conv = await api.create_conversation(persona_id="p123", test_mode=True)
         await api.end_conversation(conv.conversation_id)
 
-This module holds the endpoints, one short method each. They all go through one private
+This module holds the conversation and persona endpoints, one short method each; the
+tools endpoints (§7.2) are in :mod:`cvibot.tavus.tools_api`. They all go through one private
 path, ``_request`` (:mod:`cvibot.tavus.base`): JSON in and out, the ``x-api-key`` header,
 a per-request timeout, the retry rule of :mod:`cvibot.tavus.retry`, a debug log line per
 attempt and the mapping of a failure to one :mod:`cvibot.tavus.errors` class.
@@ -21,9 +22,8 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping, Sequence
 from typing import Any, Self
-from urllib.parse import quote
 
-from cvibot.tavus.base import DEFAULT_BASE_URL, BaseClient
+from cvibot.tavus.base import DEFAULT_BASE_URL
 from cvibot.tavus.errors import MissingAPIKey
 from cvibot.tavus.models import (
     Conversation,
@@ -34,18 +34,13 @@ from cvibot.tavus.models import (
     Persona,
     request_body,
 )
+from cvibot.tavus.paths import segment as _segment
+from cvibot.tavus.tools_api import ToolsEndpoints
 
 __all__ = ["API_KEY_ENV", "DEFAULT_BASE_URL", "TavusClient"]
 
 API_KEY_ENV = "TAVUS_API_KEY"
 """The environment variable :meth:`TavusClient.from_env` reads the key from."""
-
-
-def _segment(value: str, what: str) -> str:
-    """One path segment, percent-encoded so an id can never change the path."""
-    if not isinstance(value, str) or not value:
-        raise ValueError(f"{what} must be a non-empty string")
-    return quote(value, safe="")
 
 
 def _plain(value: Any) -> Any:
@@ -62,8 +57,10 @@ def _given(**arguments: Any) -> dict[str, Any]:
     return {name: _plain(value) for name, value in arguments.items() if value is not None}
 
 
-class TavusClient(BaseClient):
-    """Async client of the documented Tavus REST endpoints (protocol reference §8.1).
+class TavusClient(ToolsEndpoints):
+    """Async client of the documented Tavus REST endpoints (protocol reference §8.1): the
+    conversations and personas here, the tools registry and a PAL's tools from
+    :class:`~cvibot.tavus.tools_api.ToolsEndpoints` (§7.2).
 
     Args:
         api_key: the Tavus API key, sent as the ``x-api-key`` header.

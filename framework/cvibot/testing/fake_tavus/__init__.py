@@ -26,7 +26,13 @@ What it does, endpoint by endpoint (paths under ``/v2``):
 - ``PATCH /personas/{id}``: an RFC 6902 JSON Patch (the :mod:`jsonpatch` library) applied
   all-or-nothing; a failed ``test``, a path that does not exist, a malformed operation
   or a change of ``persona_id`` is a 400. 200 with the new document; 304 when nothing
-  changed.
+  changed. ``/pals/{id}`` is the same persona (GET, PATCH).
+- The tools registry and a PAL's tools (§7.2): ``GET``/``POST /tools``,
+  ``GET``/``PATCH``/``DELETE /tools/{id}``, ``GET``/``POST /pals/{id}/tools``,
+  ``DELETE /pals/{id}/tools/{tool_id}``, with Tavus's checks (name rule and unique
+  names, a 409 for a name taken; the size limit; the reserved ``tavus_`` prefix; the
+  perception rules; exactly one delivery; at most 50 tools per PAL) and pagination; see
+  :mod:`~.tools`. The account starts with the system tool ``end_call``.
 
 Every call needs the configured ``x-api-key`` (else 401 with a JSON ``message``); an
 unknown id is a 404, a bad body a 400, always as ``{"message": "..."}``; an unknown path a
@@ -38,8 +44,10 @@ Faults (:meth:`FakeTavusAPI.fail_next`, :meth:`~FakeTavusAPI.drop_next`,
 The server binds 127.0.0.1 only.
 
 Modules: :mod:`~.api` (the front: key, recording, faults), :mod:`~.endpoints` (state and
-handlers), :mod:`~.bodies` (body checks), :mod:`~.patch` (JSON Patch), :mod:`~.records`
-(requests, replies, faults), :mod:`~.serving` (the httpx transport and the HTTP server).
+handlers), :mod:`~.bodies` (body checks), :mod:`~.tools` and :mod:`~.tool_bodies` (the
+tools registry and its checks), :mod:`~.patch` (JSON Patch), :mod:`~.records`
+(requests, replies, faults), :mod:`~.ids` (ids, timestamps), :mod:`~.serving` (the httpx
+transport and the HTTP server).
 """
 
 from __future__ import annotations

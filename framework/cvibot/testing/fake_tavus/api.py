@@ -7,6 +7,7 @@ import copy
 import hmac
 import json
 import threading
+from collections.abc import Sequence
 from contextlib import AbstractContextManager
 from typing import Any, Literal
 from urllib.parse import parse_qsl, unquote, urlsplit
@@ -35,6 +36,9 @@ class FakeTavusAPI:
             conversations; ``None`` for no limit.
         end_status: what ``POST /conversations/{id}/end`` answers: 200 (a JSON body) or
             204 (empty), the two behaviours documented (§8.1).
+        system_tools: the names of the system tools the account starts with (Tavus's
+            ``end_call`` by default): listed by ``GET /tools``, never attached, changed
+            or deleted, and their names cannot be taken.
 
     Thread-safe: the served HTTP handler threads and the test share one lock.
     """
@@ -45,17 +49,23 @@ class FakeTavusAPI:
         *,
         max_concurrent: int | None = None,
         end_status: Literal[200, 204] = 200,
+        system_tools: Sequence[str] = ("end_call",),
     ) -> None:
         self.api_key = api_key
         self._lock = threading.Lock()
         self._endpoints = Endpoints(max_concurrent=max_concurrent, end_status=end_status)
+        for name in system_tools:
+            self._endpoints.tools.add_tool(
+                {"name": name, "description": f"The system tool {name}."}, system=True
+            )
         self._requests: list[RecordedRequest] = []
         self._faults: list[Fault] = []
 
     def __repr__(self) -> str:
         return (
             f"FakeTavusAPI(conversations={len(self._endpoints.conversations)}, "
-            f"personas={len(self._endpoints.personas)}, requests={len(self._requests)})"
+            f"personas={len(self._endpoints.personas)}, "
+            f"tools={len(self._endpoints.tools.tools)}, requests={len(self._requests)})"
         )
 
     @property
@@ -94,6 +104,19 @@ class FakeTavusAPI:
         with self._lock:
             return copy.deepcopy(self._endpoints.personas)
 
+    @property
+    def tools(self) -> dict[str, dict[str, Any]]:
+        """The account's tools by ``tool_id``, system tools included (copies)."""
+        with self._lock:
+            return copy.deepcopy(self._endpoints.tools.tools)
+
+    def attached_tools(self, persona_id: str) -> list[dict[str, Any]]:
+        """The tools attached to the PAL ``persona_id``, in attach order (copies)."""
+        with self._lock:
+            registry = self._endpoints.tools
+            ids = registry.attached.get(persona_id, [])
+            return copy.deepcopy([registry.tools[tid] for tid in ids])
+
     def clear_requests(self) -> None:
         with self._lock:
             self._requests.clear()
@@ -107,6 +130,22 @@ class FakeTavusAPI:
         """
         with self._lock:
             return copy.deepcopy(self._endpoints.add_persona(persona_id, fields))
+
+    def add_tool(self, **fields: Any) -> dict[str, Any]:
+        """Store a tool directly (no request recorded), checked as ``POST /tools`` checks
+        it; returns (a copy of) the stored tool with its ``tool_id`` and defaults.
+
+        Raises :class:`~cvibot.testing.fake_tavus.records.Refusal` for a body Tavus
+        would refuse.
+        """
+        with self._lock:
+            return copy.deepcopy(self._endpoints.tools.add_tool(fields))
+
+    def attach(self, persona_id: str, *tool_ids: str) -> None:
+        """Attach tools to the PAL ``persona_id`` directly (no request recorded), checked
+        as ``POST /pals/{id}/tools`` checks them (raises ``Refusal``)."""
+        with self._lock:
+            self._endpoints.tools.attach_ids(persona_id, list(tool_ids))
 
     # -- faults ---------------------------------------------------------------------------
 

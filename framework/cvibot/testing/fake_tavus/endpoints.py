@@ -1,13 +1,13 @@
 """The fake's state, the conversations and personas, and the handlers of the documented
 endpoints (protocol reference §8.1–8.3; the behaviour is listed in
-:mod:`cvibot.testing.fake_tavus`)."""
+:mod:`cvibot.testing.fake_tavus`). The tools registry and a PAL's tools (§7.2) are in
+:mod:`~cvibot.testing.fake_tavus.tools`."""
 
 from __future__ import annotations
 
 import copy
 import secrets
 from collections.abc import Callable
-from datetime import UTC, datetime
 from typing import Any, Literal
 
 from cvibot.testing.fake_tavus.bodies import (
@@ -18,8 +18,10 @@ from cvibot.testing.fake_tavus.bodies import (
     json_body,
     persona_request,
 )
+from cvibot.testing.fake_tavus.ids import new_id, now
 from cvibot.testing.fake_tavus.patch import apply_json_patch, json_equal
 from cvibot.testing.fake_tavus.records import Refusal, Reply
+from cvibot.testing.fake_tavus.tools import ToolRegistry
 
 __all__ = ["Endpoints"]
 
@@ -34,21 +36,12 @@ _CREATED_KEYS = (
 _VERBOSE_KEYS = ("events", "shutdown_reason")  # added by GET ?verbose=true
 
 
-def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-def _new_id(prefix: str) -> str:
-    """``prefix`` and 11 hex digits, like Tavus's ids (``c0123456789a``)."""
-    return prefix + secrets.token_hex(6)[:11]
-
-
 def _event(cid: str, event_type: str, properties: dict[str, Any]) -> dict[str, Any]:
     return {
         "conversation_id": cid,
         "event_type": event_type,
         "message_type": "system",
-        "timestamp": _now(),
+        "timestamp": now(),
         "properties": properties,
     }
 
@@ -65,6 +58,7 @@ class Endpoints:
         self.end_status = end_status
         self.conversations: dict[str, dict[str, Any]] = {}
         self.personas: dict[str, dict[str, Any]] = {}
+        self.tools = ToolRegistry(self.personas)
 
     def route(self, method: str, path: str, query: dict[str, str], body: bytes) -> Reply:
         """Answer an authorized request; ``path`` is the API path without ``/v2``."""
@@ -78,13 +72,16 @@ class Endpoints:
                 handlers = {"POST": lambda: self.end_conversation(cid)}
             case ["personas"]:
                 handlers = {"POST": lambda: self.create_persona(body)}
-            case ["personas", pid]:
+            case ["personas" | "pals", pid]:  # /pals/{id} is the same object (§8.1)
                 handlers = {
                     "GET": lambda: self.get_persona(pid),
                     "PATCH": lambda: self.patch_persona(pid, body),
                 }
-            case _:
-                return Reply.message(404, "Not found")
+            case parts:
+                found = self.tools.handlers(parts, query, body)
+                if found is None:
+                    return Reply.message(404, "Not found")
+                handlers = found
         handler = handlers.get(method)
         if handler is None:
             return Reply.message(405, "Method not allowed", [("allow", ", ".join(handlers))])
@@ -113,16 +110,16 @@ class Endpoints:
             )
             if active >= self.max_concurrent:
                 raise Refusal("User has reached maximum concurrent conversations")
-        cid = _new_id("c")
-        now = _now()
+        cid = new_id("c")
+        stamp = now()
         conversation: dict[str, Any] = {
             "conversation_id": cid,
             "conversation_name": data.get("conversation_name") or "New Conversation",
             "conversation_url": f"https://tavus.daily.co/{cid}",
             "status": "ended" if test_mode else "active",
             "callback_url": data.get("callback_url"),
-            "created_at": now,
-            "updated_at": now,
+            "created_at": stamp,
+            "updated_at": stamp,
             "replica_id": replica_id,
             "persona_id": persona_id,
             "test_mode": test_mode,
@@ -151,7 +148,7 @@ class Endpoints:
         if conversation["status"] != "ended" or conversation["shutdown_reason"] is None:
             reason = "end_conversation_endpoint_hit"
             conversation["status"] = "ended"
-            conversation["updated_at"] = _now()
+            conversation["updated_at"] = now()
             conversation["shutdown_reason"] = reason
             conversation["events"].append(
                 _event(
@@ -176,8 +173,8 @@ class Endpoints:
         """Store a persona of checked ``fields`` (None values left at their defaults):
         ``pipeline_mode`` ``full``, ``layers`` ``{}``, the other documented keys None."""
         check_persona_fields(fields)
-        pid = persona_id or _new_id("p")
-        now = _now()
+        pid = persona_id or new_id("p")
+        stamp = now()
         doc: dict[str, Any] = {
             "persona_id": pid,
             "persona_name": None,
@@ -186,8 +183,8 @@ class Endpoints:
             "default_replica_id": None,
             "context": None,
             "layers": {},
-            "created_at": now,
-            "updated_at": now,
+            "created_at": stamp,
+            "updated_at": stamp,
         }
         doc.update(copy.deepcopy({k: v for k, v in fields.items() if v is not None}))
         self.personas[pid] = doc
@@ -216,7 +213,7 @@ class Endpoints:
         check_persona(patched)
         if json_equal(patched, doc):
             return Reply(304)
-        patched["updated_at"] = _now()
+        patched["updated_at"] = now()
         self.personas[pid] = patched
         return Reply.json(200, patched)
 

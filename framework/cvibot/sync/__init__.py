@@ -1,0 +1,60 @@
+"""``cvibot tools sync``: make the tools Tavus knows match the bot's handlers in code
+(protocol reference §7, §8).
+
+::
+
+    plan = await read_plan(api, specs, target="registry", persona_id="p123")
+    print("\\n".join(render_plan(plan)))
+    if not plan.empty:
+        applied = await apply_plan(api, plan)
+
+Modules: :mod:`~.limits` (Tavus's limits, checked before any request), :mod:`~.compare`
+(semantic comparison of definitions), :mod:`~.plan` (the registry plan and the plan
+types), :mod:`~.persona_plan` (the persona's JSON Patch), :mod:`~.remote` (reading
+Tavus and planning), :mod:`~.apply` (writing), :mod:`~.render` (the readable diff).
+"""
+
+from __future__ import annotations
+
+from cvibot.sync.apply import Applied, ApplyFailed, Done, apply_plan
+from cvibot.sync.compare import FieldChange
+from cvibot.sync.limits import LimitsExceeded, check_limits
+from cvibot.sync.persona_plan import PersonaPlan, ToolChange, ToolListDiff, plan_persona
+from cvibot.sync.plan import (
+    AttachTool,
+    CreateTool,
+    DetachTool,
+    Plan,
+    RegistryPlan,
+    UpdateTool,
+    plan_registry,
+)
+from cvibot.sync.remote import Target, read_plan
+from cvibot.sync.render import render_applied, render_partial, render_plan, render_problems
+
+__all__ = [
+    "Applied",
+    "ApplyFailed",
+    "AttachTool",
+    "CreateTool",
+    "DetachTool",
+    "Done",
+    "FieldChange",
+    "LimitsExceeded",
+    "PersonaPlan",
+    "Plan",
+    "RegistryPlan",
+    "Target",
+    "ToolChange",
+    "ToolListDiff",
+    "UpdateTool",
+    "apply_plan",
+    "check_limits",
+    "plan_persona",
+    "plan_registry",
+    "read_plan",
+    "render_applied",
+    "render_partial",
+    "render_plan",
+    "render_problems",
+]

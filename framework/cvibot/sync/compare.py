@@ -1,0 +1,127 @@
+"""Semantic comparison of tool definitions: what differs between the tools Tavus has and
+the ones the bot's code describes (protocol reference §7.1–7.3).
+
+Values are compared as JSON (:func:`json_equal`): object members in any order, ``1``
+equal to ``1.0`` but not to ``true``. Keys Tavus adds (``tool_id``, ``owner_id``,
+``created_at``, ``tags``, …) are not compared, and a field Tavus left out or sent as
+``null`` counts as its documented default, so a tool Tavus filled in equals the body it
+was created from.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Final
+
+__all__ = [
+    "REGISTRY_FIELDS",
+    "FieldChange",
+    "json_equal",
+    "legacy_changes",
+    "legacy_name",
+    "registry_changes",
+    "registry_fields",
+]
+
+REGISTRY_FIELDS: Final = (
+    "description",
+    "parameters",
+    "origin",
+    "on_call",
+    "static_filler",
+    "on_resolve",
+    "delivery",
+)
+"""The fields of a registry tool (§7.2) that cvibot manages, in the order they are shown."""
+
+_PERCEPTION: Final = ("vision", "audio")
+
+
+@dataclass(frozen=True)
+class FieldChange:
+    """One field that differs: ``old`` is what Tavus has, ``new`` what the code wants
+    (JSON values; ``None`` is ``null``)."""
+
+    field: str
+    old: Any
+    new: Any
+
+
+def json_equal(a: Any, b: Any) -> bool:
+    """Whether two JSON values are equal: objects by their members in any order, arrays
+    in order, numbers by value, and a boolean only equal to the same boolean."""
+    if isinstance(a, bool) or isinstance(b, bool):
+        return isinstance(a, bool) and isinstance(b, bool) and a == b
+    if isinstance(a, int | float) and isinstance(b, int | float):
+        return a == b
+    if isinstance(a, Mapping) and isinstance(b, Mapping):
+        return a.keys() == b.keys() and all(json_equal(a[k], b[k]) for k in a)
+    if isinstance(a, list | tuple) and isinstance(b, list | tuple):
+        return len(a) == len(b) and all(json_equal(x, y) for x, y in zip(a, b, strict=True))
+    return type(a) is type(b) and bool(a == b)
+
+
+def registry_fields(tool: Mapping[str, Any]) -> dict[str, Any]:
+    """The managed fields (:data:`REGISTRY_FIELDS`) of a registry tool, a
+    :func:`~cvibot.tools.to_registry_tool` body or a tool Tavus returned, with Tavus's
+    defaults (§7.2) for a field that is missing or ``null``: ``description`` ``""``,
+    ``parameters`` ``{}``, ``origin`` ``llm``, ``on_call`` ``generate_filler`` (``null``
+    for vision/audio), ``static_filler`` ``null``, ``on_resolve`` ``fire_and_forget``,
+    ``delivery`` ``{"app_message": true}``. ``null`` members of ``delivery`` are dropped.
+    """
+    origin = tool.get("origin") or "llm"
+    defaults: dict[str, Any] = {
+        "description": "",
+        "parameters": {},
+        "origin": "llm",
+        "on_call": None if origin in _PERCEPTION else "generate_filler",
+        "static_filler": None,
+        "on_resolve": "fire_and_forget",
+        "delivery": {"app_message": True},
+    }
+    fields: dict[str, Any] = {}
+    for name in REGISTRY_FIELDS:
+        value = tool.get(name)
+        fields[name] = copy.deepcopy(defaults[name] if value is None else value)
+    if isinstance(fields["delivery"], Mapping):
+        fields["delivery"] = {k: v for k, v in fields["delivery"].items() if v is not None}
+    return fields
+
+
+def registry_changes(have: Mapping[str, Any], want: Mapping[str, Any]) -> list[FieldChange]:
+    """The managed fields whose values differ between the tool Tavus has (``have``) and
+    the body the code wants (``want``), in :data:`REGISTRY_FIELDS` order."""
+    old, new = registry_fields(have), registry_fields(want)
+    return [
+        FieldChange(name, old[name], new[name])
+        for name in REGISTRY_FIELDS
+        if not json_equal(old[name], new[name])
+    ]
+
+
+def legacy_name(entry: Any) -> str | None:
+    """``function.name`` of an OpenAI-format tool (§7.1, §7.3); None when it has none."""
+    if isinstance(entry, Mapping):
+        function = entry.get("function")
+        if isinstance(function, Mapping) and isinstance(function.get("name"), str):
+            return str(function["name"])
+    return None
+
+
+def _legacy_fields(entry: Mapping[str, Any]) -> dict[str, Any]:
+    function = entry.get("function")
+    function = function if isinstance(function, Mapping) else {}
+    return {
+        "type": entry.get("type"),
+        "description": function.get("description"),
+        "parameters": function.get("parameters"),
+    }
+
+
+def legacy_changes(have: Mapping[str, Any], want: Mapping[str, Any]) -> list[FieldChange]:
+    """What differs between two OpenAI-format tools of the same name: ``type``,
+    ``description`` and ``parameters`` (of ``function``); other keys are not compared."""
+    old, new = _legacy_fields(have), _legacy_fields(want)
+    return [FieldChange(k, old[k], new[k]) for k in old if not json_equal(old[k], new[k])]

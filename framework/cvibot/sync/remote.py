@@ -1,0 +1,45 @@
+"""Reading what Tavus has, and planning from it: the read-only half of a sync (protocol
+reference §7.1, §7.2, §8.1). Only ``GET`` requests are sent here."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Literal, TypeAlias
+
+from cvibot.sync.limits import check_limits
+from cvibot.sync.persona_plan import plan_persona
+from cvibot.sync.plan import Plan, plan_registry
+from cvibot.tools.spec import ToolSpec
+
+if TYPE_CHECKING:
+    from cvibot.tavus import TavusClient
+
+__all__ = ["Target", "read_plan"]
+
+Target: TypeAlias = Literal["registry", "persona"]
+"""Where the tools go: the account's registry attached to the persona (§7.2), or the
+persona's inline tools (§7.1, §7.3)."""
+
+
+async def read_plan(
+    api: TavusClient, specs: Sequence[ToolSpec], *, target: Target, persona_id: str
+) -> Plan:
+    """Check the limits, read what Tavus has and plan the sync of ``specs`` to ``target``.
+
+    Registry: ``GET /pals/{persona_id}/tools`` (first, so an unknown persona is a
+    ``NotFound`` before the account is read), then every page of ``GET /tools?type=user``.
+    Persona: ``GET /personas/{persona_id}``.
+
+    Raises :class:`~cvibot.sync.limits.LimitsExceeded` before any request, and the
+    :class:`~cvibot.tavus.TavusAPIError` of a failed read.
+    """
+    check_limits(specs)
+    if target == "registry":
+        attached = await api.list_pal_tools(persona_id)
+        account = await api.list_tools(tool_type="user")
+        return plan_registry(specs, account, attached, persona_id)
+    if target == "persona":
+        persona = await api.get_persona(persona_id)
+        document = persona.model_dump(mode="json", exclude_unset=True)
+        return plan_persona(specs, document, persona_id)
+    raise ValueError(f"target must be 'registry' or 'persona', not {target!r}")
