@@ -12,6 +12,7 @@ from click.testing import Result
 from sync_helpers import KEY, PERSONA, calls, invoke, spec, write_bot, writes
 
 import cvibot.cli.tools_cmd
+from cvibot.plugins.selection import DISABLE_AUTOLOAD_ENV
 from cvibot.testing.fake_tavus import FakeTavusAPI
 from cvibot.tools import to_legacy_tool
 
@@ -77,6 +78,22 @@ def test_a_dry_run_prints_the_plan_and_sends_nothing(
     ]
     assert calls(fake) == [("GET", f"/pals/{PERSONA}/tools"), ("GET", "/tools")]
     assert [t["name"] for t in fake.tools.values()] == ["end_call"]
+
+
+def test_only_plugins_the_config_names_reach_tavus(
+    fake: FakeTavusAPI, base_url: str, tmp_path: Path
+) -> None:
+    # cvibot-clock is installed in the test environment; autoloading is on here.
+    env = {**ENV, DISABLE_AUTOLOAD_ENV: ""}
+    bot = _bot(tmp_path, base_url)
+
+    unnamed = _run(bot, "--dry-run", env=env)
+    added = _run(bot, "--dry-run", "-p", "cvibot-clock", env=env)
+
+    assert unnamed.exit_code == 0, unnamed.stderr
+    assert "local_time" not in unnamed.stdout
+    assert added.exit_code == 0, added.stderr
+    assert "  + create    local_time" in added.stdout.splitlines()
 
 
 def test_a_run_applies_and_the_next_has_nothing_to_change(
