@@ -6,6 +6,7 @@ Protocol reference §7 describes the formats; :mod:`cvibot.tools.schema` the sch
 from __future__ import annotations
 
 from cvibot.tools.decorator import build_tool_spec, collect_tools, get_tool_spec, tool
+from cvibot.tools.dynamic import dynamic_handler, dynamic_tool
 from cvibot.tools.export import (
     limit_problems,
     to_legacy_tool,
@@ -25,6 +26,8 @@ __all__ = [
     "ToolSpec",
     "build_tool_spec",
     "collect_tools",
+    "dynamic_handler",
+    "dynamic_tool",
     "get_tool_spec",
     "limit_problems",
     "to_legacy_tool",
