@@ -1,0 +1,113 @@
+"""Reading the plugin settings: defaults, and errors that name the key."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from cvibot_faq.errors import FaqSettingsError
+from cvibot_faq.index import Weights
+from cvibot_faq.settings import DEFAULT_NO_ANSWER, FaqSettings
+
+
+def test_empty_settings_turn_the_plugin_off() -> None:
+    assert FaqSettings.parse({}) is None
+
+
+def test_defaults() -> None:
+    settings = FaqSettings.parse({"sources": "faq.md"})
+
+    assert settings == FaqSettings(sources=("faq.md",))
+    assert settings is not None
+    assert (settings.tool_name, settings.top_k, settings.min_score) == ("search_faq", 1, 0.25)
+    assert (settings.utterance_min_score, settings.fallback) == (0.35, None)
+    assert settings.respond_to_utterances is True
+    assert settings.no_answer == DEFAULT_NO_ANSWER
+    assert settings.weights == Weights(question=10, alternatives=6, answer=1, tags=2)
+
+
+def test_every_setting_is_read() -> None:
+    settings = FaqSettings.parse(
+        {
+            "sources": ["faq.md", "policies/*.yaml"],
+            "tool_name": None,
+            "description": "Shop questions.",
+            "top_k": 3,
+            "min_score": 0,
+            "utterance_min_score": 0.5,
+            "no_answer": "No idea.",
+            "respond_to_utterances": False,
+            "fallback": "Sorry?",
+            "synonyms": {"refund": ["money back", "reimburse"], "shop": "store"},
+            "stopwords": ["Shop", "Café"],
+            "headings": "all",
+            "typo_tolerance": True,
+            "weights": {"answer": 2},
+        }
+    )
+
+    assert settings == FaqSettings(
+        sources=("faq.md", "policies/*.yaml"),
+        tool_name=None,
+        description="Shop questions.",
+        top_k=3,
+        min_score=0.0,
+        utterance_min_score=0.5,
+        no_answer="No idea.",
+        respond_to_utterances=False,
+        fallback="Sorry?",
+        synonyms={"refund": ("money back", "reimburse"), "shop": ("store",)},
+        stopwords=("shop", "cafe"),
+        headings="all",
+        typo_tolerance=True,
+        weights=Weights(answer=2.0),
+    )
+
+
+@pytest.mark.parametrize(
+    ("settings", "message"),
+    [
+        ({"tool_name": "faq"}, "settings.sources: required: the knowledge-base files"),
+        ({"sources": [], "x": 1}, "settings.x: unknown setting (known: sources, tool_name,"),
+        ({"sources": []}, "settings.sources: expected a path or a non-empty list of paths"),
+        ({"sources": ["a.md", 3]}, "settings.sources[1]: expected a path or glob (got 3)"),
+        (
+            {"sources": "a.md", "top_k": 0},
+            "settings.top_k: expected an integer from 1 to 10 (got 0)",
+        ),
+        ({"sources": "a.md", "top_k": True}, "settings.top_k: expected an integer from 1 to 10"),
+        (
+            {"sources": "a.md", "min_score": 1.5},
+            "settings.min_score: expected a number from 0 to 1",
+        ),
+        ({"sources": "a.md", "min_score": "high"}, "settings.min_score: expected a number from 0"),
+        ({"sources": "a.md", "fallback": ""}, "settings.fallback: expected a non-empty string"),
+        (
+            {"sources": "a.md", "respond_to_utterances": "yes"},
+            "settings.respond_to_utterances: expected true or false",
+        ),
+        ({"sources": "a.md", "synonyms": ["refund"]}, "settings.synonyms: expected a mapping"),
+        (
+            {"sources": "a.md", "synonyms": {"refund": [1]}},
+            "settings.synonyms.refund[0]: expected a word (got 1)",
+        ),
+        (
+            {"sources": "a.md", "headings": "some"},
+            "settings.headings: expected 'questions' or 'all' (got 'some')",
+        ),
+        (
+            {"sources": "a.md", "weights": {"title": 1}},
+            "settings.weights.title: unknown column (known: question,",
+        ),
+        (
+            {"sources": "a.md", "weights": {"answer": 0}},
+            "settings.weights.answer: expected a number > 0 (got 0)",
+        ),
+    ],
+)
+def test_bad_settings_name_the_key(settings: dict[str, Any], message: str) -> None:
+    with pytest.raises(FaqSettingsError) as raised:
+        FaqSettings.parse(settings)
+
+    assert str(raised.value).startswith(message), str(raised.value)
+    assert raised.value.key == message.split(":")[0]
