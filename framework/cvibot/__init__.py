@@ -14,7 +14,13 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from cvibot.context import ToolContext
     from cvibot.dispatch import ToolOutcome
-    from cvibot.errors import ConfigError, CvibotError, ToolDefinitionError, ToolError
+    from cvibot.errors import (
+        ConfigError,
+        CvibotError,
+        PluginSettingsError,
+        ToolDefinitionError,
+        ToolError,
+    )
     from cvibot.plugins import hookimpl
     from cvibot.protocol.events import Event, ToolCall, Utterance
     from cvibot.protocol.interactions import (
@@ -39,6 +45,7 @@ __all__ = [
     "Event",
     "Interrupt",
     "OverwriteContext",
+    "PluginSettingsError",
     "ReplyMode",
     "Respond",
     "Sensitivity",
@@ -65,6 +72,7 @@ _HOMES = {
     "Event": "cvibot.protocol.events",
     "Interrupt": "cvibot.protocol.interactions",
     "OverwriteContext": "cvibot.protocol.interactions",
+    "PluginSettingsError": "cvibot.errors",
     "ReplyMode": "cvibot.tools",
     "Respond": "cvibot.protocol.interactions",
     "Sensitivity": "cvibot.protocol.interactions",

@@ -4,6 +4,7 @@ Hierarchy::
 
     CvibotError
     ├── ToolError               raised by a handler: its message is the error answer
+    ├── PluginSettingsError     raised by a plugin: its settings are invalid, key by key
     ├── ToolDefinitionError     a bad ``@tool`` (name rule, missing annotation, ...)
     └── ConfigError             a bad config, plugin or tool set; names file, line, key
         ├── PluginLoadError     a plugin named in the config could not be imported or registered
@@ -12,13 +13,18 @@ Hierarchy::
 
 from __future__ import annotations
 
+import json
+import re
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Self
 
 __all__ = [
     "ConfigError",
     "CvibotError",
     "DuplicateToolError",
     "PluginLoadError",
+    "PluginSettingsError",
     "ToolDefinitionError",
     "ToolError",
 ]
@@ -40,6 +46,50 @@ class ToolError(CvibotError):
     def __init__(self, message: str) -> None:
         super().__init__(message)
         self.message = message
+
+
+class PluginSettingsError(CvibotError, ValueError):
+    """Raise from a plugin's hook when the ``settings`` the config gives it are invalid.
+
+    ``problems`` lists ``(key, message)`` pairs; ``key`` is the path below the plugin's
+    ``settings`` in the config's key syntax (``"top_k"``, ``"tools[0].request.url"``;
+    ``""`` for the settings as a whole). Raised from ``cvibot_register_tools``, the bot
+    reports it as a config error at the line of the first problem's key (for example
+    ``bot.yaml:9: plugins[0].settings.top_k: expected an integer (got 0)``), listing the
+    others after it. ``str(err)`` reads ``KEY: MESSAGE; ...``.
+    """
+
+    def __init__(self, problems: Sequence[tuple[str, str]]) -> None:
+        if not problems:
+            raise ValueError("PluginSettingsError needs at least one problem")
+        self.problems = [(str(key), str(message)) for key, message in problems]
+        super().__init__("; ".join(f"{k}: {m}" if k else m for k, m in self.problems))
+
+    def __reduce__(self) -> tuple[type[PluginSettingsError], tuple[list[tuple[str, str]]]]:
+        return type(self), (self.problems,)
+
+    @classmethod
+    def at(cls, key: str | Sequence[str | int], message: str) -> Self:
+        """One problem at ``key``: a key text, or a path such as ``("tools", 0, "url")``."""
+        if not isinstance(key, str):
+            from cvibot.config.keypaths import key_text
+
+            key = key_text(tuple(key)) or ""
+        return cls([(key, message)])
+
+    def key_path(self) -> tuple[str | int, ...]:
+        """The first problem's key as a path: ``"tools[0].url"`` → ``("tools", 0, "url")``."""
+        return self.parse_key(self.problems[0][0])
+
+    @staticmethod
+    def parse_key(key: str) -> tuple[str | int, ...]:
+        """A key text as a path: ``"tools[0].url"`` → ``("tools", 0, "url")``."""
+        return tuple(
+            int(index) if index else json.loads(quoted) if quoted else name
+            for index, quoted, name in re.findall(
+                r'\[(\d+)\]|\[("(?:[^"\\]|\\.)*")\]|([^.\[\]]+)', key
+            )
+        )
 
 
 class ToolDefinitionError(CvibotError, TypeError):

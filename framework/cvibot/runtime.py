@@ -14,7 +14,13 @@ from typing import Any
 
 from cvibot.config import LoadedConfig
 from cvibot.dispatch import DispatchPolicy
-from cvibot.errors import ConfigError, CvibotError, DuplicateToolError, PluginLoadError
+from cvibot.errors import (
+    ConfigError,
+    CvibotError,
+    DuplicateToolError,
+    PluginLoadError,
+    PluginSettingsError,
+)
 from cvibot.participants import ReplicaRule, TrustPolicy
 from cvibot.plugins import PluginHost
 from cvibot.plugins.selection import PluginSelection
@@ -123,7 +129,10 @@ class Bot:
             # A failing cvibot_register_tools is a PluginLoadError too.
             registry = ToolRegistry.build(host.collect_tools())
         except PluginLoadError as exc:
-            _locate(exc, loaded, _plugin_index(exc.key))
+            index = _plugin_index(exc.key)
+            _locate(exc, loaded, index)
+            if isinstance(exc.cause, PluginSettingsError) and index is not None:
+                _locate_settings(exc, exc.cause, loaded, index)
             raise
         except DuplicateToolError as exc:
             # At the config entry of the plugin that brought the second tool (else the
@@ -306,6 +315,21 @@ def _locate(exc: ConfigError, loaded: LoadedConfig, index: int | None) -> None:
     if index is not None:
         located = loaded.error(exc.message, "plugins", index)
         exc.line, exc.key = located.line, located.key
+
+
+def _locate_settings(
+    exc: PluginLoadError, cause: PluginSettingsError, loaded: LoadedConfig, index: int
+) -> None:
+    """Point ``exc`` at the first bad setting's key and line, and list every problem."""
+    prefix = ("plugins", index, "settings")
+    located = loaded.error("", *prefix, *cause.key_path())
+    exc.line, exc.key = located.line, located.key
+    first, *others = cause.problems
+    message = f"{first[1]} (plugin {exc.plugin!r})"
+    for key, problem in others:
+        where = loaded.error("", *prefix, *PluginSettingsError.parse_key(key)).key
+        message += f"; {where}: {problem}"
+    exc.message = message
 
 
 def _plugin_index(key: str | None) -> int | None:

@@ -21,7 +21,8 @@ def _line_of(lines: Mapping[KeyPath, int], keys: KeyPath) -> int | None:
     return None
 
 
-def _key_text(keys: KeyPath) -> str | None:
+def key_text(keys: KeyPath) -> str | None:
+    """``keys`` as messages write them: ``plugins[0].settings.db``, ``headers["Bad Name"]``."""
     parts: list[str] = []
     for key in keys:
         if isinstance(key, int) and not isinstance(key, bool):
@@ -31,3 +32,6 @@ def _key_text(keys: KeyPath) -> str | None:
         else:
             parts.append(f"[{json.dumps(text)}]")
     return "".join(parts) or None
+
+
+_key_text = key_text

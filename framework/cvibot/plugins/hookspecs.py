@@ -79,7 +79,9 @@ def cvibot_register_tools(
     Runs once per plugin, synchronously, while the bot builds its tool set, before any
     conversation. It must be a plain function: an ``async def`` implementation is a
     load error. An exception (or a bad ``obj``) is a load error for a plugin the config
-    names, and makes the host skip an autoloaded plugin with a warning.
+    names, and makes the host skip an autoloaded plugin with a warning. Raise
+    :class:`~cvibot.errors.PluginSettingsError` for bad ``settings``: the error then
+    points at the line and key of each bad setting in the config file.
     """
 
 

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from cvibot.errors import PluginSettingsError
+
 __all__ = ["FaqError", "FaqSettingsError", "FaqSourceError"]
 
 
@@ -15,17 +17,21 @@ class FaqError(ValueError):
     """Base class of the errors raised by cvibot-faq."""
 
 
-class FaqSettingsError(FaqError):
+class FaqSettingsError(FaqError, PluginSettingsError):
     """A plugin setting is missing, unknown or of the wrong type or range.
 
-    ``key`` is its path below the plugin entry, e.g. ``"settings.min_score"`` or
-    ``"settings.synonyms.refund"``; the message starts with it.
+    ``key`` is its path below the plugin's ``settings``, e.g. ``"min_score"`` or
+    ``"synonyms.refund"``; the message starts with it, and cvibot reports the error at
+    that key's line of the config file.
     """
 
     def __init__(self, key: str, problem: str) -> None:
-        super().__init__(f"{key}: {problem}")
+        PluginSettingsError.__init__(self, [(key, problem)])
         self.key = key
         self.problem = problem
+
+    def __reduce__(self) -> tuple[type[FaqSettingsError], tuple[str, str]]:  # type: ignore[override]
+        return type(self), (self.key, self.problem)
 
 
 class FaqSourceError(FaqError):

@@ -1,7 +1,8 @@
 """The plugin's settings: read from the config's ``settings`` mapping and checked once.
 
 Every problem is a :class:`~cvibot_faq.errors.FaqSettingsError` whose ``key`` names the
-setting (``settings.min_score``); the README lists the keys with their defaults.
+setting (``min_score``, below the plugin's ``settings``); the README lists the keys with
+their defaults.
 """
 
 from __future__ import annotations
@@ -49,21 +50,17 @@ class FaqSettings:
         """The settings in ``settings``, or ``None`` for an empty mapping (plugin off).
 
         Raises :class:`FaqSettingsError` for an unknown key, a missing ``sources`` and a
-        value of the wrong type or range, e.g. ``settings.top_k: expected an integer
+        value of the wrong type or range, e.g. ``top_k: expected an integer
         from 1 to 10 (got 0)``.
         """
         if not settings:
             return None
         unknown = sorted(str(key) for key in settings if key not in _READERS)
         if unknown:
-            raise FaqSettingsError(
-                f"settings.{unknown[0]}", f"unknown setting (known: {', '.join(_READERS)})"
-            )
+            raise FaqSettingsError(unknown[0], f"unknown setting (known: {', '.join(_READERS)})")
         if "sources" not in settings:
-            raise FaqSettingsError(
-                "settings.sources", "required: the knowledge-base files (paths or globs)"
-            )
-        values = {key: _READERS[key](settings[key], f"settings.{key}") for key in settings}
+            raise FaqSettingsError("sources", "required: the knowledge-base files (paths or globs)")
+        values = {key: _READERS[key](settings[key], key) for key in settings}
         return cls(**values)
 
 

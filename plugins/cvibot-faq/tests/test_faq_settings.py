@@ -67,41 +67,41 @@ def test_every_setting_is_read() -> None:
 @pytest.mark.parametrize(
     ("settings", "message"),
     [
-        ({"tool_name": "faq"}, "settings.sources: required: the knowledge-base files"),
-        ({"sources": [], "x": 1}, "settings.x: unknown setting (known: sources, tool_name,"),
-        ({"sources": []}, "settings.sources: expected a path or a non-empty list of paths"),
-        ({"sources": ["a.md", 3]}, "settings.sources[1]: expected a path or glob (got 3)"),
+        ({"tool_name": "faq"}, "sources: required: the knowledge-base files"),
+        ({"sources": [], "x": 1}, "x: unknown setting (known: sources, tool_name,"),
+        ({"sources": []}, "sources: expected a path or a non-empty list of paths"),
+        ({"sources": ["a.md", 3]}, "sources[1]: expected a path or glob (got 3)"),
         (
             {"sources": "a.md", "top_k": 0},
-            "settings.top_k: expected an integer from 1 to 10 (got 0)",
+            "top_k: expected an integer from 1 to 10 (got 0)",
         ),
-        ({"sources": "a.md", "top_k": True}, "settings.top_k: expected an integer from 1 to 10"),
+        ({"sources": "a.md", "top_k": True}, "top_k: expected an integer from 1 to 10"),
         (
             {"sources": "a.md", "min_score": 1.5},
-            "settings.min_score: expected a number from 0 to 1",
+            "min_score: expected a number from 0 to 1",
         ),
-        ({"sources": "a.md", "min_score": "high"}, "settings.min_score: expected a number from 0"),
-        ({"sources": "a.md", "fallback": ""}, "settings.fallback: expected a non-empty string"),
+        ({"sources": "a.md", "min_score": "high"}, "min_score: expected a number from 0"),
+        ({"sources": "a.md", "fallback": ""}, "fallback: expected a non-empty string"),
         (
             {"sources": "a.md", "respond_to_utterances": "yes"},
-            "settings.respond_to_utterances: expected true or false",
+            "respond_to_utterances: expected true or false",
         ),
-        ({"sources": "a.md", "synonyms": ["refund"]}, "settings.synonyms: expected a mapping"),
+        ({"sources": "a.md", "synonyms": ["refund"]}, "synonyms: expected a mapping"),
         (
             {"sources": "a.md", "synonyms": {"refund": [1]}},
-            "settings.synonyms.refund[0]: expected a word (got 1)",
+            "synonyms.refund[0]: expected a word (got 1)",
         ),
         (
             {"sources": "a.md", "headings": "some"},
-            "settings.headings: expected 'questions' or 'all' (got 'some')",
+            "headings: expected 'questions' or 'all' (got 'some')",
         ),
         (
             {"sources": "a.md", "weights": {"title": 1}},
-            "settings.weights.title: unknown column (known: question,",
+            "weights.title: unknown column (known: question,",
         ),
         (
             {"sources": "a.md", "weights": {"answer": 0}},
-            "settings.weights.answer: expected a number > 0 (got 0)",
+            "weights.answer: expected a number > 0 (got 0)",
         ),
     ],
 )

@@ -122,24 +122,27 @@ async def test_sources_resolve_from_the_config_folder(tmp_path: Path) -> None:
     assert reply.text == "Yes, behind the shop."
 
 
-def test_bad_settings_are_a_config_error_at_the_plugin_entry(tmp_path: Path) -> None:
+def test_bad_settings_are_a_config_error_at_the_setting(tmp_path: Path) -> None:
     config = write(
         tmp_path / "bot.yaml",
         """
         pipeline_mode: full
         plugins:
           - name: cvibot-faq
-            settings: {sources: faq.md, top_k: 0}
+            settings:
+              sources: faq.md
+              top_k: 0
         """,
     )
 
     with pytest.raises(ConfigError) as raised:
         FakeConversation(config=config)
 
-    text = str(raised.value)
-    assert "bot.yaml" in text
-    assert ":3" in text  # the line of the plugin entry
-    assert "settings.top_k: expected an integer from 1 to 10 (got 0)" in text
+    # The file, the line and the key of the bad setting.
+    assert str(raised.value) == (
+        f"{config}:6: plugins[0].settings.top_k: expected an integer from 1 to 10 (got 0) "
+        "(plugin 'cvibot-faq')"
+    )
 
 
 def test_a_bad_source_file_is_a_config_error_naming_its_line(tmp_path: Path) -> None:

@@ -105,7 +105,7 @@ BAD_SETTINGS = [
     ),
     (
         with_tool(request=get("/", headers={"Bad Header": "x"})),
-        "tools[0].request.headers.Bad Header: not a valid header name",
+        'tools[0].request.headers["Bad Header"]: not a valid header name',
     ),
     (
         {"headers": {"X-Key": 5}},
@@ -203,13 +203,13 @@ def test_every_shape_problem_is_listed() -> None:
     ]
 
 
-def test_the_bot_reports_a_load_error_at_the_plugins_entry() -> None:
+def test_the_bot_reports_a_load_error_at_the_bad_setting() -> None:
     settings = with_tool(parameters=ORDER_ID, request=get("/orders/{ordr_id}"))
     with pytest.raises(PluginLoadError) as caught:
         conversation(settings)
-    assert caught.value.key == "plugins[0]"
+    assert caught.value.key == "plugins[0].settings.tools[0].request.url"
     assert caught.value.plugin == "cvibot-http"
-    assert "tools[0].request.url: placeholder {ordr_id} is not a parameter" in str(caught.value)
+    assert caught.value.message.startswith("placeholder {ordr_id} is not a parameter")
 
 
 def test_empty_settings_declare_no_tools() -> None:
