@@ -32,6 +32,3 @@ def key_text(keys: KeyPath) -> str | None:
         else:
             parts.append(f"[{json.dumps(text)}]")
     return "".join(parts) or None
-
-
-_key_text = key_text

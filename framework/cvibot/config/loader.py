@@ -31,7 +31,7 @@ from pathlib import Path
 from pydantic import ValidationError
 from yaml.nodes import MappingNode, ScalarNode, SequenceNode
 
-from cvibot.config.keypaths import KeyPath, _key_text, _line_of
+from cvibot.config.keypaths import KeyPath, _line_of, key_text
 from cvibot.config.model import BotConfig
 from cvibot.config.validation import _validation_error
 from cvibot.config.yaml_nodes import _Builder, _compose
@@ -71,7 +71,7 @@ class LoadedConfig:
         the line is that of :meth:`line_of`. The caller raises it.
         """
         return ConfigError(
-            message, file=self.path, line=_line_of(self.lines, keys), key=_key_text(keys)
+            message, file=self.path, line=_line_of(self.lines, keys), key=key_text(keys)
         )
 
 

@@ -21,7 +21,7 @@ from pydantic_core import ErrorDetails
 
 from cvibot.config.common import LocatedValueError
 from cvibot.config.common import describe as _got
-from cvibot.config.keypaths import KeyPath, _key_text, _line_of
+from cvibot.config.keypaths import KeyPath, _line_of, key_text
 from cvibot.config.model import BotConfig
 from cvibot.errors import ConfigError
 
@@ -179,4 +179,4 @@ def _validation_error(
     others = len(problems) - 1
     if others:
         message += f" (and {others} more problem{'s' if others > 1 else ''})"
-    return ConfigError(message, file=file, line=line, key=_key_text(keys))
+    return ConfigError(message, file=file, line=line, key=key_text(keys))

@@ -18,7 +18,7 @@ import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from cvibot.config.interpolate import _interpolate
-from cvibot.config.keypaths import KeyPath, _key_text
+from cvibot.config.keypaths import KeyPath, key_text
 from cvibot.errors import ConfigError
 
 _MAP_TAG = "tag:yaml.org,2002:map"
@@ -63,7 +63,7 @@ def _yaml_error(exc: yaml.MarkedYAMLError, file: Path, keys: KeyPath | None) -> 
         f"invalid YAML: {message or 'cannot read'}",
         file=file,
         line=mark.line + 1 if mark else None,
-        key=_key_text(keys) if keys else None,
+        key=key_text(keys) if keys else None,
     )
 
 
@@ -94,7 +94,7 @@ class _Builder:
 
     def _error(self, message: str, keys: KeyPath, node: Node) -> ConfigError:
         return ConfigError(
-            message, file=self._file, line=node.start_mark.line + 1, key=_key_text(keys)
+            message, file=self._file, line=node.start_mark.line + 1, key=key_text(keys)
         )
 
     def _node(self, node: Node, keys: KeyPath) -> Any:
@@ -150,7 +150,7 @@ class _Builder:
                     f"duplicate key (first written at line {first_line[key]})",
                     file=self._file,
                     line=line,
-                    key=_key_text((*keys, _path_key(key))),
+                    key=key_text((*keys, _path_key(key))),
                 )
             first_line[key] = line
         # `<<` merges: the merged entries come first, so the mapping's own keys win.
