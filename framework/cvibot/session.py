@@ -375,18 +375,16 @@ class Session:
         try:
             result = observer(**kwargs)
         except Exception:
-            self._log.exception(
-                "plugin observer raised", observer=getattr(observer, "__qualname__", observer)
-            )
+            self._log.exception("plugin observer raised", **_whose(observer))
             return
         if inspect.isawaitable(result):
-            self._spawn(self._await_observer(result))
+            self._spawn(self._await_observer(result, observer))
 
-    async def _await_observer(self, awaitable: Awaitable[Any]) -> None:
+    async def _await_observer(self, awaitable: Awaitable[Any], observer: Observer) -> None:
         try:
             await awaitable
         except Exception:
-            self._log.exception("plugin observer raised")
+            self._log.exception("plugin observer raised", **_whose(observer))
 
     def _spawn(self, coro: Any) -> None:
         task = asyncio.get_running_loop().create_task(coro)
@@ -407,3 +405,12 @@ class Session:
             await asyncio.wait(set(self._background), timeout=max(0.0, grace))
             for task in list(self._background):
                 task.cancel()
+
+
+def _whose(observer: Observer) -> dict[str, Any]:
+    """The plugin and function of an observer, for its failure's log line."""
+    function = getattr(observer, "function", observer)
+    return {
+        "plugin": getattr(observer, "plugin_name", None),
+        "observer": getattr(function, "__qualname__", repr(function)),
+    }

@@ -534,6 +534,11 @@ async def test_sync_and_async_observers_see_every_accepted_event(
     assert sent == [tool_result("t1", "ordered 2 tea")]
     raised = [e for e in logs if e["event"] == "plugin observer raised"]
     assert len(raised) == 6  # both broken observers, for each of the three events
+    # Each failure names its observer, the awaited ones too.
+    assert sorted({e["observer"].rsplit(".", 1)[-1] for e in raised}) == [
+        "broken_async",
+        "broken_sync",
+    ]
 
 
 async def test_outcome_observers_get_each_outcome(make_harness: MakeHarness) -> None:

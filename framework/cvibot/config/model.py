@@ -5,24 +5,20 @@ turns a :class:`pydantic.ValidationError` into a :class:`~cvibot.errors.ConfigEr
 names the file, line and key; validators here that need to point below the value they
 check raise :class:`LocatedValueError` with the relative key path.
 
-A file with every key; the values are the defaults, except ``transport.path``,
-``plugins`` and ``tools``, which are examples::
+The main keys, with their defaults (``config.example.yaml`` and
+``docs/configuration.md`` describe every key)::
 
     pipeline_mode: full            # full | echo
     conversation:
       id: null                     # null: taken from the first event
     transport:
-      type: replay
+      type: replay                 # replay | daily
       path: recordings/order.jsonl # relative to this file's folder
-      pace: fast                   # fast | recorded
-      speed: 1.0                   # recorded pace multiplier, > 0
-      out: null                    # file for every outbound message, one JSON per line
     plugins:
       - shop_tools                 # module or installed plugin name (kind: auto)
       - module: bots.shop.tools    # kind: module
         settings: {db: shop.sqlite}
       - name: cvibot-faq           # kind: entry_point
-      - {ref: bots.misc, kind: module, settings: {}}
     tools:
       lookup_order: {reply: tool_result, timeout: 5, cancel_on_interrupt: true}
     defaults:
@@ -35,10 +31,14 @@ A file with every key; the values are the defaults, except ``transport.path``,
       sync_workers: 8
       message_limit: 4096          # bytes
       on_oversize: truncate        # truncate | error
+      shutdown_grace: 10.0         # seconds
     logging:
       level: info                  # debug | info | warning | error
       format: auto                 # auto | console | json
       transcript: true
+
+The live sections (``conversation.url`` / ``create``, ``tavus``, ``trust``, the
+``daily`` transport) are in :mod:`cvibot.config.live` and :mod:`cvibot.config.transport`.
 """
 
 from __future__ import annotations
@@ -141,7 +141,8 @@ class DispatchConfig(BaseModel):
 
 class LoggingConfig(BaseModel):
     """Log output: ``format`` ``auto`` is console on a terminal, JSON otherwise;
-    ``transcript`` logs the conversation's utterances too."""
+    ``transcript`` prints the conversation (speech, tool calls and their answers) and a
+    summary on stdout (``--quiet`` turns it off)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 

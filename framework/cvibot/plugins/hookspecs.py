@@ -159,7 +159,10 @@ def cvibot_respond_to_utterance(
 
     Only used under ``pipeline_mode: echo``, where Tavus runs no LLM of its own: the bot
     sends the returned text as a ``conversation.echo``. Return ``None`` to pass; the
-    first implementation that returns a string wins and the rest are not called.
+    first implementation that returns anything else wins and the rest are not called
+    (an empty string, or a value that is not a string, means silence). Implementations
+    are asked in pluggy's order, last registered first: of the config's plugins, the
+    one listed last is asked first.
 
     Runs on the event loop once per final ``utterance`` of the user. An exception is
     logged, the utterance gets no answer, and the bot carries on.
