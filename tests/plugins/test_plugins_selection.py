@@ -147,3 +147,35 @@ def test_builtin_module_brings_its_tool_functions(
 
     [spec] = host.collect_tools()
     assert (spec.name, spec.plugin) == ("builtin_tools", "mine")
+
+
+RESPONDER = """
+from cvibot import hookimpl
+
+@hookimpl
+def cvibot_respond_to_utterance(utterance):
+    return "{name}"
+"""
+
+
+async def test_named_plugins_answer_before_installed_ones_nobody_named(
+    fake_entry_points: Callable[..., None], tmp_path: Path, write_module: WriteModule
+) -> None:
+    from types import SimpleNamespace
+
+    write_module("named_responder.py", RESPONDER.format(name="named"))
+    write_module("installed_responder.py", RESPONDER.format(name="installed"))
+    fake_entry_points(installed="installed_responder")
+
+    host = PluginHost.load([Entry("named_responder")], base_dir=tmp_path)
+    answer = await host.call_first(
+        "cvibot_respond_to_utterance", utterance=SimpleNamespace(speech="hi"), session=None
+    )
+
+    # Registered last, pluggy would ask the autoloaded one first.
+    assert [p.name for p in host.plugins] == ["named_responder", "installed"]
+    assert answer == "named"
+    assert [i.plugin_name for i in host.observers("cvibot_respond_to_utterance")] == [
+        "named_responder",
+        "installed",
+    ]

@@ -72,6 +72,8 @@ class HookRunner:
         self.pm = pluggy.PluginManager(PROJECT_NAME)
         self.pm.add_hookspecs(hookspecs)
         self._settings: dict[str, Mapping[str, Any]] = {}
+        # Plugins nobody named (autoloaded): their implementations run after the others.
+        self._unnamed: set[str] = set()
         self._observers: dict[str, tuple[list[pluggy.HookImpl], tuple[BoundImpl, ...]]] = {}
 
     async def call(self, hook: str, **kwargs: Any) -> list[Any]:
@@ -148,8 +150,11 @@ class HookRunner:
 
         For the hot path: resolve once, then call each with the hook's other arguments
         as keywords and await the result if it is awaitable. Order is pluggy's call
-        order: ``tryfirst`` ones, then the others from last registered to first, then
-        ``trylast`` ones. The tuple is cached until the implementations change.
+        order (``tryfirst`` ones, then the others from last registered to first, then
+        ``trylast`` ones), except that installed plugins nobody named come after all the
+        others: a plugin the config names answers :func:`cvibot_respond_to_utterance`
+        before one that merely is installed. The tuple is cached until the
+        implementations change.
 
         Raises :class:`ValueError` for an unknown hook.
         """
@@ -157,9 +162,9 @@ class HookRunner:
         cached = self._observers.get(hook)
         if cached is not None and cached[0] == impls:
             return cached[1]
-        bound = tuple(
-            self.bind(impl) for impl in reversed(impls) if not (impl.wrapper or impl.hookwrapper)
-        )
+        ordered = [i for i in reversed(impls) if not (i.wrapper or i.hookwrapper)]
+        ordered.sort(key=lambda impl: impl.plugin_name in self._unnamed)  # stable
+        bound = tuple(self.bind(impl) for impl in ordered)
         self._observers[hook] = (impls, bound)
         return bound
 

@@ -21,8 +21,10 @@ Rules shared by every hook:
   plugin (``plugins: [{ref: ..., settings: {...}}]``), so each plugin sees its own;
   ``{}`` for a plugin the config does not name.
 - Implementations run in pluggy's call order: last registered first, with ``tryfirst``
-  and ``trylast`` respected. Wrappers (``wrapper=True``/``hookwrapper=True``) are not
-  supported, because the host calls each implementation on its own.
+  and ``trylast`` respected; installed plugins nobody named (autoloaded) run after the
+  plugins the config names and the built-ins. Wrappers (``wrapper=True`` /
+  ``hookwrapper=True``) are not supported, because the host calls each implementation
+  on its own.
 - Apart from :func:`cvibot_register_tools`, hooks run on the bot's event loop thread.
   A sync implementation runs inline on the loop, so it must return quickly; blocking
   work belongs in an ``async def`` that awaits ``asyncio.to_thread(...)``.

@@ -36,7 +36,8 @@ class PluginHost(HookRunner):
     ``pm`` is the pluggy manager with the cvibot hookspecs added; ``plugins`` lists the
     plugins in registration order: built-ins, then the config's plugins in config
     order, then autoloaded entry points in name order. Implementations are called in
-    pluggy's order (last registered first), so a config plugin runs before a built-in.
+    pluggy's order (last registered first), so a config plugin runs before a built-in,
+    except that autoloaded plugins run after all the others.
     ``base_dir`` is the resolved config folder given to :meth:`load` (``None`` without
     one); ``cvibot_register_tools`` gets it, or the current directory.
 
@@ -171,9 +172,12 @@ class PluginHost(HookRunner):
         self._settings[loaded.name] = loaded.settings
         if key is not None:
             self._keys[loaded.name] = key
+        elif loaded.kind == "entry_point":
+            self._unnamed.add(loaded.name)
 
     def _unregister(self, name: str) -> None:
         self.pm.unregister(name=name)
         self.plugins = tuple(p for p in self.plugins if p.name != name)
         self._settings.pop(name, None)
+        self._unnamed.discard(name)
         self._observers.clear()
