@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from install_helpers import install_into
 
 from cvibot.plugins.selection import DISABLE_AUTOLOAD_ENV
 
@@ -27,26 +26,8 @@ def installed_plugins(tmp_path_factory: pytest.TempPathFactory) -> Path:
     (hatchling is in the dev environment, so no network is needed); put the folder on
     ``PYTHONPATH`` to run an interpreter that has them installed.
     """
-    target = tmp_path_factory.mktemp("site")
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "install",
-            "--no-deps",
-            "--no-build-isolation",
-            "--no-index",
-            "--quiet",
-            "--disable-pip-version-check",
-            "--target",
-            str(target),
-            str(FIXTURES / "cvibot-example-plugin"),
-            str(FIXTURES / "cvibot-broken-plugin"),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
+    return install_into(
+        tmp_path_factory.mktemp("site"),
+        FIXTURES / "cvibot-example-plugin",
+        FIXTURES / "cvibot-broken-plugin",
     )
-    assert done.returncode == 0, done.stderr
-    return target

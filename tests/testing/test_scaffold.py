@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from install_helpers import install_into
 
 from cvibot.cli.new_cmd import new
 from cvibot.scaffold import (
@@ -159,28 +160,7 @@ def installed_demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path
     result = CliRunner().invoke(new, ["plugin", "demo", "--dir", str(parent)])
     assert result.exit_code == 0, result.output
     project = parent / "cvibot-demo"
-    target = parent / "site"
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "install",
-            "--no-deps",
-            "--no-build-isolation",
-            "--no-index",
-            "--quiet",
-            "--disable-pip-version-check",
-            "--target",
-            str(target),
-            str(project),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert done.returncode == 0, done.stderr
-    return project, target
+    return project, install_into(parent / "site", project)
 
 
 def test_the_generated_tests_pass_on_the_installed_plugin(
