@@ -15,7 +15,7 @@ from typing import Any
 
 from cvibot.dispatch import ToolOutcome
 from cvibot.participants import Participant, ParticipantChange
-from cvibot.protocol.events import Event
+from cvibot.protocol.events import Event, Utterance
 from cvibot.protocol.parse import Rejection
 
 __all__ = ["DropReason", "SessionListener", "SessionStats"]
@@ -71,6 +71,10 @@ class SessionListener:
 
     def on_sent(self, message: Mapping[str, Any]) -> None:
         """Any app-message the bot sent."""
+
+    def on_responded(self, utterance: Utterance, text: str) -> None:
+        """Under ``pipeline_mode: echo``: the text a plugin's utterance responder gave the
+        user's ``utterance``, after it was sent as a ``conversation.echo``."""
 
     def on_participant(
         self, change: ParticipantChange, participant: Participant, *, replica: bool

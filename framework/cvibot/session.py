@@ -368,6 +368,9 @@ class Session:
                 self._log.exception(
                     "utterance reply could not be sent", conversation_id=self._conversation_id
                 )
+                return
+            for listener in self._listeners:
+                listener.on_responded(utterance, text)
 
     # -- tasks -----------------------------------------------------------------------------
 

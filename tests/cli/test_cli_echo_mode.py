@@ -69,6 +69,11 @@ def test_echo_mode_answers_user_utterances_with_the_plugins_text(tmp_path: Path)
 
     assert result.exit_code == 0, result.stderr
     assert "pipeline_mode echo" in result.stdout.splitlines()[0]
+    # The transcript shows each answer under the user's line it answers.
+    lines = result.stdout.splitlines()
+    asked = lines.index("  user    │ When do you open?")
+    assert "  ↳ echo  │ Mia heard 4 words: When do you open?" in lines[asked + 1 : asked + 4]
+    assert sum("↳ echo" in line for line in lines) == 2
     sent = read_jsonl(out)
     echoes = [m for m in sent if m["event_type"] == "conversation.echo"]
     assert [m["properties"] for m in echoes] == [

@@ -140,7 +140,7 @@ def _serve(
         if printer is not None:
             printer.header(
                 f"cvibot · {where} · pipeline_mode {bot.pipeline_mode} · "
-                f"{len(bot.tools)} tools: {', '.join(sorted(bot.tools)) or 'none'}"
+                f"{_count(len(bot.tools), 'tool')}: {', '.join(sorted(bot.tools)) or 'none'}"
             )
 
     try:

@@ -92,6 +92,10 @@ class Transcript(SessionListener):
         elif isinstance(event, UnknownEvent):
             self._line(f"  · unhandled event {event.event_type}{note}", dim=True)
 
+    def on_responded(self, utterance: Utterance, text: str) -> None:
+        # What the replica is told to say under pipeline_mode echo, under the user's line.
+        self._line(f"  {'↳ echo':<8}│ {_clip(text)}", fg="cyan")
+
     def on_rejection(self, rejection: Rejection) -> None:
         what = rejection.event_type or "message"
         answered = "  → answered with an error" if rejection.tool_call_id else ""
