@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from cvibot.config import DailyTransportConfig
     from cvibot.runtime import Bot
     from cvibot.session import Session, SessionListener
-    from cvibot.tavus import Conversation, TavusClient
+    from cvibot.tavus import Conversation, RetryPolicy, TavusClient
     from cvibot.transports.base import Transport
 
 __all__ = ["Plan", "StopRequested", "exit_now", "serve"]
@@ -93,21 +93,31 @@ def _daily_transport(bot: Bot, plan: Plan, url: str, token: str | None) -> Trans
     )
 
 
-def tavus_client(bot: Bot) -> TavusClient:
+def tavus_client(
+    bot: Bot, needed_for: str = "creating a conversation", retry: RetryPolicy | None = None
+) -> TavusClient:
     """The REST client of the config's ``tavus`` section (key: ``tavus.api_key``, else
-    ``TAVUS_API_KEY``). Raises :class:`cvibot.errors.ConfigError` without a key."""
+    ``TAVUS_API_KEY``; ``retry`` ``None`` for the client's default policy). Raises
+    :class:`cvibot.errors.ConfigError` at ``tavus.api_key`` without a key, saying it is
+    needed for ``needed_for``, and at ``tavus`` for settings the client refuses (the
+    messages never hold the key)."""
     from cvibot.tavus import TavusClient
 
     cfg = bot.config.tavus
-    key = cfg.api_key.get_secret_value() if cfg.api_key else os.environ.get("TAVUS_API_KEY")
-    if not key:
+    key = cfg.api_key.get_secret_value() if cfg.api_key else os.environ.get("TAVUS_API_KEY", "")
+    if not key.strip():
         raise bot.loaded.error(
-            "creating a conversation needs a Tavus API key: set TAVUS_API_KEY "
+            f"{needed_for} needs a Tavus API key: set TAVUS_API_KEY "
             "or tavus.api_key (as ${TAVUS_API_KEY})",
             "tavus",
             "api_key",
         )
-    return TavusClient(key, base_url=str(cfg.base_url).rstrip("/"), timeout=cfg.timeout)
+    try:
+        return TavusClient(
+            key, base_url=str(cfg.base_url).rstrip("/"), timeout=cfg.timeout, retry=retry
+        )
+    except ValueError as exc:
+        raise bot.loaded.error(str(exc), "tavus") from None
 
 
 async def _create(api: TavusClient, bot: Bot) -> Conversation:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import sys
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -149,6 +148,7 @@ def sync(
     or could not be reached (what was applied before is listed); 2 a config error, or
     tools that break Tavus's limits.
     """
+    from cvibot.cli.live import tavus_client
     from cvibot.cli.main import load_bot
     from cvibot.errors import ConfigError
     from cvibot.sync import LimitsExceeded, check_limits, render_problems
@@ -168,7 +168,7 @@ def sync(
         chosen = target or bot.config.tavus.sync.target
         where: Target = "persona" if chosen == "persona" else "registry"
         pid = _persona_id(bot, persona_id)
-        api = _client(bot)
+        api = tavus_client(bot, "syncing tools", retry=RETRY)
     except ConfigError as exc:
         _fail(str(exc), EXIT_CONFIG)
     ask = not yes and not dry_run and _interactive()
@@ -196,28 +196,6 @@ def _persona_id(bot: Bot, given: str | None) -> str:
         "sync",
         "persona_id",
     )
-
-
-def _client(bot: Bot) -> TavusClient:
-    """The Tavus client of the config's ``tavus`` section (key: ``tavus.api_key``, else
-    ``TAVUS_API_KEY``); a located :class:`~cvibot.errors.ConfigError` without a key."""
-    from cvibot.tavus import TavusClient
-
-    cfg = bot.config.tavus
-    key = cfg.api_key.get_secret_value() if cfg.api_key else os.environ.get("TAVUS_API_KEY", "")
-    if not key.strip():
-        raise bot.loaded.error(
-            "syncing tools needs a Tavus API key: set TAVUS_API_KEY "
-            "or tavus.api_key (as ${TAVUS_API_KEY})",
-            "tavus",
-            "api_key",
-        )
-    try:
-        return TavusClient(
-            key, base_url=str(cfg.base_url).rstrip("/"), timeout=cfg.timeout, retry=RETRY
-        )
-    except ValueError as exc:  # the messages never hold the key
-        raise bot.loaded.error(str(exc), "tavus") from None
 
 
 async def _sync(
