@@ -12,6 +12,7 @@ from tavus_helpers import FAST, KEY, closed_port
 from cvibot.errors import CvibotError
 from cvibot.tavus import (
     BadRequest,
+    Conflict,
     NotFound,
     RateLimited,
     RetryPolicy,
@@ -153,10 +154,17 @@ async def test_structured_error_is_rendered_as_compact_json(
 
 
 async def test_other_statuses_are_the_base_class(api: TavusClient, fake: FakeTavusAPI) -> None:
-    fake.fail_next(409, body={"message": "conflict"})
+    fake.fail_next(418, body={"message": "a teapot"})
     with pytest.raises(TavusAPIError) as info:
         await api.get_persona("p_default")
     assert type(info.value) is TavusAPIError
+    assert _one_line(info.value) == "Tavus API GET /personas/p_default: 418 I'm a Teapot: a teapot"
+
+
+async def test_409_is_a_conflict(api: TavusClient, fake: FakeTavusAPI) -> None:
+    fake.fail_next(409, body={"message": "conflict"})
+    with pytest.raises(Conflict) as info:
+        await api.get_persona("p_default")
     assert _one_line(info.value) == "Tavus API GET /personas/p_default: 409 Conflict: conflict"
 
 

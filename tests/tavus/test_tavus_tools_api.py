@@ -12,6 +12,7 @@ from tavus_helpers import KEY
 
 from cvibot.tavus import (
     BadRequest,
+    Conflict,
     NotFound,
     RegistryTool,
     ServerError,
@@ -98,7 +99,7 @@ async def test_a_name_taken_in_the_account_is_a_409(
 ) -> None:
     fake.add_tool(**_body())
 
-    with pytest.raises(TavusAPIError) as caught:
+    with pytest.raises(Conflict) as caught:
         await api.create_tool(_body(name))
 
     assert caught.value.status == 409

@@ -18,6 +18,7 @@ from __future__ import annotations
 from cvibot.tavus.client import API_KEY_ENV, DEFAULT_BASE_URL, TavusClient
 from cvibot.tavus.errors import (
     BadRequest,
+    Conflict,
     MissingAPIKey,
     NotFound,
     RateLimited,
@@ -44,6 +45,7 @@ __all__ = [
     "DEFAULT_BASE_URL",
     "MAX_ATTACH",
     "BadRequest",
+    "Conflict",
     "Conversation",
     "ConversationProperties",
     "CreateConversationRequest",

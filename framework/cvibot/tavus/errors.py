@@ -27,6 +27,7 @@ from cvibot.errors import ConfigError, CvibotError
 
 __all__ = [
     "BadRequest",
+    "Conflict",
     "MissingAPIKey",
     "NotFound",
     "RateLimited",
@@ -115,6 +116,11 @@ class Unauthorized(TavusAPIError):
 
 class NotFound(TavusAPIError):
     """404: the named resource (conversation, persona, …) does not exist."""
+
+
+class Conflict(TavusAPIError):
+    """409: the request clashes with what exists, such as a tool name already taken in
+    the account (names are unique per account, protocol reference §7.2)."""
 
 
 class RateLimited(TavusAPIError):

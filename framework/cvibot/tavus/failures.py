@@ -15,6 +15,7 @@ from pydantic import SecretStr
 
 from cvibot.tavus.errors import (
     BadRequest,
+    Conflict,
     NotFound,
     RateLimited,
     ServerError,
@@ -86,6 +87,8 @@ def status_error(
         return error(Unauthorized, f"the Tavus API key was refused; check TAVUS_API_KEY{said}")
     if status == 404:
         return error(NotFound, f"{resource or 'the requested resource'} was not found{said}")
+    if status == 409:
+        return error(Conflict, server or "the request conflicts with what exists")
     if status == 429:
         retry_after = parse_retry_after(response.headers.get("retry-after"))
         if is_concurrency_refusal(server):
