@@ -9,7 +9,6 @@ Heavy modules are imported inside the commands so ``cvibot --help`` stays fast.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import sys
 from collections.abc import Iterable, Sequence
@@ -172,6 +171,8 @@ def sync(
     except ConfigError as exc:
         _fail(str(exc), EXIT_CONFIG)
     ask = not yes and not dry_run and _interactive()
+    import asyncio  # here, so that `cvibot --help` stays fast
+
     raise SystemExit(asyncio.run(_sync(api, specs, where, pid, dry_run=dry_run, ask=ask)))
 
 
