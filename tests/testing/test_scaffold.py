@@ -85,13 +85,13 @@ def test_the_files_render_to_valid_python_and_toml(name: str) -> None:
     assert project["build-system"]["build-backend"] == "hatchling.build"
     assert project["project"]["name"] == names.distribution
     assert project["project"]["dependencies"] == ["cvibot"]
-    assert project["project"]["entry-points"]["cvibot"] == {name: names.package}
+    assert project["project"]["entry-points"]["cvibot"] == {names.distribution: names.package}
     dev = project["project"]["optional-dependencies"]["dev"]
     assert any(d.startswith("pytest>") for d in dev)
     assert any(d.startswith("pytest-asyncio") for d in dev)
     assert f"def {names.tool}(name: str," in files[f"{names.package}/__init__.py"]
     assert "cvibot_conversation" in files[f"tests/{names.test_file}"]
-    assert f"  - name: {name}\n" in files["README.md"]
+    assert f"  - name: {names.distribution}\n" in files["README.md"]
 
 
 def test_an_existing_folder_is_left_alone(tmp_path: Path) -> None:
@@ -123,7 +123,7 @@ def test_the_command_writes_the_project_and_says_what_next(tmp_path: Path) -> No
         assert f"  {relative}\n" in result.output
     assert f"cd {root}" in result.output
     assert "pip install -e '.[dev]'" in result.output
-    assert "plugins: [demo]" in result.output
+    assert "plugins: [cvibot-demo]" in result.output
 
 
 @pytest.mark.parametrize(
@@ -188,7 +188,7 @@ def test_the_installed_plugin_is_an_entry_point(installed_demo: tuple[Path, Path
     script = textwrap.dedent(
         """
         from importlib.metadata import entry_points
-        [ep] = entry_points(group="cvibot", name="demo")
+        [ep] = entry_points(group="cvibot", name="cvibot-demo")
         print(ep.value, ep.dist.name, ep.dist.version)
         """
     )

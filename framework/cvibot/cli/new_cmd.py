@@ -67,7 +67,7 @@ def plugin(name: str, directory: Path) -> None:
         f"  cd {shown}\n"
         "  pip install -e '.[dev]'    # the plugin, cvibot and the test tools\n"
         "  pytest                     # the example tests, on a fake conversation\n"
-        f"Then name it in a bot's config: plugins: [{names.name}]"
+        f"Then name it in a bot's config: plugins: [{names.distribution}]"
     )
 
 

@@ -1,8 +1,9 @@
 """The names a new plugin project is built from, and the rule for the name it is given.
 
-``cvibot new plugin NAME`` makes the distribution ``cvibot-NAME``, the import package
-``cvibot_NAME`` (hyphens become underscores) and the entry point ``NAME`` of group
-``cvibot``, which is also the name a bot's config uses for the plugin.
+``cvibot new plugin NAME`` makes the distribution ``cvibot-NAME`` and the entry point of
+the same name in group ``cvibot``, which is also the name a bot's config uses for the
+plugin (as for the first-party ``cvibot-faq``), and the import package ``cvibot_NAME``
+(hyphens become underscores).
 """
 
 from __future__ import annotations
@@ -53,8 +54,9 @@ def name_problem(name: str) -> str | None:
 class PluginNames:
     """Every name of one plugin project.
 
-    ``name`` is the plugin's (entry point and config) name, ``distribution`` the
-    project's (``cvibot-NAME``), ``package`` the import name (``cvibot_NAME``), ``tool``
+    ``name`` is the name given to ``cvibot new plugin``, ``distribution`` the
+    project's (``cvibot-NAME``), also its entry point and the name a config uses,
+    ``package`` the import name (``cvibot_NAME``), ``tool``
     the example tool's name (``NAME_greet``) and ``test_file`` the tests' file name.
     """
 
