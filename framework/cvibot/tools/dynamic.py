@@ -34,12 +34,7 @@ from pydantic import BaseModel, ConfigDict, create_model
 from cvibot.context import ToolContext
 from cvibot.errors import ToolDefinitionError
 from cvibot.tools.options import Origin, ReplyMode
-from cvibot.tools.schema import (
-    RESERVED_PREFIX,
-    is_async_callable,
-    llm_json_schema,
-    reserved_properties,
-)
+from cvibot.tools.schema import checked_parameters, is_async_callable
 from cvibot.tools.spec import ToolSpec
 
 __all__ = ["CONTEXT_PARAM", "dynamic_handler", "dynamic_tool"]
@@ -134,18 +129,9 @@ def dynamic_tool(
         raise ToolDefinitionError(f"tool name must be a string, not {type(name).__name__}")
     takes_context = _takes_context(handler, fail)
     model = _arguments_model(name, arguments, handler, fail)
-    try:
-        parameters = llm_json_schema(model)
-    except ToolDefinitionError as exc:
-        raise fail(str(exc)) from None
-    except Exception as exc:  # pydantic's schema errors: fatal at definition time
-        raise fail(f"cannot build the JSON Schema of the arguments: {exc}") from exc
-    reserved = reserved_properties(parameters)
-    if reserved:
-        raise fail(
-            f"argument name(s) {', '.join(map(repr, reserved))} use the prefix "
-            f"{RESERVED_PREFIX!r}, which Tavus reserves (§7.2)"
-        )
+    parameters = checked_parameters(
+        model, fail, "cannot build the JSON Schema of the arguments", "argument"
+    )
     call_type = _AsyncCall if is_async_callable(handler) else _SyncCall
     return ToolSpec(
         name=name,

@@ -153,19 +153,34 @@ def function_schema(
                 __module__=getattr(target, "__module__", None) or __name__,
                 **fields,
             )
+    except Exception as exc:  # pydantic's many model errors, all fatal at definition time
+        raise fail(f"cannot build the argument model: {exc}") from exc
+    parameters = checked_parameters(model, fail, "cannot build the argument model", "parameter")
+    return FunctionSchema(description, parameters, model, context_param)
+
+
+def checked_parameters(
+    model: type[BaseModel], fail: Callable[[str], ToolDefinitionError], failure: str, noun: str
+) -> dict[str, Any]:
+    """The JSON Schema Tavus gets for the argument ``model`` (:func:`llm_json_schema`).
+
+    Raises ``fail(...)`` when pydantic cannot build the schema (the message starts with
+    ``failure``) and when a property uses Tavus's reserved ``tavus_`` prefix (the
+    properties are called by ``noun`` in the message).
+    """
+    try:
         parameters = llm_json_schema(model)
     except ToolDefinitionError as exc:
         raise fail(str(exc)) from None
-    except Exception as exc:  # pydantic's many schema errors, all fatal at definition time
-        raise fail(f"cannot build the argument model: {exc}") from exc
-
+    except Exception as exc:  # pydantic's schema errors: fatal at definition time
+        raise fail(f"{failure}: {exc}") from exc
     reserved = reserved_properties(parameters)
     if reserved:
         raise fail(
-            f"parameter name(s) {', '.join(map(repr, reserved))} use the prefix "
+            f"{noun} name(s) {', '.join(map(repr, reserved))} use the prefix "
             f"{RESERVED_PREFIX!r}, which Tavus reserves (§7.2)"
         )
-    return FunctionSchema(description, parameters, model, context_param)
+    return parameters
 
 
 def _fields(
