@@ -31,6 +31,8 @@ MAX_PAL_TOOLS: Final = 50
 TOOL_READ_ONLY: Final = ("tool_id", "owner_id", "is_system_tool", "created_at", "updated_at")
 """Tool keys the fake sets itself: a body may not set them."""
 
+# Tavus's rules, written out again on purpose rather than imported from cvibot.tools:
+# the fake stands for Tavus, so a slip in cvibot's own copy of a rule fails a test.
 _NAME: Final = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]{0,63}")
 _ORIGINS: Final = ("llm", "vision", "audio")
 _TRIGGERS: Final = ("in_call", "post_call")
