@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 import click
 
 from cvibot.cli.new_cmd import new
-from cvibot.cli.options import plugin_option
+from cvibot.cli.options import plugin_option, table_lines
 from cvibot.cli.plugins_cmd import plugins
 from cvibot.cli.tools_cmd import tools
 
@@ -367,9 +367,8 @@ def check(config: Path, plugin_args: tuple[str, ...]) -> None:
                 s.plugin or "",
             )
         )
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    for r in rows:
-        click.echo("  " + "  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip())
+    for line in table_lines(rows, indent="  "):
+        click.echo(line)
     problems = limit_problems(specs)
     for p in problems:
         click.echo(f"warning: {p}", err=True)

@@ -1,10 +1,12 @@
-"""Options shared by several commands."""
+"""Options and output shared by several commands."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
+
 import click
 
-__all__ = ["plugin_option"]
+__all__ = ["plugin_option", "table_lines"]
 
 plugin_option = click.option(
     "-p",
@@ -15,3 +17,10 @@ plugin_option = click.option(
     "if the config names it or it is installed. Repeatable. "
     "CVIBOT_DISABLE_PLUGIN_AUTOLOAD=1 loads only the plugins named.",
 )
+
+
+def table_lines(rows: Sequence[Sequence[str]], indent: str = "") -> Iterator[str]:
+    """``rows`` (the first one the header) as aligned columns, two spaces apart."""
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    for row in rows:
+        yield (indent + "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True))).rstrip()

@@ -8,6 +8,8 @@ import sys
 
 import click
 
+from cvibot.cli.options import table_lines
+
 __all__ = ["plugins"]
 
 
@@ -45,10 +47,8 @@ def plugins(as_json: bool) -> None:
                 ", ".join(h.removeprefix("cvibot_") for h in info.hooks) or "-",
             )
         )
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
-    for row in rows:
-        cells = [cell.ljust(width) for cell, width in zip(row, widths, strict=False)]
-        click.echo("  ".join([*cells, row[-1]]).rstrip())
+    for line in table_lines(rows):
+        click.echo(line)
     for info in found:
         if info.error is not None:
             click.echo(f"{info.name}: {info.status}: {info.error}", err=True)
