@@ -1,8 +1,15 @@
-"""The live transcript and the end-of-run summary a person reads in a terminal."""
+"""The live transcript and the end-of-run summary a person reads in a terminal.
+
+Everything shown comes from the conversation, so it is treated as hostile: each line is
+made printable before it is written (:func:`printable`: lone surrogates replaced,
+control characters such as ANSI escapes shown as ``\\x1b``), and each field is cut to a
+preview (:func:`_clip`) without first walking the whole of a megabyte string.
+"""
 
 from __future__ import annotations
 
 import json
+import re
 from collections import Counter
 from collections.abc import Mapping
 from typing import IO, Any
@@ -21,11 +28,14 @@ from cvibot.protocol.events import (
     Utterance,
 )
 from cvibot.protocol.parse import Rejection, parse_event
+from cvibot.protocol.text import valid_unicode
 from cvibot.session import DropReason, SessionListener, SessionStats
 
-__all__ = ["Transcript", "format_summary"]
+__all__ = ["Transcript", "format_summary", "printable"]
 
 _PREVIEW = 160
+_NAME = 64  # characters shown of a name, id or event type
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
 _MARKS = {
     OutcomeKind.SUCCESS: ("✓", "green"),
     OutcomeKind.ERROR: ("✗", "red"),
@@ -34,13 +44,47 @@ _MARKS = {
 }
 
 
+def printable(text: str) -> str:
+    """``text`` safe to write to a terminal: lone surrogates replaced by U+FFFD, control
+    and bidirectional-override characters written as escapes (``\\x1b``, ``\\u202e``)."""
+    return _CONTROL.sub(_escape, valid_unicode(text))
+
+
+def _escape(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
 def _clip(text: str, limit: int = _PREVIEW) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+    """A one-line preview of at most ``limit`` characters, ending in "…" when cut."""
+    # Whitespace runs become one space; a long text is cut first, so a megabyte field
+    # costs no more than a short one.
+    cut = len(text) > 4 * limit
+    text = " ".join(text[: 4 * limit].split())
+    return text if len(text) <= limit and not cut else text[: limit - 1] + "…"
 
 
-def _arguments(arguments: Mapping[str, Any]) -> str:
-    return ", ".join(f"{k}={json.dumps(v, ensure_ascii=False)}" for k, v in arguments.items())
+def _name(value: object) -> str:
+    return _clip(str(value), _NAME)
+
+
+def _arguments(arguments: Mapping[str, Any], limit: int) -> str:
+    """``key=JSON, ...`` for a preview of ``limit`` characters; stops once that is filled."""
+    parts: list[str] = []
+    length = 0
+    for key, value in arguments.items():
+        if length > limit:
+            parts.append("…")
+            break
+        if isinstance(value, str):
+            value = value[: limit + 1]  # a long string need not be encoded in full
+        try:
+            shown = json.dumps(value, ensure_ascii=False, default=lambda v: type(v).__name__)
+        except (ValueError, RecursionError):  # NaN is written; only exotic values get here
+            shown = "…"
+        parts.append(f"{key}={shown[: limit + 1]}")
+        length += len(parts[-1]) + 2
+    return ", ".join(parts)
 
 
 class Transcript(SessionListener):
@@ -54,9 +98,14 @@ class Transcript(SessionListener):
         self._color = stream.isatty() if color is None else color
 
     def _line(self, text: str, **style: Any) -> None:
+        text = printable(text)
         if self._color and style:
             text = click.style(text, **style)
-        self._out.write(text + "\n")
+        try:
+            self._out.write(text + "\n")
+        except UnicodeEncodeError:  # a terminal that cannot show some character
+            encoding = getattr(self._out, "encoding", None) or "ascii"
+            self._out.write(text.encode(encoding, "backslashreplace").decode(encoding) + "\n")
         self._out.flush()
 
     def header(self, text: str) -> None:
@@ -74,30 +123,26 @@ class Transcript(SessionListener):
             kind = "perception tool call" if isinstance(event, PerceptionToolCall) else "tool call"
             ids = [f"seq {event.seq}"] if event.seq is not None else []
             if event.tool_call_id:
-                ids.append(f"id {event.tool_call_id}")
+                ids.append(f"id {_name(event.tool_call_id)}")
             suffix = f"  [{', '.join(ids)}]" if ids else ""
-            self._line(
-                f"  ⚙ {kind} {event.name}({_clip(_arguments(event.arguments), 120)}){suffix}{note}",
-                bold=True,
-            )
+            shown = _clip(_arguments(event.arguments, 120), 120)
+            self._line(f"  ⚙ {kind} {_name(event.name)}({shown}){suffix}{note}", bold=True)
         elif event.is_replica_interruption:
             self._line(f"  · replica interrupted{note}", dim=True)
         elif isinstance(event, ReplicaJoined):
             self._line("  · replica joined", dim=True)
         elif isinstance(event, Shutdown):
-            self._line(
-                f"  · conversation shut down ({event.shutdown_reason or 'no reason given'})",
-                dim=True,
-            )
+            reason = _name(event.shutdown_reason or "no reason given")
+            self._line(f"  · conversation shut down ({reason})", dim=True)
         elif isinstance(event, UnknownEvent):
-            self._line(f"  · unhandled event {event.event_type}{note}", dim=True)
+            self._line(f"  · unhandled event {_name(event.event_type)}{note}", dim=True)
 
     def on_responded(self, utterance: Utterance, text: str) -> None:
         # What the replica is told to say under pipeline_mode echo, under the user's line.
         self._line(f"  {'↳ echo':<8}│ {_clip(text)}", fg="cyan")
 
     def on_rejection(self, rejection: Rejection) -> None:
-        what = rejection.event_type or "message"
+        what = _name(rejection.event_type or "message")
         answered = "  → answered with an error" if rejection.tool_call_id else ""
         self._line(
             f"  ✗ rejected {what} ({rejection.reason.value}): {_clip(rejection.detail, 120)}"
@@ -107,7 +152,7 @@ class Transcript(SessionListener):
 
     def on_drop(self, event: Event, reason: DropReason) -> None:
         seq = f" seq {event.seq}" if event.seq is not None else ""
-        self._line(f"  · dropped {event.event_type}{seq} ({reason.value})", dim=True)
+        self._line(f"  · dropped {_name(event.event_type)}{seq} ({reason.value})", dim=True)
 
     def on_participant(
         self, change: ParticipantChange, participant: Participant, *, replica: bool
@@ -115,13 +160,14 @@ class Transcript(SessionListener):
         if change == "updated":
             return
         who = "replica" if replica else "participant"
-        self._line(f"  · {who} {participant.describe()} {change} the room", dim=True)
+        self._line(f"  · {who} {_clip(participant.describe())} {change} the room", dim=True)
 
     def on_untrusted(self, message: Any, sender: str) -> None:
         parsed = parse_event(message)
-        what = parsed.event_type or "message"
+        what = _name(parsed.event_type or "message")
         self._line(
-            f"  ✗ ignored {what} from {sender}: not the replica (untrusted_sender)", fg="red"
+            f"  ✗ ignored {what} from {_clip(sender)}: not the replica (untrusted_sender)",
+            fg="red",
         )
 
     def on_outcome(self, outcome: ToolOutcome) -> None:
@@ -143,15 +189,13 @@ class Transcript(SessionListener):
                 label += "[error]"
             sent = f"{label}: {_clip(str(body))}"
         trunc = " (truncated)" if outcome.truncated else ""
-        self._line(
-            f"    {mark} {outcome.tool} {kind} in {outcome.latency * 1000:.1f} ms → {sent}{trunc}",
-            fg=colour,
-        )
+        took = f"{outcome.latency * 1000:.1f} ms"
+        self._line(f"    {mark} {_name(outcome.tool)} {kind} in {took} → {sent}{trunc}", fg=colour)
 
 
 def _counts(counter: Counter[str] | Mapping[str, int]) -> str:
     items = sorted(counter.items(), key=lambda kv: (-kv[1], kv[0]))
-    return ", ".join(f"{k} {v}" for k, v in items) if items else "none"
+    return ", ".join(f"{_name(k)} {v}" for k, v in items) if items else "none"
 
 
 def format_summary(stats: SessionStats) -> str:
@@ -168,4 +212,4 @@ def format_summary(stats: SessionStats) -> str:
     ]
     if stats.late:
         lines.append(f"  late        {stats.late} (arrived after a higher seq)")
-    return "\n".join(lines)
+    return "\n".join(printable(line) for line in lines)

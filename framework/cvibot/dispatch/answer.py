@@ -8,6 +8,7 @@ from typing import Any
 import pydantic_core
 from pydantic import BaseModel
 
+from cvibot.errors import ToolError
 from cvibot.protocol.interactions import (
     AppendContext,
     Echo,
@@ -17,7 +18,14 @@ from cvibot.protocol.interactions import (
 )
 from cvibot.tools.options import ReplyMode
 
-__all__ = ["ANSWER_MODES", "answer_for", "effective_reply", "explicit_answer", "render_value"]
+__all__ = [
+    "ANSWER_MODES",
+    "UnsendableResult",
+    "answer_for",
+    "effective_reply",
+    "explicit_answer",
+    "render_value",
+]
 
 _INTERACTION_REPLY: dict[type[Interaction], ReplyMode] = {
     ToolResult: ReplyMode.TOOL_RESULT,
@@ -40,13 +48,47 @@ def effective_reply(mode: ReplyMode, tool_call_id: str | None) -> ReplyMode:
     return mode
 
 
-def render_value(value: Any) -> tuple[str | None, Interaction | None]:
+class UnsendableResult(ToolError):
+    """A handler returned a value that cannot be sent as JSON text.
+
+    A :class:`~cvibot.errors.ToolError`, so the dispatcher answers the call with an error
+    whose message names the value's type, e.g. ``"lookup_order returned a value that
+    cannot be sent as JSON: _thread.lock"``; ``value_type`` is that type's name.
+    """
+
+    def __init__(self, tool: str | None, value_type: str, reason: str | None = None) -> None:
+        who = tool or "the tool"
+        why = f" ({reason})" if reason else ""
+        super().__init__(f"{who} returned a value that cannot be sent as JSON: {value_type}{why}")
+        self.value_type = value_type
+
+
+class _Unsendable(Exception):
+    """Raised inside ``json.dumps`` by :func:`_jsonable` for the value it cannot take."""
+
+    def __init__(self, value: Any, reason: str | None = None) -> None:
+        super().__init__(reason)
+        self.value = value
+        self.reason = reason
+
+
+def render_value(value: Any, tool: str | None = None) -> tuple[str | None, Interaction | None]:
     """Turn a handler's return value into ``(answer text, explicit interaction)``.
 
     - ``str`` → the text itself; ``None`` → no text;
     - an :class:`Interaction` → ``(None, interaction)``: it replaces the configured reply;
-    - ``dict``, ``list``, a pydantic model, a dataclass → compact JSON text;
-    - numbers and booleans → their JSON text; anything else → ``str(value)``.
+    - a pydantic model → its ``model_dump_json()``;
+    - ``dict``, ``list``, ``tuple``, numbers, booleans → compact JSON text (non-ASCII kept
+      as is); inside them dataclasses, models, datetimes, UUIDs, enums, ``Decimal`` and
+      the other types pydantic serialises are converted as pydantic does.
+
+    Raises :class:`UnsendableResult` (a ``ToolError``, so the call is answered with an
+    error naming the value's type) for what has no faithful JSON text: an object pydantic
+    cannot serialise (a lock, a socket, a plain ``object()``), a ``set`` (JSON has no
+    unordered collection, and its order changes between runs: return a sorted list),
+    NaN or infinite floats, dict keys that are not strings or numbers, circular or very
+    deeply nested values, integers too long to write. ``tool`` names the tool in the
+    message. Never calls ``str()`` or ``repr()`` on the value.
     """
     if value is None:
         return None, None
@@ -55,13 +97,65 @@ def render_value(value: Any) -> tuple[str | None, Interaction | None]:
     if isinstance(value, Interaction):
         return None, value
     if isinstance(value, BaseModel):
-        return value.model_dump_json(), None
-    if isinstance(value, bool | int | float):
-        return json.dumps(value), None
+        try:
+            return value.model_dump_json(), None
+        except pydantic_core.PydanticSerializationError:
+            pass  # a lone surrogate in a field, say: try the general path
     try:
-        return pydantic_core.to_json(value).decode(), None
-    except pydantic_core.PydanticSerializationError:
-        return str(value), None
+        text = json.dumps(
+            value,
+            separators=(",", ":"),
+            ensure_ascii=False,
+            allow_nan=False,
+            default=_jsonable,
+        )
+    except _Unsendable as exc:
+        raise UnsendableResult(tool, _type_name(exc.value), exc.reason) from None
+    except RecursionError:
+        raise UnsendableResult(tool, _type_name(value), "nested too deeply") from None
+    except Exception as exc:  # TypeError, ValueError, or what a value's own code raised
+        raise UnsendableResult(tool, _type_name(value), _why(exc)) from None
+    return text, None
+
+
+def _jsonable(value: Any) -> Any:
+    """``json.dumps``'s hook for the types it does not know: what pydantic makes of them."""
+    if isinstance(value, set | frozenset):
+        raise _Unsendable(value, "JSON has no sets: return a sorted list")
+    try:
+        converted = pydantic_core.to_jsonable_python(value)
+    except Exception:
+        raise _Unsendable(value) from None
+    if type(converted) is type(value):  # not converted: json.dumps would ask again
+        raise _Unsendable(value)
+    return converted
+
+
+def _why(exc: Exception) -> str:
+    """A short reason for a failed ``json.dumps``, without the value's own text."""
+    try:
+        message = str(exc)
+    except Exception:
+        message = ""
+    if "Out of range float" in message:
+        return "NaN or an infinite float, which JSON cannot carry"
+    if "Circular reference" in message:
+        return "a circular reference"
+    if "integer string conversion" in message:
+        return "an integer too long to write"
+    if message.startswith("keys must be"):
+        return f"dict {message}"
+    return type(exc).__name__
+
+
+def _type_name(value: Any) -> str:
+    """``"_thread.lock"``, ``"set"``, ``"shop.Order"``: the module-qualified type name."""
+    kind = type(value)
+    try:
+        module, name = kind.__module__, kind.__qualname__
+    except Exception:
+        return "an unknown type"
+    return name if module == "builtins" else f"{module}.{name}"
 
 
 def answer_for(

@@ -263,6 +263,7 @@ class Dispatcher:
                         )
             finally:
                 timer.cancel()
+            text, explicit = render_value(value, spec.name)  # UnsendableResult: a ToolError
         except asyncio.CancelledError:
             if entry.timed_out:
                 timeout = spec.timeout if spec.timeout is not None else self._policy.default_timeout
@@ -300,7 +301,6 @@ class Dispatcher:
                 error=ErrorKind.EXCEPTION,
             )
             return
-        text, explicit = render_value(value)
         await self._finish(entry, OutcomeKind.SUCCESS, text=text, ok=True, explicit=explicit)
 
     def _expire(self, entry: CallState) -> None:

@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from math import isfinite
 from typing import Any
 
+from cvibot.protocol.bounds import MAX_DEPTH, MAX_SIZE, check_text
 from cvibot.protocol.events import Frame, normalise_role
 from cvibot.protocol.rejection import RejectReason, _describe, _Invalid, _json_error, _json_type
 
@@ -104,10 +105,18 @@ def _timestamp(value: Any) -> float | None:
 
 
 def _arguments(raw: Any, where: str) -> dict[str, Any]:
-    """Decode tool-call arguments: JSON string or object; blank or absent gives ``{}`` (D2)."""
+    """Decode tool-call arguments: JSON string or object; blank or absent gives ``{}`` (D2).
+
+    A JSON string is measured before it is decoded, from the level its value sits at
+    (level 3 for ``properties.arguments``: message, ``properties``, arguments), so the
+    decoded arguments never take the message past ``MAX_DEPTH``. An object was measured
+    with the whole message.
+    """
     if isinstance(raw, str):
         if not raw or raw.isspace():
             return {}
+        above = where.count(".") + 1  # the levels that hold this field
+        check_text(raw, max_depth=MAX_DEPTH - above, max_size=MAX_SIZE, where=where)
         try:
             decoded = _json_decode(raw)
         except (ValueError, RecursionError) as exc:

@@ -10,6 +10,16 @@ construction, and serialises to exactly the documented JSON with
 The message travels as one Daily app-message, documented at 4 KB at most
 (:data:`DEFAULT_MESSAGE_LIMIT`); :func:`check_size` enforces the limit and
 :func:`fit_to_limit` shortens the text of an interaction that would exceed it.
+
+Outbound text is always valid UTF-8. Inbound strings may hold lone UTF-16 surrogates
+(JSON's ``"\\ud83d"`` escape decodes to one), and a handler may echo them back in its
+answer, its error or through the call's ``tool_call_id``. This module is the one place
+they are mended: every string field of an interaction (when it is built, and again in
+:meth:`Interaction.to_message`), and the ``conversation_id`` given to
+:meth:`~Interaction.to_message`, has its lone surrogates replaced by U+FFFD
+(:func:`~cvibot.protocol.text.valid_unicode`). So a
+``tool_call_id`` that carried one is answered with U+FFFD in its place, the closest
+UTF-8 can come to it.
 """
 
 from __future__ import annotations
@@ -20,6 +30,8 @@ from collections.abc import Mapping
 from typing import Any, ClassVar, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from cvibot.protocol.text import has_surrogates, valid_unicode
 
 __all__ = [
     "DEFAULT_MESSAGE_LIMIT",
@@ -71,7 +83,8 @@ class Interaction(BaseModel):
     """Base of the outbound interactions (protocol reference §3.1).
 
     Subclasses set the class attribute ``event_type`` and implement :meth:`properties`.
-    Models are immutable, reject unknown fields and do not coerce types (``strict``).
+    Models are immutable, reject unknown fields and do not coerce types (``strict``);
+    lone surrogates in string fields are replaced by U+FFFD (see the module docstring).
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
@@ -79,6 +92,13 @@ class Interaction(BaseModel):
     event_type: ClassVar[str]
     # Name of the one free-text property fit_to_limit may shorten; None when there is none.
     _text_field: ClassVar[str | None] = None
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _valid_unicode(cls, value: Any) -> Any:
+        # Before validation: pydantic refuses a str it cannot read as UTF-8 when a
+        # constraint (min_length) makes it look at the characters.
+        return valid_unicode(value) if isinstance(value, str) else value
 
     def properties(self) -> dict[str, Any] | None:
         """The documented ``properties`` object, omitting optional fields that are ``None``.
@@ -89,14 +109,22 @@ class Interaction(BaseModel):
         raise NotImplementedError
 
     def to_message(self, conversation_id: str) -> dict[str, Any]:
-        """The whole app-message for ``conversation_id``: the §3 envelope plus properties."""
+        """The whole app-message for ``conversation_id``: the §3 envelope plus properties.
+
+        Lone surrogates in ``conversation_id`` (it comes from inbound events) and in the
+        properties (a copy made with ``model_copy(update=...)`` skips validation) are
+        replaced by U+FFFD, so the message always encodes as UTF-8.
+        """
         message: dict[str, Any] = {
             "message_type": "conversation",
             "event_type": self.event_type,
-            "conversation_id": conversation_id,
+            "conversation_id": valid_unicode(conversation_id),
         }
         properties = self.properties()
         if properties is not None:
+            for key, value in properties.items():
+                if isinstance(value, str) and has_surrogates(value):
+                    properties[key] = valid_unicode(value)
             message["properties"] = properties
         return message
 
@@ -291,7 +319,8 @@ def encode_message(message: Mapping[str, Any]) -> bytes:
 
     Separators ``","``/``":"``, non-ASCII characters kept as UTF-8 rather than ``\\u``
     escapes. Raises ``ValueError`` for what is not strict JSON: NaN or infinite floats,
-    non-JSON types, circular references, lone surrogates.
+    non-JSON types, circular references, lone surrogates (which the messages of
+    :meth:`Interaction.to_message` never hold).
     """
     try:
         text = json.dumps(

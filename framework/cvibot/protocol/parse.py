@@ -14,9 +14,11 @@ and the rejection types in :mod:`~cvibot.protocol.rejection`.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from math import isfinite
 from typing import Any
 
+from cvibot.protocol.bounds import MAX_DEPTH, MAX_SIZE, _shallow_decode, check_text, check_value
 from cvibot.protocol.builders import _BUILDERS
 from cvibot.protocol.events import INTERACTION_TYPES, Event, ForeignInteraction, UnknownEvent
 from cvibot.protocol.fields import _json_decode, _opt_id, _opt_int, _opt_str, _timestamp
@@ -67,6 +69,17 @@ def parse_event(message: Any) -> Event | Rejection:
 
     Envelope fields of the wrong type (``seq`` not an integer — booleans are not — or
     ``conversation_id`` not a string, ...) reject the message with ``INVALID_FIELD``.
+
+    Bounds (:mod:`~cvibot.protocol.bounds`), checked before anything recurses into the
+    message: nested deeper than 64 levels (the message is level 1; arguments given as a
+    JSON string are measured before they are decoded, from the level they sit at) gives
+    ``TOO_DEEP``; longer than 1 MiB of JSON text gives ``TOO_LARGE``. Such a rejection
+    still carries the top-level ids (``event_type``, ``tool_call_id``, ``seq``, ...) when
+    they can be read without decoding the deep part, so a tool call is answered.
+
+    Strings are returned as received, lone UTF-16 surrogates included (``"\\ud83d"``
+    escapes decode to them); they are replaced where text leaves the bot
+    (:mod:`~cvibot.protocol.text`).
     """
     try:
         return _parse(message)
@@ -77,11 +90,12 @@ def parse_event(message: Any) -> Event | Rejection:
 
 
 def _parse(message: Any) -> Event | Rejection:
+    measured = False
     if isinstance(message, str | bytes | bytearray | memoryview):
         decoded = _decode(message)
         if isinstance(decoded, Rejection):
             return decoded
-        message = decoded
+        message, measured = decoded, True  # the text was measured before decoding
     if type(message) is not dict:
         if not isinstance(message, Mapping):
             return Rejection(
@@ -90,6 +104,11 @@ def _parse(message: Any) -> Event | Rejection:
                 raw=message,
             )
         message = dict(message)
+    if not measured:
+        try:
+            check_value(message, max_depth=MAX_DEPTH, max_size=MAX_SIZE)
+        except _Invalid as bad:
+            return _out_of_bounds(bad, message)
 
     event_type = message.get("event_type")
     if not isinstance(event_type, str):
@@ -128,13 +147,31 @@ def _parse(message: Any) -> Event | Rejection:
 
 
 def _decode(message: str | bytes | bytearray | memoryview) -> Any:
-    """JSON-decode a text or binary message; a :class:`Rejection` when it cannot be."""
+    """JSON-decode a text or binary message; a :class:`Rejection` when it cannot be.
+
+    The text is measured first (:func:`~cvibot.protocol.bounds.check_text`): one out of
+    bounds is rejected without being decoded.
+    """
+    size = message.nbytes if isinstance(message, memoryview) else len(message)
+    if not isinstance(message, str) and size > MAX_SIZE:
+        return Rejection(
+            reason=RejectReason.TOO_LARGE,
+            detail=f"message is too large ({size} bytes; the limit is {MAX_SIZE})",
+            raw=bytes(message[:_SUMMARY_TEXT]),
+        )
     try:
         text = message if isinstance(message, str) else bytes(message).decode("utf-8")
     except UnicodeDecodeError as exc:
         return Rejection(
             reason=RejectReason.NOT_JSON, detail=f"message is not valid UTF-8: {exc}", raw=message
         )
+    try:
+        check_text(text, max_depth=MAX_DEPTH, max_size=MAX_SIZE)
+    except _Invalid as bad:
+        shallow = _shallow_decode(text, 2) if bad.reason is RejectReason.TOO_DEEP else None
+        if isinstance(shallow, dict):
+            return _out_of_bounds(bad, shallow)
+        return Rejection(reason=bad.reason, detail=bad.detail, raw=text[:_SUMMARY_TEXT])
     try:
         return _json_decode(text)
     except (ValueError, RecursionError) as exc:
@@ -143,6 +180,33 @@ def _decode(message: str | bytes | bytearray | memoryview) -> Any:
             detail=f"message is not valid JSON: {_json_error(exc)}",
             raw=message,
         )
+
+
+_SUMMARY_TEXT = 200  # characters kept of each string of an out-of-bounds message
+_SUMMARY_KEYS = 50  # keys kept of each of its objects
+
+
+def _out_of_bounds(bad: _Invalid, message: dict[str, Any]) -> Rejection:
+    """``TOO_DEEP``/``TOO_LARGE`` with the ids of the top level and a bounded ``raw``."""
+    rejection = _reject(bad.reason, bad.field, bad.detail, message)
+    return replace(rejection, raw=_summary(message, 1))
+
+
+def _summary(value: Any, depth: int) -> Any:
+    """``value`` cut down: two levels of objects, short strings, few keys (no recursion
+    beyond depth 2)."""
+    if isinstance(value, str):
+        return value if len(value) <= _SUMMARY_TEXT else value[:_SUMMARY_TEXT] + "…"
+    if isinstance(value, Mapping) and depth <= 2:
+        summary: dict[Any, Any] = {}
+        for key, child in value.items():
+            if len(summary) >= _SUMMARY_KEYS:
+                break
+            summary[_summary(key, 3)] = _summary(child, depth + 1)
+        return summary
+    if value is None or isinstance(value, bool | float) or type(value) is int:
+        return value if not (type(value) is int and abs(value) > 10**15) else None
+    return None
 
 
 def _build(event_type: str, message: dict[str, Any], props: dict[str, Any]) -> Event:

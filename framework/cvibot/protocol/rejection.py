@@ -37,6 +37,12 @@ class RejectReason(StrEnum):
     INVALID_FIELD = "invalid_field"
     """A field of the wrong type or an unparseable value (``seq`` not an integer,
     ``conversation_id`` not a string, ``frames`` not a list, a bad timestamp, ...)."""
+    TOO_DEEP = "too_deep"
+    """Objects and arrays nested deeper than :data:`~cvibot.protocol.bounds.MAX_DEPTH`
+    (64; the message is level 1), in the message or in arguments given as a JSON string."""
+    TOO_LARGE = "too_large"
+    """A message whose JSON is longer than :data:`~cvibot.protocol.bounds.MAX_SIZE`
+    (1 MiB of characters)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -51,7 +57,11 @@ class Rejection:
       from the message when present with the right type, despite the rejection. A tool call
       rejected for its arguments keeps its ``tool_call_id`` so the runtime can answer it with
       an error and the replica is never left waiting (§6 rule 9).
-    - ``raw``: the message as decoded (as received when it could not be decoded).
+    - ``raw``: the message as decoded (as received when it could not be decoded). For
+      ``TOO_DEEP`` and ``TOO_LARGE`` a bounded summary instead, safe to print or walk:
+      the top level and ``properties`` with deeper values read as ``None``, strings cut
+      to 200 characters and at most 50 keys each (a text cut to its first 200 characters
+      when it could not be read at all).
     """
 
     reason: RejectReason

@@ -24,7 +24,12 @@ File format, one JSON value per line (blank lines are skipped):
   Lines of any other ``direction`` are skipped (later versions may add some).
 
 A line that is not valid JSON is delivered as the raw text, so the session rejects and
-counts it (reason ``not_json``) exactly as it would a garbled live message. A recording
+counts it (reason ``not_json``) exactly as it would a garbled live message. So is a line
+nested deeper or longer than a message may be (:mod:`cvibot.protocol.bounds`, one level
+and 64 KiB more for the recording line around it): it is never decoded here, and the
+session rejects it as ``too_deep`` or ``too_large``; for an ``in`` line the message's
+own text is delivered, so a tool call in it keeps its ids and is answered with an
+error. A line over the size limit is not even read whole. Either way the replay goes on. A recording
 line of a known ``direction`` but the wrong shape (an ``in`` line without ``message``, a
 ``participant`` line without a participant id or with an unknown ``change``, an ``out``
 line whose message is not an object) is a broken recording: :class:`TransportError`
@@ -48,7 +53,9 @@ from pathlib import Path
 from typing import IO, Any, Literal, get_args
 
 from cvibot.participants import Participant, ParticipantChange
+from cvibot.protocol.bounds import MAX_DEPTH, MAX_SIZE, _shallow_decode, check_text, elided_mark
 from cvibot.protocol.interactions import encode_message
+from cvibot.protocol.rejection import _Invalid
 from cvibot.transports.base import Receiver, Transport, TransportError
 
 __all__ = [
@@ -180,6 +187,54 @@ def _recording_line(path: Path, line: int, value: Mapping[str, Any]) -> _Entry |
     return None
 
 
+_LINE_DEPTH = MAX_DEPTH + 1  # a recording line wraps the message in one more object
+_LINE_SIZE = MAX_SIZE + 64 * 1024  # ... with a few fields beside it
+_CHUNK = 1 << 16
+
+
+def _lines(handle: IO[str]) -> Iterator[tuple[int, str, bool]]:
+    """``(number, text, whole)`` per line; a line over ``_LINE_SIZE`` characters is cut
+    there (``whole`` false) and the rest of it skipped without being held in memory."""
+    number = 0
+    while True:
+        text = handle.readline(_LINE_SIZE + 1)
+        if not text:
+            return
+        number += 1
+        if len(text) <= _LINE_SIZE or text.endswith("\n"):
+            yield number, text, True
+            continue
+        while True:  # skip the rest of the line
+            rest = handle.readline(_CHUNK)
+            if not rest or rest.endswith("\n"):
+                break
+        yield number, text, False
+
+
+def _out_of_bounds(number: int, text: str, whole: bool) -> RecordedMessage:
+    """A line too deep or too large to decode, delivered so the session rejects it.
+
+    The session's parser measures the text again and rejects it (``too_deep`` or
+    ``too_large``, logged and counted), reading what ids it safely can; an ``in``
+    recording line delivers its message's text, so those ids are the call's own.
+    """
+    if whole:
+        elided: list[str] = []
+        shallow = _shallow_decode(text, 1, elided)
+        if isinstance(shallow, dict) and shallow.get("direction") == "in":
+            message = shallow.get("message")
+            for index, part in enumerate(elided):
+                if message == elided_mark(index):
+                    return RecordedMessage(
+                        number,
+                        part,
+                        _text(shallow.get("sender")),
+                        _number(shallow.get("at")),
+                        _number(shallow.get("received_at")),
+                    )
+    return RecordedMessage(number, text, None, None)
+
+
 def _read(path: Path) -> Iterator[_Entry]:
     """Every entry of a recording, in file order. See the module docstring."""
     try:
@@ -188,13 +243,21 @@ def _read(path: Path) -> Iterator[_Entry]:
         raise TransportError(f"cannot read recording {path}: {exc.strerror or exc}") from exc
     first_ts: float | None = None
     with handle:
-        for number, text in enumerate(handle, start=1):
+        for number, text, whole in _lines(handle):
             stripped = text.strip()
             if not stripped:
                 continue
+            if not whole:
+                yield _out_of_bounds(number, stripped, whole)
+                continue
+            try:
+                check_text(stripped, max_depth=_LINE_DEPTH, max_size=_LINE_SIZE)
+            except _Invalid:
+                yield _out_of_bounds(number, stripped, whole)
+                continue
             try:
                 value: Any = json.loads(stripped)
-            except ValueError:
+            except (ValueError, RecursionError):
                 yield RecordedMessage(number, stripped, None, None)
                 continue
             if isinstance(value, dict) and "direction" in value:
