@@ -5,12 +5,17 @@
   of an inbound message and rejects the rest with a reason (helped by
   :mod:`~cvibot.protocol.builders`, :mod:`~cvibot.protocol.fields` and
   :mod:`~cvibot.protocol.rejection`);
+- :mod:`~cvibot.protocol.bounds`: the depth (:data:`MAX_DEPTH`) and size
+  (:data:`MAX_SIZE`) an inbound message may have, measured before anything recurses;
 - :mod:`~cvibot.protocol.interactions`: outbound interaction models, their exact JSON, and
-  the app-message size limit.
+  the app-message size limit;
+- :mod:`~cvibot.protocol.text`: :func:`valid_unicode`, which mends the lone UTF-16
+  surrogates inbound text may carry before it leaves the bot.
 """
 
 from __future__ import annotations
 
+from cvibot.protocol.bounds import MAX_DEPTH, MAX_SIZE
 from cvibot.protocol.events import (
     INTERACTION_TYPES,
     Event,
@@ -46,10 +51,13 @@ from cvibot.protocol.interactions import (
     fit_to_limit,
 )
 from cvibot.protocol.parse import Rejection, RejectReason, parse_event
+from cvibot.protocol.text import valid_unicode
 
 __all__ = [
     "DEFAULT_MESSAGE_LIMIT",
     "INTERACTION_TYPES",
+    "MAX_DEPTH",
+    "MAX_SIZE",
     "AppendContext",
     "Echo",
     "Event",
@@ -81,4 +89,5 @@ __all__ = [
     "fit_to_limit",
     "normalise_role",
     "parse_event",
+    "valid_unicode",
 ]
