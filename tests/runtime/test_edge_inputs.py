@@ -19,7 +19,7 @@ from test_replay_transport import replay, write_lines
 
 from cvibot import tool
 from cvibot.dispatch import ErrorKind, OutcomeKind
-from cvibot.protocol import encode_message
+from cvibot.protocol import Echo, encode_message
 from cvibot.protocol.bounds import MAX_SIZE
 from cvibot.tools.options import ReplyMode
 
@@ -223,3 +223,17 @@ async def test_results_pydantic_can_convert_are_still_json(make_harness: MakeHar
     h = make_harness(order)
     sent = await h.run(tool_call("order", tcid="t1", seq=1))
     assert sent == [tool_result("t1", '[{"number":7,"lock":null},[1,"é"]]')]
+
+
+async def test_an_interaction_that_cannot_be_encoded_is_replaced_by_an_error(
+    make_harness: MakeHarness,
+) -> None:
+    @tool
+    def play() -> Any:
+        """Return audio at an impossible rate."""
+        return Echo(audio="AAAA", sample_rate=10**5000)  # an int json cannot write
+
+    h = make_harness(play)
+    sent = await h.run(tool_call("play", tcid="t1", seq=1))
+    assert sent == [echo("the answer of play cannot be sent as JSON")]
+    assert h.rec.outcome("t1").kind is OutcomeKind.ERROR

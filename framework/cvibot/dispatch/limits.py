@@ -42,7 +42,8 @@ def size_bound(value: Any) -> int:
 
 @dataclass(frozen=True, slots=True)
 class EncodedAnswer:
-    """The app-message to send; ``oversize`` is the error text when it replaced the answer."""
+    """The app-message to send; ``oversize`` is the error text when an error answer
+    replaced the answer (too large to send, or not encodable as JSON at all)."""
 
     message: Mapping[str, Any]
     truncated: bool = False
@@ -62,17 +63,29 @@ def encode_answer(
     """Build the app-message for ``interaction`` within ``limit`` bytes.
 
     ``mode`` is the resolved reply mode of the answer, used for the error answer that
-    replaces one too large to send (or to truncate). Logs a warning on truncation and an
-    error on replacement.
+    replaces one too large to send (or to truncate), or one that is not strict JSON (an
+    interaction holding a NaN or an integer too long to write; lone surrogates are
+    mended by the interaction, see :mod:`cvibot.protocol.interactions`). Logs a warning
+    on truncation and an error on replacement. Never raises for the interaction's
+    content, so the call always gets its answer.
     """
-    message = interaction.to_message(conversation_id)
-    if size_bound(message) <= limit:
-        return EncodedAnswer(message)
     try:
+        message = interaction.to_message(conversation_id)
+        if size_bound(message) <= limit:
+            return EncodedAnswer(message)
         check_size(message, limit)
         return EncodedAnswer(message)
     except MessageTooLarge as exc:
         too_large = exc
+    except ValueError as exc:
+        log.error(
+            "answer is not JSON-encodable",
+            tool=call.name,
+            tool_call_id=call.tool_call_id,
+            error=str(exc),
+        )
+        error_text = f"the answer of {call.name} cannot be sent as JSON"
+        return _replaced(error_text, mode=mode, call=call, conversation_id=conversation_id)
     fields = {
         "tool": call.name,
         "size": too_large.size,
@@ -90,6 +103,13 @@ def encode_answer(
         f"the answer of {call.name} is too large to send ({too_large.size} bytes, limit {limit})"
     )
     log.error("answer over the app-message limit", **fields)
+    return _replaced(error_text, mode=mode, call=call, conversation_id=conversation_id)
+
+
+def _replaced(
+    error_text: str, *, mode: ReplyMode, call: ToolCall, conversation_id: str
+) -> EncodedAnswer:
+    """The error answer that replaces one that cannot be sent."""
     # An explicit interaction of another kind (an oversize OverwriteContext, say) has
     # no reply mode that answers: fall back to the call's default answer.
     fallback = answer_for(
