@@ -1,6 +1,6 @@
 """Exactly one answer, whatever arrives: lone surrogates, deep nesting, huge fields, and
-handler results that are not JSON. Each sent message must be strict UTF-8 JSON (the
-memory transport refuses anything else, as a live room would)."""
+handler results that are not JSON. Each sent message must encode as strict UTF-8 JSON,
+as the Daily transport requires before it sends one."""
 
 from __future__ import annotations
 

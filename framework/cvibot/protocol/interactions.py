@@ -14,10 +14,10 @@ The message travels as one Daily app-message, documented at 4 KB at most
 Outbound text is always valid UTF-8. Inbound strings may hold lone UTF-16 surrogates
 (JSON's ``"\\ud83d"`` escape decodes to one), and a handler may echo them back in its
 answer, its error or through the call's ``tool_call_id``. This module is the one place
-they are mended: every string field of an interaction (when it is built, and again in
-:meth:`Interaction.to_message`), and the ``conversation_id`` given to
-:meth:`~Interaction.to_message`, has its lone surrogates replaced by U+FFFD
-(:func:`~cvibot.protocol.text.valid_unicode`). So a
+they are mended: :meth:`Interaction.to_message` replaces the lone surrogates of every
+string property and of the ``conversation_id`` by U+FFFD
+(:func:`~cvibot.protocol.text.valid_unicode`), and ``ToolResult.tool_call_id`` is
+mended when the result is built (its length constraint needs readable text). So a
 ``tool_call_id`` that carried one is answered with U+FFFD in its place, the closest
 UTF-8 can come to it.
 """
@@ -84,7 +84,7 @@ class Interaction(BaseModel):
 
     Subclasses set the class attribute ``event_type`` and implement :meth:`properties`.
     Models are immutable, reject unknown fields and do not coerce types (``strict``);
-    lone surrogates in string fields are replaced by U+FFFD (see the module docstring).
+    their messages have lone surrogates replaced by U+FFFD (see the module docstring).
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
@@ -92,13 +92,6 @@ class Interaction(BaseModel):
     event_type: ClassVar[str]
     # Name of the one free-text property fit_to_limit may shorten; None when there is none.
     _text_field: ClassVar[str | None] = None
-
-    @field_validator("*", mode="before")
-    @classmethod
-    def _valid_unicode(cls, value: Any) -> Any:
-        # Before validation: pydantic refuses a str it cannot read as UTF-8 when a
-        # constraint (min_length) makes it look at the characters.
-        return valid_unicode(value) if isinstance(value, str) else value
 
     def properties(self) -> dict[str, Any] | None:
         """The documented ``properties`` object, omitting optional fields that are ``None``.
@@ -111,19 +104,22 @@ class Interaction(BaseModel):
     def to_message(self, conversation_id: str) -> dict[str, Any]:
         """The whole app-message for ``conversation_id``: the §3 envelope plus properties.
 
-        Lone surrogates in ``conversation_id`` (it comes from inbound events) and in the
-        properties (a copy made with ``model_copy(update=...)`` skips validation) are
-        replaced by U+FFFD, so the message always encodes as UTF-8.
+        Lone surrogates in ``conversation_id`` and in the string properties (both may
+        come from inbound events) are replaced by U+FFFD, so the message always encodes
+        as UTF-8.
         """
+        if not conversation_id.isascii():
+            conversation_id = valid_unicode(conversation_id)
         message: dict[str, Any] = {
             "message_type": "conversation",
             "event_type": self.event_type,
-            "conversation_id": valid_unicode(conversation_id),
+            "conversation_id": conversation_id,
         }
         properties = self.properties()
         if properties is not None:
             for key, value in properties.items():
-                if isinstance(value, str) and has_surrogates(value):
+                # isascii() is O(1): the usual text costs no search.
+                if type(value) is str and not value.isascii() and has_surrogates(value):
                     properties[key] = valid_unicode(value)
             message["properties"] = properties
         return message
@@ -307,6 +303,13 @@ class ToolResult(Interaction):
     output: str = ""
     status: Literal["success", "error"] = "success"
     tool_call_id: str | None = Field(default=None, min_length=1)
+
+    @field_validator("tool_call_id", mode="before")
+    @classmethod
+    def _valid_unicode(cls, value: Any) -> Any:
+        # The id is the inbound call's, so it may hold a lone surrogate, and min_length
+        # makes pydantic read its characters, which it refuses to do for one.
+        return valid_unicode(value) if isinstance(value, str) else value
 
     def properties(self) -> dict[str, Any]:
         if self.tool_call_id is None:
