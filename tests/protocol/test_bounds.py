@@ -11,8 +11,8 @@ from cvibot.protocol import Rejection, RejectReason, ToolCall, UnknownEvent, par
 from cvibot.protocol.bounds import (
     MAX_DEPTH,
     MAX_SIZE,
+    _deeper_than,
     _shallow_decode,
-    _text_depth,
     elided_mark,
 )
 
@@ -135,9 +135,19 @@ def test_an_array_nested_5000_deep_is_rejected() -> None:
 
 def test_brackets_inside_strings_do_not_count() -> None:
     tricky = '"[[[{{{\\"]]]' + "[" * 100 + '"'
-    assert _text_depth('{"a":' + tricky + ',"b":[{"c":' + tricky + "}]}") == 3
+    text = '{"a":' + tricky + ',"b":[{"c":' + tricky + "}]}"
+    assert _deeper_than(text, 2) and not _deeper_than(text, 3)
     message = json.dumps({"event_type": "x.y", "text": "[" * 5000})
     assert isinstance(parse_event(message), UnknownEvent)
+
+
+@pytest.mark.parametrize("depth", [64, 65, 5000, 400_000])
+@pytest.mark.parametrize("prefix", [0, 4095, 4096, 10_000])
+def test_depth_is_found_across_chunks(depth: int, prefix: int) -> None:
+    # A long flat run first moves the deep part into a later chunk of the scan.
+    text = "[" + "[]," * prefix + "[" * (depth - 1) + "]" * (depth - 1) + "]"
+    assert _deeper_than(text, depth - 1)
+    assert not _deeper_than(text, depth)
 
 
 def test_a_cyclic_python_message_is_rejected_not_walked_forever() -> None:

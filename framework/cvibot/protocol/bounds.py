@@ -37,10 +37,10 @@ _SHALLOW_TEXT = 256 * 1024
 
 # A JSON string, escapes included (the unrolled form runs in linear time).
 _STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"')
-_NOT_BRACKET = re.compile(r"[^\[\]{}]+")
 _TOKEN = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"|[\[\]{}]')
 # Opening brackets to +1, closing ones to -1 (as signed bytes).
 _STEPS = bytes.maketrans(b"[{]}", b"\x01\x01\xff\xff")
+_NOT_BRACKETS = bytes(byte for byte in range(256) if byte not in b"[]{}")
 
 
 def _too_deep(where: str | None, limit: int) -> _Invalid:
@@ -121,25 +121,37 @@ def check_text(text: str, *, max_depth: int, max_size: int, where: str | None = 
     """Raise ``_Invalid`` (``TOO_DEEP``/``TOO_LARGE``) for JSON text out of bounds.
 
     Run before decoding: the size is the text's length, and the depth is counted on the
-    brackets outside strings without decoding (in C loops: a few milliseconds for a
-    megabyte of brackets). Text with no more opening brackets than ``max_depth`` cannot
-    be too deep, which settles almost every message at the cost of two counts.
+    brackets outside strings without decoding (:func:`_deeper_than`). Text with no more
+    opening brackets than ``max_depth`` cannot be too deep, which settles almost every
+    message at the cost of two counts.
     """
     if len(text) > max_size:
         raise _too_large(where, len(text), max_size)
     if text.count("[") + text.count("{") <= max_depth:
         return
-    if _text_depth(text) > max_depth:
+    if _deeper_than(text, max_depth):
         raise _too_deep(where, max_depth)
 
 
-def _text_depth(text: str) -> int:
-    """The deepest bracket nesting of JSON text, brackets inside strings left out."""
-    brackets = _NOT_BRACKET.sub("", _STRING.sub("", text))
-    if not brackets:
-        return 0
-    steps = array("b", brackets.encode("ascii").translate(_STEPS))
-    return max(accumulate(steps))
+def _deeper_than(text: str, limit: int) -> bool:
+    """True when the brackets of JSON text, those inside strings left out, nest deeper
+    than ``limit``.
+
+    The brackets become +1/-1 steps, taken in chunks of half the limit: a chunk is summed
+    step by step (in C) only when its opening brackets could take it past the limit, so
+    shallow text is settled by counts, and the scan stops at the first level past it.
+    """
+    outside = _STRING.sub("", text).encode("utf-8", "surrogatepass")
+    steps = outside.translate(_STEPS, _NOT_BRACKETS)  # the brackets alone, as steps
+    size = max(16, limit // 2)
+    depth = 0
+    for start in range(0, len(steps), size):
+        chunk = steps[start : start + size]
+        opens = chunk.count(1)
+        if depth + opens > limit and max(accumulate(array("b", chunk), initial=depth)) > limit:
+            return True
+        depth += 2 * opens - len(chunk)
+    return False
 
 
 def _shallow_decode(text: str, keep: int, elided: list[str] | None = None) -> Any:

@@ -16,8 +16,8 @@ Outbound text is always valid UTF-8. Inbound strings may hold lone UTF-16 surrog
 answer, its error or through the call's ``tool_call_id``. This module is the one place
 they are mended: :meth:`Interaction.to_message` replaces the lone surrogates of every
 string property and of the ``conversation_id`` by U+FFFD
-(:func:`~cvibot.protocol.text.valid_unicode`), and ``ToolResult.tool_call_id`` is
-mended when the result is built (its length constraint needs readable text). So a
+(:func:`~cvibot.protocol.text.valid_unicode`), and the fields with a length constraint
+(``ToolResult.tool_call_id``, ``Respond.text``) are mended when the model is built. So a
 ``tool_call_id`` that carried one is answered with U+FFFD in its place, the closest
 UTF-8 can come to it.
 """
@@ -77,6 +77,13 @@ class MessageTooLarge(ValueError):
         self.size = size
         self.limit = limit
         self.event_type = event_type
+
+
+def _mended(value: Any) -> Any:
+    """A before-validator for string fields with a length constraint: pydantic reads the
+    characters of those, and refuses a string holding a lone surrogate (the call's
+    ``tool_call_id``, or text a handler echoes back, may hold one)."""
+    return valid_unicode(value) if isinstance(value, str) else value
 
 
 class Interaction(BaseModel):
@@ -201,6 +208,11 @@ class Respond(Interaction):
 
     text: str = Field(min_length=1)
 
+    @field_validator("text", mode="before")
+    @classmethod
+    def _mend_text(cls, value: Any) -> Any:
+        return _mended(value)
+
     def properties(self) -> dict[str, Any]:
         return {"text": self.text}
 
@@ -306,10 +318,8 @@ class ToolResult(Interaction):
 
     @field_validator("tool_call_id", mode="before")
     @classmethod
-    def _valid_unicode(cls, value: Any) -> Any:
-        # The id is the inbound call's, so it may hold a lone surrogate, and min_length
-        # makes pydantic read its characters, which it refuses to do for one.
-        return valid_unicode(value) if isinstance(value, str) else value
+    def _mend_id(cls, value: Any) -> Any:
+        return _mended(value)
 
     def properties(self) -> dict[str, Any]:
         if self.tool_call_id is None:
