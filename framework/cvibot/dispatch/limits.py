@@ -2,7 +2,9 @@
 
 An answer over ``message_limit`` bytes is either truncated (its text cut at a character
 boundary, ending with "…") or replaced by an error answer saying it was too large,
-following the ``on_oversize`` policy. Nothing is dropped silently.
+following the ``on_oversize`` policy. An answer that is not strict JSON at all (a custom
+interaction holding a NaN, say) is replaced by an error answer too. Nothing is dropped
+silently.
 """
 
 from __future__ import annotations
