@@ -29,7 +29,7 @@ from cvibot.protocol import (
     encode_message,
     parse_event,
 )
-from cvibot.protocol.bounds import MAX_DEPTH
+from cvibot.protocol.bounds import MAX_DEPTH, MAX_SIZE
 from cvibot.protocol.text import has_surrogates, valid_unicode
 from cvibot.tools.options import ReplyMode
 
@@ -73,7 +73,7 @@ edge_values = st.one_of(
     json_values,
     st.builds(deep, st.sampled_from([MAX_DEPTH - 3, MAX_DEPTH, MAX_DEPTH + 1, 3000]), scalars),
     st.builds(
-        lambda n, c: c * n, st.sampled_from([10, 70_000, 1_100_000]), st.sampled_from("x\ud83d")
+        lambda n, c: c * n, st.sampled_from([10, 70_000, MAX_SIZE + 10]), st.sampled_from("x\ud83d")
     ),
 )
 

@@ -29,8 +29,12 @@ __all__ = ["MAX_DEPTH", "MAX_SIZE"]
 MAX_DEPTH = 64
 """Deepest nesting of objects and arrays an inbound message may have (message = 1)."""
 
-MAX_SIZE = 1 << 20
-"""Largest inbound message, in characters of its JSON text (1 MiB). Daily carries 4 KB."""
+MAX_SIZE = 4 << 20
+"""Largest inbound message, in characters of its JSON text (4 MiB).
+
+Daily documents 4 KB per app-message, but a vision perception call carries its frames
+(base64 JPEGs) inside the message, so the bound leaves room for several of them.
+"""
 
 _SHALLOW_TEXT = 256 * 1024
 """Largest too-deep JSON text whose top-level ids :func:`_shallow_decode` still reads."""

@@ -73,7 +73,7 @@ def parse_event(message: Any) -> Event | Rejection:
     Bounds (:mod:`~cvibot.protocol.bounds`), checked before anything recurses into the
     message: nested deeper than 64 levels (the message is level 1; arguments given as a
     JSON string are measured before they are decoded, from the level they sit at) gives
-    ``TOO_DEEP``; longer than 1 MiB of JSON text gives ``TOO_LARGE``. Such a rejection
+    ``TOO_DEEP``; longer than 4 MiB of JSON text gives ``TOO_LARGE``. Such a rejection
     still carries the top-level ids (``event_type``, ``tool_call_id``, ``seq``, ...) when
     they can be read without decoding the deep part, so a tool call is answered.
 

@@ -42,7 +42,7 @@ class RejectReason(StrEnum):
     (64; the message is level 1), in the message or in arguments given as a JSON string."""
     TOO_LARGE = "too_large"
     """A message whose JSON is longer than :data:`~cvibot.protocol.bounds.MAX_SIZE`
-    (1 MiB of characters)."""
+    (4 MiB of characters)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
