@@ -54,12 +54,11 @@ def _too_deep(where: str | None, limit: int) -> _Invalid:
 
 def _too_large(where: str | None, size: int | None, limit: int) -> _Invalid:
     what = where or "message"
-    got = f"{size} characters" if size is not None else "more"
-    return _Invalid(
-        RejectReason.TOO_LARGE,
-        where,
-        f"{what} is too large ({got}; the limit is {limit} characters of JSON)",
-    )
+    if size is None:
+        detail = f"{what} is too large (over the limit of {limit} characters of JSON)"
+    else:
+        detail = f"{what} is too large ({size} characters; the limit is {limit})"
+    return _Invalid(RejectReason.TOO_LARGE, where, detail)
 
 
 def check_value(value: Any, *, max_depth: int, max_size: int, where: str | None = None) -> None:
