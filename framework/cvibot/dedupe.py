@@ -38,7 +38,7 @@ class RecentKeys:
     Raises ``ValueError`` for a ``capacity`` below 1 or a ``max_age`` not above 0.
     """
 
-    __slots__ = ("_capacity", "_clock", "_max_age", "_order", "_set")
+    __slots__ = ("_capacity", "_clock", "_expiries", "_max_age", "_order", "_set")
 
     def __init__(
         self,
@@ -55,21 +55,30 @@ class RecentKeys:
         self._max_age = max_age
         self._clock = clock
         self._set: set[Hashable] = set()
-        # (expiry, key), oldest first: one fixed max_age keeps it sorted by expiry.
-        self._order: deque[tuple[float, Hashable]] = deque()
+        # The keys oldest first, and when each expires: one fixed max_age keeps both in
+        # expiry order. Two deques rather than one of pairs: no tuple (and no object for
+        # the garbage collector to track) per key.
+        self._order: deque[Hashable] = deque()
+        self._expiries: deque[float] = deque()
 
     def add(self, key: Hashable) -> bool:
         """Add ``key``; False if it was already there (its age is not renewed)."""
         now = self._clock()
-        order = self._order
-        while order and order[0][0] <= now:
-            self._set.discard(order.popleft()[1])
-        if key in self._set:
+        expiries = self._expiries
+        keys = self._set
+        if expiries and expiries[0] <= now:
+            order = self._order
+            while expiries and expiries[0] <= now:
+                expiries.popleft()
+                keys.discard(order.popleft())
+        if key in keys:
             return False
-        self._set.add(key)
-        order.append((now + self._max_age, key))
-        if len(order) > self._capacity:
-            self._set.discard(order.popleft()[1])
+        keys.add(key)
+        self._order.append(key)
+        expiries.append(now + self._max_age)
+        if len(expiries) > self._capacity:
+            expiries.popleft()
+            keys.discard(self._order.popleft())
         return True
 
     def __len__(self) -> int:

@@ -374,7 +374,7 @@ class Session:
         except Exception as exc:
             self.stats.failures["participant"] += 1
             self._log.error(
-                "participant change handling failed",
+                "participant handling failed",
                 reason=f"{type(exc).__name__}: {exc}",
                 change=change,
                 conversation_id=self._conversation_id,

@@ -231,3 +231,18 @@ async def test_a_participant_listener_that_raises_is_contained(
     h.session.on_message(tool_call("lookup", {"order_id": "A"}, tcid="t1"), REPLICA.id)
     await asyncio.wait_for(h.session.settled(), 5)
     assert h.sent == [tool_result("t1", "order A shipped")]
+
+
+async def test_a_participant_step_that_raises_is_contained(
+    make_harness: MakeHarness, monkeypatch: pytest.MonkeyPatch, logs: list[dict[str, Any]]
+) -> None:
+    h = make_harness(lookup)
+
+    def update(self: Any, change: ParticipantChange, participant: Participant) -> None:
+        raise Boom("roster broke")
+
+    monkeypatch.setattr(type(h.session.roster), "update", update)
+    h.session.on_participant("joined", REPLICA)  # does not raise
+    assert h.session.stats.failures == Counter(participant=1)
+    [entry] = failures(logs, "participant handling failed")
+    assert (entry["reason"], entry["change"]) == ("Boom: roster broke", "joined")
