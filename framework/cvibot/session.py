@@ -202,6 +202,11 @@ class Session:
     def on_message(
         self, message: Any, sender: str | None = None, received_at: float | None = None
     ) -> None:
+        """Take one inbound app-message (:meth:`Receiver.on_message`); never raises.
+
+        A failure of any step is logged and counted, and the tool call the message
+        carried gets its one error answer (see the module docstring).
+        """
         arrived = time.perf_counter()
         # What a failure would have to answer (see _take); saved for a nested call.
         outer, self._claim = self._claim, None
@@ -369,6 +374,11 @@ class Session:
         reason: str | None = None,
         received_at: float | None = None,
     ) -> None:
+        """Apply one participant change (:meth:`Receiver.on_participant`); never raises.
+
+        Impostor replicas and a demoted replica are logged at warning
+        (:mod:`cvibot.participants`); the replica leaving ends the conversation.
+        """
         try:
             self._participant(change, participant, reason)
         except Exception as exc:
