@@ -343,7 +343,7 @@ class Session:
         event_type = raw.get("event_type")
         props = raw.get("properties")
         props = props if isinstance(props, Mapping) else {}
-        tcid = props.get("tool_call_id", raw.get("tool_call_id"))
+        tcid = props.get("tool_call_id") or raw.get("tool_call_id")
         cid = raw.get("conversation_id")
         cid = cid if isinstance(cid, str) and cid else None
         if (

@@ -5,16 +5,23 @@ from __future__ import annotations
 import asyncio
 from collections import Counter
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
-from runtime_helpers import MakeHarness, Recorder, tool_call, tool_result
+import structlog
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from runtime_helpers import MakeHarness, Recorder, spec_of, tool_call, tool_result
 
 from cvibot import tool
-from cvibot.dispatch import ErrorKind, OutcomeKind, ToolOutcome
+from cvibot.dispatch import DispatchPolicy, ErrorKind, OutcomeKind, ToolOutcome
 from cvibot.participants import Participant, ParticipantChange
 from cvibot.protocol.events import Event, ToolCall
 from cvibot.protocol.parse import Rejection
+from cvibot.session import Session
+from cvibot.tools import ToolRegistry
+from cvibot.transports.memory import MemoryTransport
 
 REPLICA = Participant(id="replica-1", user_id="tavus-replica-r1")
 
@@ -246,3 +253,71 @@ async def test_a_participant_step_that_raises_is_contained(
     assert h.session.stats.failures == Counter(participant=1)
     [entry] = failures(logs, "participant handling failed")
     assert (entry["reason"], entry["change"]) == ("Boom: roster broke", "joined")
+
+
+class _RandomFailures(Recorder):
+    """Raises in on_event / on_rejection / on_drop for the ids it was told to."""
+
+    def __init__(self, failing: set[str]) -> None:
+        super().__init__()
+        self.failing = failing
+
+    def _maybe(self, tcid: str | None) -> None:
+        if tcid in self.failing:
+            raise Boom(f"broke on {tcid}")
+
+    def on_event(self, event: Event, *, late: bool) -> None:
+        self._maybe(getattr(event, "tool_call_id", None))
+
+    def on_rejection(self, rejection: Rejection) -> None:
+        self._maybe(rejection.tool_call_id)
+
+    def on_drop(self, event: Event, reason: Any) -> None:
+        self._maybe(getattr(event, "tool_call_id", None))
+
+
+async def _guarded(calls: list[tuple[int, int | None, bool]], failing: set[str]) -> None:
+    ran = Counter[str]()
+
+    @tool
+    async def count(n: int) -> str:
+        """Count a run."""
+        ran[f"t{n}"] += 1
+        return "ok"
+
+    rec = _RandomFailures(failing)
+    transport = MemoryTransport()
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        session = Session(
+            transport=transport,
+            tools=ToolRegistry.build([spec_of(count)]),
+            policy=DispatchPolicy(),
+            executor=pool,
+            conversation_id="c1",
+            listeners=(rec,),
+        )
+        for n, seq, broken in calls:
+            arguments: Any = "{broken" if broken else {"n": n}
+            session.on_message(tool_call("count", arguments, tcid=f"t{n}", seq=seq))
+        await asyncio.wait_for(session.settled(), 5)
+    ids = {f"t{n}" for n, _, _ in calls}
+    answers = Counter(m["properties"]["tool_call_id"] for m in transport.sent)
+    assert answers == Counter(dict.fromkeys(ids, 1))
+    assert Counter(o.tool_call_id for o in rec.outcomes) == answers
+    assert all(runs == 1 for runs in ran.values())
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    calls=st.lists(
+        st.tuples(st.integers(0, 6), st.one_of(st.none(), st.integers(0, 3)), st.booleans()),
+        min_size=1,
+        max_size=16,
+    ),
+    failing=st.sets(st.sampled_from([f"t{n}" for n in range(7)])),
+)
+def test_whatever_raises_every_id_is_answered_exactly_once(
+    calls: list[tuple[int, int | None, bool]], failing: set[str]
+) -> None:
+    with structlog.testing.capture_logs():
+        asyncio.run(_guarded(calls, failing))
