@@ -1,14 +1,19 @@
 """Recognising a message seen before: the keys of the session's duplicate checks.
 
-Protocol reference §6 rule 5: tool calls by ``tool_call_id``, else ``seq``, else a hash
-of name, raw arguments and ``inference_id``; the ``role: "pal"`` / ``"replica"`` twins of
-one replica-side event (D6) by event type, ``inference_id`` and position.
+Protocol reference §6 rule 5: tool calls by ``tool_call_id`` alone (a new call may reuse a
+``seq`` seen before, and must still be answered), calls without one by ``seq``, else a
+hash of name, raw arguments and ``inference_id``; other events by ``seq``; the
+``role: "pal"`` / ``"replica"`` twins of one replica-side event (D6) by event type,
+``inference_id`` and position. What is remembered is bounded by time and count
+(:class:`RecentKeys`).
 """
 
 from __future__ import annotations
 
+import math
+import time
 from collections import deque
-from collections.abc import Hashable
+from collections.abc import Callable, Hashable
 
 from cvibot.protocol.events import (
     Event,
@@ -23,24 +28,62 @@ __all__ = ["RecentKeys", "call_key", "twin_key"]
 
 
 class RecentKeys:
-    """A set that remembers the last ``capacity`` keys (duplicates come close together)."""
+    """A set that forgets its keys ``max_age`` seconds after they were added, and keeps at
+    most ``capacity`` of them (the oldest go first).
 
-    __slots__ = ("_capacity", "_order", "_set")
+    Duplicates come close together (a redelivery, the ``pal``/``replica`` twin), so a
+    window of minutes catches them while a flood of unique keys cannot grow memory past
+    ``capacity``. ``clock`` gives monotonic seconds (``time.monotonic``; injectable for
+    tests). Each :meth:`add` is amortised O(1): keys leave in the order they came.
+    Raises ``ValueError`` for a ``capacity`` below 1 or a ``max_age`` not above 0.
+    """
 
-    def __init__(self, capacity: int) -> None:
+    __slots__ = ("_capacity", "_clock", "_expiries", "_max_age", "_order", "_set")
+
+    def __init__(
+        self,
+        capacity: int,
+        max_age: float = math.inf,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        if capacity < 1:
+            raise ValueError(f"capacity must be at least 1, not {capacity!r}")
+        if not max_age > 0:
+            raise ValueError(f"max_age must be greater than 0, not {max_age!r}")
         self._capacity = capacity
+        self._max_age = max_age
+        self._clock = clock
         self._set: set[Hashable] = set()
+        # The keys oldest first, and when each expires: one fixed max_age keeps both in
+        # expiry order. Two deques rather than one of pairs: no tuple (and no object for
+        # the garbage collector to track) per key.
         self._order: deque[Hashable] = deque()
+        self._expiries: deque[float] = deque()
 
     def add(self, key: Hashable) -> bool:
-        """Add ``key``; False if it was already there."""
-        if key in self._set:
+        """Add ``key``; False if it was already there (its age is not renewed)."""
+        now = self._clock()
+        expiries = self._expiries
+        keys = self._set
+        if expiries and expiries[0] <= now:
+            order = self._order
+            while expiries and expiries[0] <= now:
+                expiries.popleft()
+                keys.discard(order.popleft())
+        if key in keys:
             return False
-        self._set.add(key)
+        keys.add(key)
         self._order.append(key)
-        if len(self._order) > self._capacity:
-            self._set.discard(self._order.popleft())
+        expiries.append(now + self._max_age)
+        if len(expiries) > self._capacity:
+            expiries.popleft()
+            keys.discard(self._order.popleft())
         return True
+
+    def __len__(self) -> int:
+        """How many keys are kept, expired ones not yet purged included."""
+        return len(self._set)
 
 
 def call_key(call: ToolCall) -> Hashable:

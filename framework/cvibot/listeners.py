@@ -41,6 +41,10 @@ class SessionStats:
     rejections: Counter[str] = field(default_factory=Counter)
     drops: Counter[str] = field(default_factory=Counter)
     sent: Counter[str] = field(default_factory=Counter)
+    failures: Counter[str] = field(default_factory=Counter)
+    """Exceptions caught while handling inbound input or reporting (a listener, a step
+    of the session), by what was being handled: ``message``, ``participant``,
+    ``sent``, ``outcome``. The input is skipped, the bot carries on."""
     late: int = 0
 
     def as_dict(self) -> dict[str, Any]:
@@ -50,6 +54,7 @@ class SessionStats:
             "rejected": dict(self.rejections),
             "dropped": dict(self.drops),
             "sent": dict(self.sent),
+            "failed": dict(self.failures),
             "late": self.late,
         }
 

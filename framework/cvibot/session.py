@@ -3,23 +3,34 @@
 Inbound path for each app-message (protocol reference §6, in this order):
 
 0. trust: with ``senders: replica`` (the default) a message whose sender is not the
-   replica's participant (:mod:`cvibot.participants`) is dropped and logged with reason
-   ``untrusted_sender`` before anything else, so a forged tool call never runs a handler
-   and is never answered. Messages without a sender (a transport with no participant
-   identities, such as a plain recording) are trusted;
+   replica's participant (:mod:`cvibot.participants`: one replica, sticky) is dropped
+   and logged with reason ``untrusted_sender`` before anything else, so a forged tool
+   call never runs a handler and is never answered. A message without a sender is
+   dropped the same way on a transport that identifies senders (Daily), and trusted on
+   one that does not (memory, a replay: :attr:`Transport.identifies_senders`);
 1. parse (:func:`cvibot.protocol.parse_event`); a rejection is logged and counted, and
    a rejected tool call that carries a ``tool_call_id`` still gets an error answer;
 2. drop events of another ``conversation_id`` and interaction types sent by other
    participants (rule 2);
-3. drop duplicates: a ``seq`` seen before, a tool call whose ``tool_call_id`` (or, for
-   calls without one, whose name, arguments and ``inference_id``) was seen before, and
-   the legacy ``role: "replica"`` twin of a ``role: "pal"`` event (rules 5, D6);
+3. drop duplicates: a tool call whose ``tool_call_id`` was seen before (by that id
+   alone: a new call that reuses a ``seq`` is still answered); for other events and
+   calls without an id, a ``seq`` seen before, then, for such calls, their name,
+   arguments and ``inference_id``; and the legacy ``role: "replica"`` twin of a
+   ``role: "pal"`` event (rules 5, D6). Keys are remembered for 10 minutes, at most
+   100,000 of each kind (:class:`cvibot.dedupe.RecentKeys`);
 4. flag late events: a ``seq`` lower than the highest seen (rule 4). Nothing is held
    back to reorder: ``seq`` is not documented as gap-free, so waiting for a gap would add
    latency to every call. Instead ``seq`` decides what an interruption cancels;
 5. observers (plugins' ``cvibot_event``), then routing: tool calls to the dispatcher,
    replica interruptions to cancellation, final user utterances to the echo-mode
    responder, ``system.shutdown`` to the end of the session.
+
+Every step is guarded: an exception anywhere in :meth:`Session.on_message` (a listener,
+a step of the session, the dispatcher's intake) is logged (``message handling failed``
+with the exception), counted in :attr:`SessionStats.failures`, and the tool call the
+message carried, when it has a ``tool_call_id`` and no answer yet, gets its one error
+answer (error kind ``exception``); the next message is handled as usual. The same holds
+for :meth:`Session.on_participant` and for listeners told of sends and outcomes.
 
 Lifecycle: :attr:`Session.ready` is set on ``system.replica_joined`` / ``pal_joined`` (or
 ``_present``) or when the replica's participant joins; :attr:`Session.ended` when the
@@ -33,6 +44,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import json
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping
@@ -42,12 +54,14 @@ from typing import Any
 import structlog
 
 from cvibot.dedupe import RecentKeys, call_key, twin_key
-from cvibot.dispatch import Dispatcher, DispatchPolicy, OutcomeKind, ToolOutcome
+from cvibot.dispatch import Dispatcher, DispatchPolicy, ErrorKind, OutcomeKind, ToolOutcome
+from cvibot.dispatch.state import rejected_tool_name
 from cvibot.listeners import DropReason, SessionListener, SessionStats
-from cvibot.participants import Participant, ParticipantChange, Roster, TrustPolicy
+from cvibot.participants import Participant, ParticipantChange, Roster, Standing, TrustPolicy
 from cvibot.protocol.events import (
     Event,
     ForeignInteraction,
+    PerceptionToolCall,
     ReplicaJoined,
     Shutdown,
     ToolCall,
@@ -64,7 +78,11 @@ __all__ = ["DropReason", "Session", "SessionListener", "SessionStats", "TrustPol
 
 
 _TOOL_CALL_TYPES = frozenset({"conversation.tool_call", "conversation.perception_tool_call"})
-_DEDUPE_CAPACITY = 65_536
+# Duplicates arrive within seconds; the window bounds memory under a flood of unique ids.
+_DEDUPE_CAPACITY = 100_000
+_DEDUPE_MAX_AGE = 600.0  # seconds
+# A trusted message not yet parsed: a failure reads its tool call from the raw message.
+_RAW: Any = object()
 
 
 Observer = Callable[..., Any]
@@ -115,9 +133,12 @@ class Session:
         self._outcome_observers = outcome_observers
         self._responder = responder if pipeline_mode == "echo" else None
         self._listeners = listeners
-        self._seen_seq = RecentKeys(_DEDUPE_CAPACITY)
-        self._seen_calls = RecentKeys(_DEDUPE_CAPACITY)
-        self._seen_twins = RecentKeys(_DEDUPE_CAPACITY)
+        self._seen_seq = RecentKeys(_DEDUPE_CAPACITY, _DEDUPE_MAX_AGE)
+        self._seen_calls = RecentKeys(_DEDUPE_CAPACITY, _DEDUPE_MAX_AGE)
+        self._seen_twins = RecentKeys(_DEDUPE_CAPACITY, _DEDUPE_MAX_AGE)
+        # The tool call the message being handled must answer if a step fails: _RAW, a
+        # ToolCall once taken, None when there is nothing to answer (see on_message).
+        self._claim: Any = None
         self._max_seq: int | None = None
         self._background: set[asyncio.Task[Any]] = set()
         self.dispatcher = Dispatcher(
@@ -181,14 +202,36 @@ class Session:
     def on_message(
         self, message: Any, sender: str | None = None, received_at: float | None = None
     ) -> None:
+        """Take one inbound app-message (:meth:`Receiver.on_message`); never raises.
+
+        A failure of any step is logged and counted, and the tool call the message
+        carried gets its one error answer (see the module docstring).
+        """
         arrived = time.perf_counter()
-        if sender is not None and self._check_senders and not self.roster.is_replica(sender):
+        # What a failure would have to answer (see _take); saved for a nested call.
+        outer, self._claim = self._claim, None
+        try:
+            self._take(message, sender, arrived)
+        except Exception as exc:
+            self._message_failed(message, exc, arrived)
+        finally:
+            self._claim = outer
+
+    def _take(self, message: Any, sender: str | None, arrived: float) -> None:
+        if self._check_senders and not (
+            self.roster.is_replica(sender)
+            if sender is not None
+            else not self.transport.identifies_senders
+        ):
             self._untrusted(message, sender)
             return
+        # Trusted: a tool call in it is ours to answer, even if a step below fails.
+        self._claim = _RAW
         parsed = parse_event(message)
         if isinstance(parsed, Rejection):
             self._rejected(parsed, arrived)
             return
+        self._claim = None
         event = parsed
         if self.ended.is_set():
             self._drop(event, DropReason.AFTER_SHUTDOWN)
@@ -204,12 +247,21 @@ class Session:
             self._drop(event, DropReason.FOREIGN_INTERACTION)
             return
         seq = event.seq
-        if seq is not None and not self._seen_seq.add(seq):
-            self._drop(event, DropReason.DUPLICATE)
-            return
-        if isinstance(event, ToolCall) and not self._seen_calls.add(call_key(event)):
-            self._drop(event, DropReason.DUPLICATE)
-            return
+        if isinstance(event, ToolCall) and event.tool_call_id is not None:
+            # By its id alone: a new call may reuse a seq seen before (rule 5).
+            if not self._seen_calls.add(("id", event.tool_call_id)):
+                self._drop(event, DropReason.DUPLICATE)
+                return
+            self._claim = event
+            if seq is not None:
+                self._seen_seq.add(seq)
+        else:
+            if seq is not None and not self._seen_seq.add(seq):
+                self._drop(event, DropReason.DUPLICATE)
+                return
+            if isinstance(event, ToolCall) and not self._seen_calls.add(call_key(event)):
+                self._drop(event, DropReason.DUPLICATE)
+                return
         twin = twin_key(event)
         if twin is not None and not self._seen_twins.add(twin):
             self._drop(event, DropReason.ROLE_TWIN)
@@ -230,7 +282,14 @@ class Session:
 
     def _route(self, event: Event, arrived: float) -> None:
         if isinstance(event, ToolCall):
-            self.dispatcher.dispatch(event, arrived)
+            accepted = self.dispatcher.in_flight
+            try:
+                self.dispatcher.dispatch(event, arrived)
+            except Exception:
+                if self.dispatcher.in_flight > accepted:
+                    self._claim = None  # it took the call before failing: it answers it
+                raise
+            self._claim = None
         elif event.is_replica_interruption:
             self.dispatcher.interrupt(event.seq)
         elif isinstance(event, Utterance):
@@ -241,6 +300,73 @@ class Session:
         elif isinstance(event, Shutdown):
             self.end(event.shutdown_reason or "system.shutdown")
 
+    def _message_failed(self, message: Any, exc: Exception, arrived: float) -> None:
+        """A step of :meth:`on_message` raised: log and count it, and give the tool call
+        it carried, if it has a ``tool_call_id`` and no answer yet, its one error answer."""
+        self.stats.failures["message"] += 1
+        claim, self._claim = self._claim, None
+        try:
+            call = claim if isinstance(claim, ToolCall) else None
+            if claim is _RAW:
+                call = self._salvage_call(message)
+            self._log.error(
+                "message handling failed",
+                reason=f"{type(exc).__name__}: {exc}",
+                conversation_id=self._conversation_id,
+                tool_call_id=call.tool_call_id if call is not None else None,
+                exc_info=exc,
+            )
+            if call is not None:
+                self.dispatcher.answer_rejected(
+                    call,
+                    arrived,
+                    error=ErrorKind.EXCEPTION,
+                    message=f"{call.name} failed with an internal error",
+                )
+        except Exception:
+            self._log.exception(
+                "message failure could not be handled", conversation_id=self._conversation_id
+            )
+
+    def _salvage_call(self, message: Any) -> ToolCall | None:
+        """The tool call (with a ``tool_call_id``) of a trusted message that failed before
+        it was parsed and deduplicated, read as far as possible; ``None`` when there is
+        none, it belongs to another conversation, or it was taken already."""
+        raw = message
+        if isinstance(raw, str | bytes | bytearray):
+            try:
+                raw = json.loads(raw)
+            except Exception:
+                return None
+        if not isinstance(raw, Mapping) or self.ended.is_set():
+            return None
+        event_type = raw.get("event_type")
+        props = raw.get("properties")
+        props = props if isinstance(props, Mapping) else {}
+        tcid = props.get("tool_call_id") or raw.get("tool_call_id")
+        cid = raw.get("conversation_id")
+        cid = cid if isinstance(cid, str) and cid else None
+        if (
+            event_type not in _TOOL_CALL_TYPES
+            or not isinstance(tcid, str)
+            or not tcid
+            or (cid is not None and self._conversation_id not in (None, cid))
+            or not self._seen_calls.add(("id", tcid))
+        ):
+            return None
+        seq = raw.get("seq")
+        inference_id = raw.get("inference_id")
+        kind = PerceptionToolCall if event_type == "conversation.perception_tool_call" else ToolCall
+        return kind(
+            event_type=event_type,
+            conversation_id=cid,
+            seq=seq if isinstance(seq, int) and not isinstance(seq, bool) else None,
+            inference_id=inference_id if isinstance(inference_id, str) else None,
+            name=rejected_tool_name(raw),
+            arguments={},
+            tool_call_id=tcid,
+        )
+
     def on_participant(
         self,
         change: ParticipantChange,
@@ -248,10 +374,30 @@ class Session:
         reason: str | None = None,
         received_at: float | None = None,
     ) -> None:
+        """Apply one participant change (:meth:`Receiver.on_participant`); never raises.
+
+        Impostor replicas and a demoted replica are logged at warning
+        (:mod:`cvibot.participants`); the replica leaving ends the conversation.
+        """
+        try:
+            self._participant(change, participant, reason)
+        except Exception as exc:
+            self.stats.failures["participant"] += 1
+            self._log.error(
+                "participant handling failed",
+                reason=f"{type(exc).__name__}: {exc}",
+                change=change,
+                conversation_id=self._conversation_id,
+                exc_info=exc,
+            )
+
+    def _participant(
+        self, change: ParticipantChange, participant: Participant, reason: str | None
+    ) -> None:
         if participant.local:
             return
         was_replica = self.roster.is_replica(participant.id)
-        self.roster.update(change, participant)
+        standing = self.roster.update(change, participant)
         is_replica = self.roster.is_replica(participant.id)
         replica = was_replica or is_replica
         if change != "updated" or is_replica != was_replica:
@@ -262,25 +408,60 @@ class Session:
                 replica=replica,
                 reason=reason,
             )
-        for listener in self._listeners:
-            listener.on_participant(change, participant, replica=replica)
+        if standing is Standing.IMPOSTOR or standing is Standing.DEMOTED:
+            self._refused(participant, standing)
+        try:
+            for listener in self._listeners:
+                listener.on_participant(change, participant, replica=replica)
+        except Exception as exc:
+            # Before the session's own steps: a listener must not keep it from getting
+            # ready or ending.
+            self._listener_failed("participant", exc)
         if self.ended.is_set():
             return
         if is_replica:
             self._ready("replica participant joined")
-        elif change == "left" and was_replica and self.roster.replica_id is None:
+        elif standing is Standing.LEFT:
             self.end("replica_left")
+
+    def _refused(self, participant: Participant, standing: Standing) -> None:
+        known = self.roster.get(participant.id) or participant
+        replica = self.roster.replica
+        if standing is Standing.DEMOTED:
+            self._log.warning(
+                "replica no longer matches the replica rule: not trusted any more",
+                conversation_id=self._conversation_id,
+                participant=known.describe(),
+            )
+            return
+        self._log.warning(
+            "impostor replica refused: not trusted",
+            conversation_id=self._conversation_id,
+            participant=known.describe(),
+            why=(
+                "another participant is the replica"
+                if replica is not None
+                else "it came to match the replica rule after it joined"
+            ),
+            replica=replica.describe() if replica is not None else None,
+        )
 
     def _ready(self, source: str) -> None:
         if not self.ready.is_set():
             self._log.info("conversation ready", conversation_id=self._conversation_id, by=source)
             self.ready.set()
 
-    def _untrusted(self, message: Any, sender: str) -> None:
+    def _untrusted(self, message: Any, sender: str | None) -> None:
         self.stats.drops[DropReason.UNTRUSTED_SENDER.value] += 1
         parsed = parse_event(message)
-        known = self.roster.get(sender)
-        described = known.describe() if known is not None else sender
+        known = self.roster.get(sender) if sender is not None else None
+        described = (
+            known.describe()
+            if known is not None
+            else sender
+            if sender is not None
+            else "<no sender>"
+        )
         self._log.warning(
             "message from untrusted sender dropped",
             reason=DropReason.UNTRUSTED_SENDER.value,
@@ -317,9 +498,11 @@ class Session:
             )
             and self._seen_calls.add(("id", rejection.tool_call_id))
         ):
+            self._claim = None  # answered below, whatever happens next
             self.dispatcher.answer_rejected(rejection, arrived)
 
     def _drop(self, event: Event, reason: DropReason) -> None:
+        self._claim = None  # a dropped call is not answered, whatever happens next
         self.stats.drops[reason.value] += 1
         self._log.debug(
             "event dropped",
@@ -338,19 +521,35 @@ class Session:
             message, to=self.roster.replica_id if self._address_replica else None
         )
         self.stats.sent[str(message.get("event_type"))] += 1
-        for listener in self._listeners:
-            listener.on_sent(message)
+        try:
+            for listener in self._listeners:
+                listener.on_sent(message)
+        except Exception as exc:
+            # Sent already: a listener's failure must not read as a failed send.
+            self._listener_failed("sent", exc)
 
     def _on_outcome(self, outcome: ToolOutcome) -> None:
         self.stats.outcomes[outcome.kind.value] += 1
-        if outcome.kind is OutcomeKind.ERROR:
-            self._log.warning("tool call failed", **outcome.log_fields(), message=outcome.text)
-        elif self._log.is_enabled_for(logging.INFO):  # skip building the fields when filtered
-            self._log.info("tool call answered", **outcome.log_fields())
-        for listener in self._listeners:
-            listener.on_outcome(outcome)
+        try:
+            if outcome.kind is OutcomeKind.ERROR:
+                self._log.warning("tool call failed", **outcome.log_fields(), message=outcome.text)
+            elif self._log.is_enabled_for(logging.INFO):  # skip the fields when filtered
+                self._log.info("tool call answered", **outcome.log_fields())
+            for listener in self._listeners:
+                listener.on_outcome(outcome)
+        except Exception as exc:
+            self._listener_failed("outcome", exc)
         for observer in self._outcome_observers:
             self._observe(observer, outcome=outcome, session=self)
+
+    def _listener_failed(self, what: str, exc: Exception) -> None:
+        self.stats.failures[what] += 1
+        self._log.error(
+            f"{what} handling failed",
+            reason=f"{type(exc).__name__}: {exc}",
+            conversation_id=self._conversation_id,
+            exc_info=exc,
+        )
 
     async def _respond(self, utterance: Utterance) -> None:
         assert self._responder is not None

@@ -22,6 +22,7 @@ from cvibot.dispatch import ErrorKind, OutcomeKind, ToolOutcome
 from cvibot.protocol import RejectReason, Utterance
 from cvibot.protocol.events import Event
 from cvibot.session import Session
+from cvibot.tools.options import ReplyMode
 
 runs = Counter[str]()
 
@@ -349,12 +350,40 @@ async def test_rejected_call_of_another_conversation_is_not_answered(
     assert h.session.stats.rejections == Counter(arguments_not_json=1)
 
 
-async def test_rejected_perception_call_with_id_is_answered(make_harness: MakeHarness) -> None:
-    h = make_harness()
+async def test_rejected_perception_call_with_id_is_answered_in_its_reply_mode(
+    make_harness: MakeHarness,
+) -> None:
+    # Like a valid perception call: the perception reply, `none` by default (the outcome
+    # is logged, nothing is sent), not a tool_result the replica never asked for.
     bad = tool_call("saw", "{", tcid="p1", event_type="conversation.perception_tool_call")
+    h = make_harness()
+    assert await h.run(bad) == []
+    outcome = h.rec.outcome("p1")
+    assert (outcome.kind, outcome.error, outcome.reply) == (
+        OutcomeKind.ERROR,
+        ErrorKind.REJECTED,
+        ReplyMode.NONE,
+    )
+    h = make_harness(perception_reply=ReplyMode.TOOL_RESULT)
     [message] = await h.run(bad)
     assert message["properties"]["tool_call_id"] == "p1"
     assert message["properties"]["status"] == "error"
+
+
+async def test_rejected_perception_call_of_a_known_tool_uses_its_reply(
+    make_harness: MakeHarness,
+) -> None:
+    @tool(origin="vision", reply="append_context")
+    def saw(thing: str) -> str:
+        """A thing was seen."""
+        return thing
+
+    h = make_harness(saw)
+    bad = tool_call("saw", "{", tcid="p1", event_type="conversation.perception_tool_call")
+    [message] = await h.run(bad)
+    assert message["event_type"] == "conversation.append_llm_context"
+    assert message["properties"]["context"].startswith("invalid tool call: ")
+    assert h.rec.outcome("p1").reply is ReplyMode.APPEND_CONTEXT
 
 
 async def test_malformed_messages_are_counted_by_reason(make_harness: MakeHarness) -> None:
@@ -575,5 +604,6 @@ async def test_stats_summary(make_harness: MakeHarness) -> None:
         "rejected": {"not_json": 1},
         "dropped": {"duplicate": 1},
         "sent": {"conversation.tool_result": 1},
+        "failed": {},
         "late": 0,
     }

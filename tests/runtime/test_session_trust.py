@@ -9,7 +9,7 @@ from typing import Any
 from runtime_helpers import CID, MakeHarness, event, tool_call, tool_result
 
 from cvibot import tool
-from cvibot.participants import Participant, ReplicaRule, Roster, TrustPolicy
+from cvibot.participants import Participant, ReplicaRule, Roster, Standing, TrustPolicy
 from cvibot.transports.memory import MemoryTransport
 
 REPLICA = Participant(id="0b6c1f0e-1111-4c3e-9d1a-0e6f2b9a7c11", user_id="tavus-replica-r1")
@@ -33,28 +33,75 @@ def test_participant_from_daily_python_and_daily_js_shapes() -> None:
     assert Participant.from_daily("p1") is None
 
 
-def test_replica_rule_markers_names_ids_and_never_local() -> None:
-    rule = ReplicaRule(user_names=("Anna",), participant_ids=("fixed",))
+def test_replica_rule_markers_ids_and_never_local() -> None:
+    rule = ReplicaRule(participant_ids=("fixed",))
     assert rule.matches(Participant("a", user_id="x-tavus-replica-y"))
-    assert rule.matches(Participant("b", user_name="Anna"))
     assert rule.matches(Participant("fixed"))
     assert not rule.matches(Participant("c", user_id="human-1", user_name="Dana"))
     assert not rule.matches(Participant("d", user_id="tavus-replica", local=True))
 
 
+def test_user_names_narrow_the_rule_and_never_identify_alone() -> None:
+    rule = ReplicaRule(user_names=("Anna",), participant_ids=("fixed",))
+    # A name alone is what any browser can pick: never enough.
+    assert not rule.matches(Participant("b", user_id="human-1", user_name="Anna"))
+    assert not rule.matches(Participant("b", user_name="Anna"))
+    # With user_names set, the marker or id must come with one of the names.
+    assert rule.matches(Participant("a", user_id="tavus-replica-1", user_name="Anna"))
+    assert rule.matches(Participant("fixed", user_name="Anna"))
+    assert not rule.matches(Participant("a", user_id="tavus-replica-1", user_name="Bob"))
+    assert not rule.matches(Participant("a", user_id="tavus-replica-1"))
+
+
 def test_roster_tracks_replica_changes() -> None:
     roster = Roster()
-    assert roster.update("joined", HUMAN) is False
-    assert roster.update("joined", REPLICA) is True
+    assert roster.update("joined", HUMAN) is None
+    assert roster.update("joined", REPLICA) is Standing.REPLICA
     assert roster.replica_id == REPLICA.id and len(roster) == 2
+    assert roster.replica == REPLICA
     # An update that leaves the user_id out keeps it: the replica stays the replica.
-    assert roster.update("updated", Participant(REPLICA.id, user_name="Anna")) is False
+    assert roster.update("updated", Participant(REPLICA.id, user_name="Anna")) is None
     assert roster.is_replica(REPLICA.id) and roster.get(REPLICA.id).user_name == "Anna"  # type: ignore[union-attr]
     # One that changes it to a non-replica user_id demotes it.
-    assert roster.update("updated", Participant(REPLICA.id, user_id="someone")) is True
+    assert roster.update("updated", Participant(REPLICA.id, user_id="someone")) is Standing.DEMOTED
+    assert not roster.is_replica(REPLICA.id) and roster.replica_id is None
+    # ... for good, even if it takes the marker back.
+    assert roster.update("updated", Participant(REPLICA.id, user_id="tavus-replica-r1")) is None
     assert not roster.is_replica(REPLICA.id)
-    assert roster.update("left", HUMAN) is False
+    assert roster.update("left", HUMAN) is None
     assert roster.get(HUMAN.id) is None
+
+
+def test_roster_one_replica_sticky() -> None:
+    roster = Roster()
+    assert roster.update("joined", REPLICA) is Standing.REPLICA
+    second = Participant("p2", user_id="tavus-replica-r2")
+    assert roster.update("joined", second) is Standing.IMPOSTOR
+    assert roster.replica_id == REPLICA.id and not roster.is_replica("p2")
+    # A repeated "joined" (a rejoin's join data) is an update, never a new arrival.
+    assert roster.update("joined", REPLICA) is None
+    assert roster.update("updated", second) is None  # refused once, logged once
+    # The replica leaves: the impostor already in the room is not promoted...
+    assert roster.update("left", REPLICA) is Standing.LEFT
+    assert roster.replica_id is None and not roster.is_replica("p2")
+    # ... but a replica that joins afterwards (a reconnect: a new participant id) is.
+    again = Participant("p3", user_id="tavus-replica-r1")
+    assert roster.update("joined", again) is Standing.REPLICA
+    assert roster.is_replica("p3")
+    # The refused one that left and comes back is judged anew, like any arrival.
+    assert roster.update("left", second) is None
+    assert roster.update("joined", second) is Standing.IMPOSTOR
+
+
+def test_roster_a_participant_that_comes_to_match_is_an_impostor() -> None:
+    roster = Roster()
+    assert roster.update("joined", HUMAN) is None
+    # No replica in the room yet: still refused, it matched only after it joined.
+    taken = Participant(HUMAN.id, user_id="tavus-replica-x")
+    assert roster.update("updated", taken) is Standing.IMPOSTOR
+    assert roster.replica_id is None
+    assert roster.update("joined", REPLICA) is Standing.REPLICA
+    assert not roster.is_replica(HUMAN.id)
 
 
 async def test_forged_tool_call_from_a_human_runs_nothing_and_is_not_answered(
@@ -104,10 +151,11 @@ async def test_trust_any_acts_on_every_participant(make_harness: MakeHarness) ->
     assert h.sent == [tool_result("t1", "order D shipped")]
 
 
-async def test_configured_user_name_identifies_the_replica(make_harness: MakeHarness) -> None:
-    h = make_harness(lookup, trust=TrustPolicy(replica=ReplicaRule(user_names=("Dana",))))
-    h.session.on_participant("joined", HUMAN)
-    h.session.on_message(tool_call("lookup", {"order_id": "E"}, tcid="t1", seq=1), HUMAN.id)
+async def test_configured_user_name_narrows_the_replica_rule(make_harness: MakeHarness) -> None:
+    h = make_harness(lookup, trust=TrustPolicy(replica=ReplicaRule(user_names=("Anna",))))
+    named = Participant(REPLICA.id, user_id=REPLICA.user_id, user_name="Anna")
+    h.session.on_participant("joined", named)
+    h.session.on_message(tool_call("lookup", {"order_id": "E"}, tcid="t1", seq=1), REPLICA.id)
     await asyncio.wait_for(h.session.settled(), 5)
     assert h.sent == [tool_result("t1", "order E shipped")]
 

@@ -134,9 +134,11 @@ class ReplicaConfig(BaseModel):
     """How the replica's participant is recognised (see :mod:`cvibot.participants`).
 
     - ``user_id_contains``: markers of its Daily ``user_id`` (Tavus's rule:
-      ``tavus-replica``).
-    - ``user_names``: its participant names (the persona's name), optional.
-    - ``participant_ids``: fixed participant ids, optional.
+      ``tavus-replica``); identifies it.
+    - ``participant_ids``: fixed participant ids, optional; identifies it too.
+    - ``user_names``: optional; when set, the replica's participant name must also be
+      one of these (the persona's name). A further condition only: any participant
+      can take a name, so a name never identifies the replica alone.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)

@@ -160,25 +160,50 @@ class Dispatcher:
         self._running.add(entry)
         self._spawn(entry, self._run(entry, spec, kwargs))
 
-    def answer_rejected(self, rejection: Rejection, arrived: float) -> None:
-        """Answer a rejected tool call that carried a ``tool_call_id`` with an error result.
+    def answer_rejected(
+        self,
+        rejection: Rejection | ToolCall,
+        arrived: float,
+        *,
+        error: ErrorKind = ErrorKind.REJECTED,
+        message: str | None = None,
+    ) -> None:
+        """Answer with an error a tool call that carried a ``tool_call_id`` but cannot run.
 
-        Protocol reference §6 rule 9: the replica acknowledges the failure instead of
-        waiting for a result that never comes.
+        ``rejection`` is what the parser rejected, or (``error=EXCEPTION``, from the
+        session's guard) a call whose handling failed before it was dispatched; either
+        way the replica acknowledges the failure instead of waiting for a result that
+        never comes (protocol reference §6 rule 9). ``message`` is the error text
+        (default: ``invalid tool call: <detail>``). A tool call is answered with
+        ``tool_result``; a perception call as a valid one would be: in its tool's reply
+        mode when its name is known, else ``defaults.perception_reply`` (``none``: the
+        outcome is only logged).
         """
-        call = ToolCall(
-            event_type=rejection.event_type or "conversation.tool_call",
-            conversation_id=rejection.conversation_id,
-            seq=rejection.seq,
-            inference_id=rejection.inference_id,
-            name=rejected_tool_name(rejection.raw),
-            arguments={},
-            tool_call_id=rejection.tool_call_id,
-        )
-        entry = CallState(call, None, ReplyMode.TOOL_RESULT, arrived, 0.0, False)
-        self._spawn(
-            entry, self._fail(entry, ErrorKind.REJECTED, f"invalid tool call: {rejection.detail}")
-        )
+        if isinstance(rejection, ToolCall):
+            call = rejection
+        else:
+            kind = (
+                PerceptionToolCall
+                if rejection.event_type == "conversation.perception_tool_call"
+                else ToolCall
+            )
+            call = kind(
+                event_type=rejection.event_type or "conversation.tool_call",
+                conversation_id=rejection.conversation_id,
+                seq=rejection.seq,
+                inference_id=rejection.inference_id,
+                name=rejected_tool_name(rejection.raw),
+                arguments={},
+                tool_call_id=rejection.tool_call_id,
+            )
+            message = message or f"invalid tool call: {rejection.detail}"
+        reply = ReplyMode.TOOL_RESULT
+        if isinstance(call, PerceptionToolCall):
+            spec = self._tools.get(call.name)
+            reply = (spec.reply if spec is not None else None) or self._policy.perception_reply
+        entry = CallState(call, None, reply, arrived, 0.0, False)
+        text = message or f"{call.name} failed with an internal error"
+        self._spawn(entry, self._fail(entry, error, text))
 
     def interrupt(self, seq: int | None) -> None:
         """The replica was interrupted: cancel running calls marked ``cancel_on_interrupt``.

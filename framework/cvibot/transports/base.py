@@ -95,6 +95,12 @@ class Transport(ABC):
     """
 
     name: str = "transport"
+    identifies_senders: bool = False
+    """True when every inbound message carries its sender's participant id and the
+    transport reports the room's participants (a live Daily room). The session then
+    drops a message without a sender under ``trust.senders: replica``, since a live
+    message without one cannot be told apart from a forgery; on transports that do not
+    identify senders (memory, replay) such a message is trusted."""
 
     async def open(self) -> None:  # noqa: B027 - optional hook, a no-op by default
         """Connect or open files. Raises :class:`TransportError` on failure."""

@@ -24,6 +24,7 @@ class MemoryTransport(Transport):
     """
 
     name = "memory"
+    identifies_senders = False  # tests push messages with or without a sender
 
     def __init__(self, on_send: Callable[[Mapping[str, Any]], None] | None = None) -> None:
         self.sent: list[Mapping[str, Any]] = []

@@ -156,6 +156,7 @@ class RecordingTransport(Transport):
     def __init__(self, inner: Transport, path: Path) -> None:
         self.inner = inner
         self.path = path
+        self.identifies_senders = inner.identifies_senders
         self._file: IO[bytes] | None = None
         self._lock = threading.Lock()
         self._started = 0.0

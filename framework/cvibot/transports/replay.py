@@ -317,6 +317,9 @@ class ReplayTransport(Transport):
     """
 
     name = "replay"
+    # Plain JSONL lines carry no sender; participant lines replay the roster, so the
+    # messages of recording lines that name a sender are judged as they were live.
+    identifies_senders = False
 
     def __init__(
         self,

@@ -63,6 +63,7 @@ class DailyTransport(Transport):
     """
 
     name = "daily"
+    identifies_senders = True
 
     def __init__(
         self,
