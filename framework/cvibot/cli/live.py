@@ -3,15 +3,27 @@
 The command line's ``run`` and ``replay`` build a :class:`Plan` (where the messages come
 from) and hand it to :func:`serve`, which owns the event loop: it creates the Tavus
 conversation when the config asks for one (and ends it afterwards), installs the
-SIGINT/SIGTERM handlers (the first drains, a second exits at once) and runs the bot.
+SIGINT/SIGTERM handlers and runs the bot.
+
+Stopping (:class:`_Stopper`): the first SIGINT/SIGTERM, or standard output closing
+(:mod:`cvibot.cli.pipe`), drains: calls get ``dispatch.shutdown_grace`` seconds and each
+is answered, a Daily join or rejoin in progress is cancelled. A second signal exits at
+once with status 130, whenever it comes, even after the event loop has ended. A daemon
+watchdog bounds the whole stop: if the process still runs the grace plus the time the
+transport's clean-up may take plus :data:`_STOP_SLACK` seconds after the first signal
+(an ``async`` handler that blocks the loop, a hook that hangs), it exits with status 1.
+:func:`exit_now` leaves with ``os._exit`` when a thread that the interpreter would join
+is still running (a sync handler past its grace), so no stuck thread outlives the stop.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import sys
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,18 +38,28 @@ if TYPE_CHECKING:
     from cvibot.session import Session, SessionListener
     from cvibot.tavus import Conversation, RetryPolicy, TavusClient
     from cvibot.transports.base import Transport
+    from cvibot.transports.daily import DailyTransport
 
-__all__ = ["Plan", "StopRequested", "exit_now", "serve"]
+__all__ = ["Plan", "StopRequested", "exit_now", "own_process", "serve"]
 
 _END_TIMEOUT = 10.0  # seconds for ending a created conversation at exit
+_STOP_SLACK = 2.0  # seconds the watchdog adds for the loop's own teardown
+EXIT_SIGNAL = 130  # a second signal, or one before the conversation started
+EXIT_STUCK = 1  # the watchdog: the stop did not finish in time
+_STDOUT_CLOSED = "closed stdout"
 
 
 class StopRequested(Exception):
-    """A signal arrived before any conversation was being served (while joining)."""
+    """A signal arrived (or stdout closed) before any conversation was being served
+    (while creating it or joining its room). ``exit_code``: 130 for a signal, 141 for
+    a closed standard output."""
 
     def __init__(self, signame: str) -> None:
+        from cvibot.cli.pipe import EXIT_STDOUT_CLOSED
+
         super().__init__(f"stopped by {signame} before the conversation started")
         self.signame = signame
+        self.exit_code = EXIT_STDOUT_CLOSED if signame == _STDOUT_CLOSED else EXIT_SIGNAL
 
 
 @dataclass
@@ -58,19 +80,63 @@ class Plan:
     record: Path | None = None
 
 
+_owns_process = False
+
+
+def own_process() -> None:
+    """Say that the command line runs as its own process (the console script), so
+    :func:`exit_now` may end it with ``os._exit`` rather than leave threads to the
+    interpreter; in-process callers (click's test runner) only get ``SystemExit``."""
+    global _owns_process
+    _owns_process = True
+
+
 def exit_now(code: int) -> None:
-    """Exit with ``code``; at once (``os._exit``) if a Daily call client is still being
-    released, since the interpreter would otherwise wait for the SDK (up to ~19 s)."""
+    """Exit with ``code`` (141 instead of 0 once stdout's reader went away) after
+    flushing stdout and stderr.
+
+    At once (``os._exit``) if a Daily call client is still being released, or (see
+    :func:`own_process`) if a non-daemon thread still runs (a sync tool handler past
+    the grace, a plugin's thread): the interpreter would otherwise wait for them, up
+    to ~19 s for the SDK and forever for a handler that never returns. Their calls
+    were answered already (with a shutdown error): nothing is lost by not waiting.
+    """
+    from cvibot.cli.pipe import EXIT_STDOUT_CLOSED, stdout_closed
     from cvibot.transports.daily import pending_releases
 
-    sys.stdout.flush()
-    sys.stderr.flush()
-    if pending_releases():
+    if code == 0 and stdout_closed():
+        code = EXIT_STDOUT_CLOSED
+    _flush()
+    if pending_releases() or (_owns_process and _joinable_threads()):
         os._exit(code)
     sys.exit(code)
 
 
-def _daily_transport(bot: Bot, plan: Plan, url: str, token: str | None) -> Transport:
+def _flush() -> None:
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):  # a closed or broken stream: nothing to save
+            stream.flush()
+
+
+def _joinable_threads() -> list[threading.Thread]:
+    """Threads other than this one that interpreter exit would wait for."""
+    current = threading.current_thread()
+    return [t for t in threading.enumerate() if t is not current and not t.daemon and t.is_alive()]
+
+
+def _exit_quietly(code: int, line: str) -> None:
+    """Write ``line`` to stderr and exit with ``code`` at once; safe in a signal handler
+    and from any thread (unbuffered write, stdout flushed in a thread of its own and
+    given half a second: a writer blocked on a full pipe may hold its lock)."""
+    with contextlib.suppress(OSError):
+        os.write(2, (line + "\n").encode("utf-8", "replace"))
+    flusher = threading.Thread(target=_flush, name="cvibot-exit-flush", daemon=True)
+    flusher.start()
+    flusher.join(0.5)
+    os._exit(code)
+
+
+def _daily_transport(bot: Bot, plan: Plan, url: str, token: str | None) -> DailyTransport:
     from cvibot.config import DailyTransportConfig
     from cvibot.transports.daily import DailyTransport, ReconnectPolicy
 
@@ -150,31 +216,87 @@ async def _end(api: TavusClient, conversation_id: str) -> None:
         log.info("conversation ended", conversation_id=conversation_id)
 
 
-def _install_signals(bot: Bot, main: asyncio.Task[Any]) -> tuple[Callable[[], None], list[str]]:
-    """First SIGINT/SIGTERM: drain (or, before any conversation, cancel the start-up);
-    a second one: exit at once with status 130."""
-    loop = asyncio.get_running_loop()
-    received: list[str] = []
+class _Stopper:
+    """The stop of one :func:`serve`: signals, a closed stdout, the watchdog.
 
-    def handle(signame: str) -> None:
-        if received:
-            click.echo(f"error: {signame} again: exiting now", err=True)
-            sys.stdout.flush()
-            os._exit(130)
-        received.append(signame)
+    ``budget`` is how many seconds the transport's clean-up may take after the drain
+    (leave, release, ending a created conversation); the watchdog allows the grace,
+    that and :data:`_STOP_SLACK`.
+    """
+
+    def __init__(self, bot: Bot, main: asyncio.Task[Any], budget: float) -> None:
+        self.bot = bot
+        self.main = main
+        self.received: list[str] = []
+        self.daily: DailyTransport | None = None
+        self._budget = budget
+        self._loop = asyncio.get_running_loop()
+        self._watchdog: threading.Timer | None = None
+        self._forget_stdout: Callable[[], None] | None = None
+
+    def install(self) -> None:
+        from cvibot.cli.pipe import on_stdout_closed
+
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            self._loop.add_signal_handler(signum, self._signal, signal.Signals(signum).name)
+        self._forget_stdout = on_stdout_closed(self._stdout_closed)
+
+    def remove(self) -> None:
+        """Back from the event loop: a signal from now on (while a created conversation
+        ends, the loop winds down, the interpreter exits) exits at once with 130."""
+        if self._forget_stdout is not None:
+            self._forget_stdout()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            self._loop.remove_signal_handler(signum)
+            signal.signal(signum, _late_signal)
+
+    def _signal(self, signame: str) -> None:
+        if self.received:
+            _exit_quietly(EXIT_SIGNAL, f"error: {signame} again: exiting now")
         click.echo(f"{signame}: finishing running tool calls (again to quit at once)", err=True)
-        if bot.stop(f"signal {signame}") == 0:
-            main.cancel(signame)
+        self._stop(signame)
 
-    names = {signal.SIGINT: "SIGINT", signal.SIGTERM: "SIGTERM"}
-    for signum, signame in names.items():
-        loop.add_signal_handler(signum, handle, signame)
+    def _stdout_closed(self) -> None:
+        # From the writing thread (the loop's, when the transcript writes).
+        with contextlib.suppress(RuntimeError):  # the loop is closed: nothing to stop
+            self._loop.call_soon_threadsafe(self._stop, _STDOUT_CLOSED)
 
-    def remove() -> None:
-        for signum in names:
-            loop.remove_signal_handler(signum)
+    def _stop(self, why: str) -> None:
+        if self.received:
+            return
+        self.received.append(why)
+        self._arm(why)
+        if self.daily is not None:
+            self.daily.stop_rejoining()
+        if self.bot.stop(why if why == _STDOUT_CLOSED else f"signal {why}") == 0:
+            self.main.cancel(why)
 
-    return remove, received
+    def _arm(self, why: str) -> None:
+        limit = self.bot.config.dispatch.shutdown_grace + self._budget + _STOP_SLACK
+        line = (
+            f"error: {why}: the bot did not stop within {limit:g} s "
+            "(shutdown_grace and clean-up); exiting now"
+        )
+        self._watchdog = threading.Timer(limit, _exit_quietly, (EXIT_STUCK, line))
+        self._watchdog.daemon = True
+        self._watchdog.name = "cvibot-stop-watchdog"
+        self._watchdog.start()
+
+
+def _late_signal(signum: int, frame: Any) -> None:
+    _exit_quietly(EXIT_SIGNAL, f"error: {signal.Signals(signum).name}: exiting now")
+
+
+def _cleanup_budget(bot: Bot, plan: Plan) -> float:
+    """Seconds the clean-up after the drain may take: leaving and releasing a Daily
+    call client, ending a created conversation."""
+    if plan.transport is not None:
+        return 0.0
+    cfg = plan.daily
+    leave = cfg.leave_timeout if cfg is not None else 5.0
+    release = 5.0  # DailyTransport's default release_timeout
+    created = _END_TIMEOUT if plan.url is None else 0.0
+    return leave + release + created
 
 
 async def _run(
@@ -182,7 +304,8 @@ async def _run(
 ) -> Session:
     main = asyncio.current_task()
     assert main is not None
-    remove, signals = _install_signals(bot, main)
+    stopper = _Stopper(bot, main, _cleanup_budget(bot, plan))
+    stopper.install()
     api: TavusClient | None = None
     created: Conversation | None = None
     session: Session | None = None
@@ -199,7 +322,7 @@ async def _run(
                 click.echo(
                     f"conversation {created.conversation_id}: open {url} to talk to the replica"
                 )
-            transport = _daily_transport(bot, plan, str(url), token)
+            transport = stopper.daily = _daily_transport(bot, plan, str(url), token)
         if plan.record is not None:
             from cvibot.transports.recording import RecordingTransport
 
@@ -208,11 +331,11 @@ async def _run(
         session = await bot.run(transport, listeners=listeners, conversation_id=conversation_id)
         return session
     except asyncio.CancelledError:
-        if signals:
-            raise StopRequested(signals[0]) from None
+        if stopper.received:
+            raise StopRequested(stopper.received[0]) from None
         raise
     finally:
-        remove()
+        stopper.remove()
         if api is not None:
             spec = bot.config.conversation.create
             # After system.shutdown the conversation is over already: nothing to end.
@@ -232,6 +355,12 @@ def serve(
 
     Raises what :meth:`Bot.run` raises, :class:`cvibot.tavus.TavusAPIError` when the
     conversation could not be created, and :class:`StopRequested` when a signal arrived
-    before the conversation started.
+    before the conversation started. The SIGINT/SIGTERM handlers of before are back
+    when it returns.
     """
-    return asyncio.run(_run(bot, plan, listeners, header))
+    previous = {signum: signal.getsignal(signum) for signum in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        return asyncio.run(_run(bot, plan, listeners, header))
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)

@@ -187,6 +187,18 @@ class DailyTransport(Transport):
             raise TransportError("open() the daily transport before sending")
         await self._outbox.send(message, to)
 
+    def stop_rejoining(self) -> None:
+        """Say the bot is leaving (it got SIGINT/SIGTERM and drains): a rejoin in
+        progress is cancelled now, and a drop from now on is not rejoined.
+
+        Either ends the stay at once: :meth:`run` returns and the sends held for the
+        rejoin fail with :class:`TransportError`, so the drain is not kept waiting for
+        rejoin attempts (up to ``max_attempts`` × ``join_timeout`` s) that would only
+        deliver answers to a conversation the bot is leaving. While joined nothing
+        changes: answers still go out, and :meth:`close` leaves. Idempotent.
+        """
+        self._connection.stop_rejoining()
+
     async def close(self) -> None:
         """Stop delivering, leave the room if in it, release the client; idempotent.
 
