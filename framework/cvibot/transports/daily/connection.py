@@ -118,6 +118,7 @@ class Connection:
     ) -> None:
         self.state: State = "new"
         self.failure: ConnectionLost | None = None
+        self.left_while_down = False  # ended by stop_rejoining, not by the room
         self._call = call
         self._address = address
         self._reconnect = reconnect
@@ -265,15 +266,17 @@ class Connection:
         if self.state in ("ended", "closed"):
             return
         self.state = "ended"
+        self.left_while_down = True
         self._cancel_rejoin()
         self._log.info("not rejoining the room: the bot is leaving", reason=reason)
-        room = self._address.display
-        self._outbox.stop(
-            lambda: TransportError(
-                f"the bot left {room} while disconnected; the app-message was not sent"
-            )
-        )
+        self._outbox.stop(lambda: TransportError(self.left_message()))
         self._inbox.end()
+
+    def left_message(self) -> str:
+        """Why a send fails after :meth:`stop_rejoining` ended the stay."""
+        return (
+            f"the bot left {self._address.display} while disconnected; the app-message was not sent"
+        )
 
     def _room_over(self, text: str) -> None:
         if self.state in ("ended", "closed"):

@@ -171,7 +171,8 @@ class DailyTransport(Transport):
         confirmation. Raises :class:`.errors.NotJoined` (channel not open),
         :class:`.errors.SendFailed` (an SDK error or no confirmation in time),
         :class:`.errors.ConnectionLost` when the rejoin it waited for failed, and
-        :class:`TransportError` once the room ended or the transport is closed.
+        :class:`TransportError` once the room ended, the bot left it while disconnected
+        (:meth:`stop_rejoining`) or the transport is closed.
         """
         state = self._connection.state
         if state == "closed":
@@ -182,6 +183,8 @@ class DailyTransport(Transport):
             failure = self._connection.failure
             if failure is not None:
                 raise ConnectionLost(failure.attempts, failure.last)
+            if self._connection.left_while_down:
+                raise TransportError(self._connection.left_message())
             raise TransportError(f"the room {self.room} has ended; the app-message was not sent")
         if state == "new":
             raise TransportError("open() the daily transport before sending")
