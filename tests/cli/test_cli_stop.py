@@ -210,3 +210,79 @@ def test_a_second_signal_during_a_rejoin_exits_130_quietly(watch: Watch, tmp_pat
         "SIGTERM: finishing running tool calls (again to quit at once)",
         "error: SIGINT again: exiting now",
     ]
+
+
+# -- a handler that blocks the event loop ---------------------------------------------------
+
+FROZEN_TOOLS = """
+import time
+from cvibot import tool
+
+@tool(timeout=300)
+async def frozen(seconds: float) -> str:
+    \"\"\"Block the event loop (a bug: time.sleep in an async handler).\"\"\"
+    time.sleep(seconds)
+    return "finished"
+"""
+
+
+def _frozen_bot(folder: Path, grace: float) -> Path:
+    write_text(folder / "frozen_tools.py", FROZEN_TOOLS)
+    write_jsonl(
+        folder / "rec.jsonl",
+        [
+            {
+                "direction": "in",
+                "at": 0.0,
+                "message": tool_call(1, "frozen", {"seconds": 60}, "t1"),
+            },
+            {"direction": "in", "at": 120.0, "message": shutdown()},
+        ],
+    )
+    return write_text(
+        folder / "bot.yaml",
+        f"""
+        conversation: {{id: {CONVERSATION_ID}}}
+        transport: {{type: replay, path: rec.jsonl, pace: recorded}}
+        plugins: [frozen_tools]
+        dispatch: {{shutdown_grace: {grace}}}
+        logging: {{level: error, format: json}}
+        """,
+    )
+
+
+def test_a_blocked_event_loop_still_exits_after_the_grace_and_clean_up_slack(
+    watch: Watch, cvibot_exe: str, tmp_path: Path
+) -> None:
+    config = _frozen_bot(tmp_path, grace=1)
+    bot = watch([cvibot_exe, "run", config], tmp_path)
+    bot.wait_for("tool call frozen", stream="stdout")
+
+    sent = bot.signal(signal.SIGTERM)
+    code, ended = bot.finish(within=1 + MARGIN + 10)
+
+    assert code == 1
+    assert ended - sent < 1 + 2 + MARGIN  # the grace, the watchdog's slack, the margin
+    assert bot.plain_stderr() == [
+        "SIGTERM: finishing running tool calls (again to quit at once)",
+        "error: SIGTERM: the bot did not stop within 3 s (shutdown_grace and clean-up); "
+        "exiting now",
+    ]
+
+
+def test_a_second_signal_exits_even_while_the_event_loop_is_blocked(
+    watch: Watch, cvibot_exe: str, tmp_path: Path
+) -> None:
+    config = _frozen_bot(tmp_path, grace=60)
+    bot = watch([cvibot_exe, "run", config], tmp_path)
+    bot.wait_for("tool call frozen", stream="stdout")
+    bot.signal(signal.SIGINT)
+    bot.wait_for("SIGINT: finishing running tool calls")
+
+    sent = bot.signal(signal.SIGINT)
+    code, ended = bot.finish(within=MARGIN + 10)
+
+    assert code == 130
+    assert ended - sent < MARGIN
+    assert "error: SIGINT again: exiting now" in bot.plain_stderr()
+    assert "Traceback" not in bot.stderr

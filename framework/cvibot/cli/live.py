@@ -27,7 +27,7 @@ import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 import structlog
@@ -124,12 +124,11 @@ def _joinable_threads() -> list[threading.Thread]:
     return [t for t in threading.enumerate() if t is not current and not t.daemon and t.is_alive()]
 
 
-def _exit_quietly(code: int, line: str) -> None:
+def _exit_quietly(code: int, line: str) -> NoReturn:
     """Write ``line`` to stderr and exit with ``code`` at once; safe in a signal handler
     and from any thread (unbuffered write, stdout flushed in a thread of its own and
     given half a second: a writer blocked on a full pipe may hold its lock)."""
-    with contextlib.suppress(OSError):
-        os.write(2, (line + "\n").encode("utf-8", "replace"))
+    _write_stderr(line)
     flusher = threading.Thread(target=_flush, name="cvibot-exit-flush", daemon=True)
     flusher.start()
     flusher.join(0.5)
@@ -219,9 +218,12 @@ async def _end(api: TavusClient, conversation_id: str) -> None:
 class _Stopper:
     """The stop of one :func:`serve`: signals, a closed stdout, the watchdog.
 
-    ``budget`` is how many seconds the transport's clean-up may take after the drain
-    (leave, release, ending a created conversation); the watchdog allows the grace,
-    that and :data:`_STOP_SLACK`.
+    The signal handlers are plain ``signal.signal`` ones, not the loop's: they run in
+    the main thread even while a handler blocks the event loop, so the watchdog is
+    armed and a second signal exits in every case. What touches the bot runs on the
+    loop (``call_soon_threadsafe``). ``budget`` is how many seconds the transport's
+    clean-up may take after the drain (leave, release, ending a created conversation);
+    the watchdog allows the grace, that and :data:`_STOP_SLACK`.
     """
 
     def __init__(self, bot: Bot, main: asyncio.Task[Any], budget: float) -> None:
@@ -231,6 +233,7 @@ class _Stopper:
         self.daily: DailyTransport | None = None
         self._budget = budget
         self._loop = asyncio.get_running_loop()
+        self._serving = True
         self._watchdog: threading.Timer | None = None
         self._forget_stdout: Callable[[], None] | None = None
 
@@ -238,38 +241,45 @@ class _Stopper:
         from cvibot.cli.pipe import on_stdout_closed
 
         for signum in (signal.SIGINT, signal.SIGTERM):
-            self._loop.add_signal_handler(signum, self._signal, signal.Signals(signum).name)
+            signal.signal(signum, self._on_signal)
         self._forget_stdout = on_stdout_closed(self._stdout_closed)
 
     def remove(self) -> None:
-        """Back from the event loop: a signal from now on (while a created conversation
-        ends, the loop winds down, the interpreter exits) exits at once with 130."""
+        """Back from serving: a signal from now on (while a created conversation ends,
+        the loop winds down) exits at once with 130. :func:`serve` puts the previous
+        handlers back when the loop is gone."""
+        self._serving = False
         if self._forget_stdout is not None:
             self._forget_stdout()
-        for signum in (signal.SIGINT, signal.SIGTERM):
-            self._loop.remove_signal_handler(signum)
-            signal.signal(signum, _late_signal)
 
-    def _signal(self, signame: str) -> None:
-        if self.received:
+    def _on_signal(self, signum: int, frame: Any) -> None:
+        # In the main thread, between two bytecodes of whatever it runs, and possibly
+        # within this very handler for the previous signal: count first, then act, so
+        # two signals always make one of the two calls exit. Only unbuffered writes
+        # here (a buffered stream may be in the middle of a write).
+        signame = signal.Signals(signum).name
+        self.received.append(signame)
+        if len(self.received) > 1:
             _exit_quietly(EXIT_SIGNAL, f"error: {signame} again: exiting now")
-        click.echo(f"{signame}: finishing running tool calls (again to quit at once)", err=True)
-        self._stop(signame)
+        if not self._serving:
+            _exit_quietly(EXIT_SIGNAL, f"error: {signame}: exiting now")
+        _write_stderr(f"{signame}: finishing running tool calls (again to quit at once)")
+        self._arm(signame)
+        try:
+            self._loop.call_soon_threadsafe(self._stop, signame)
+        except RuntimeError:  # the loop is closed: nothing left to drain
+            _exit_quietly(EXIT_SIGNAL, f"error: {signame}: exiting now")
 
     def _stdout_closed(self) -> None:
         # From the writing thread (the loop's, when the transcript writes).
-        with contextlib.suppress(RuntimeError):  # the loop is closed: nothing to stop
-            self._loop.call_soon_threadsafe(self._stop, _STDOUT_CLOSED)
+        def stop() -> None:
+            if not self.received:
+                self.received.append(_STDOUT_CLOSED)
+                self._arm(_STDOUT_CLOSED)
+                self._stop(_STDOUT_CLOSED)
 
-    def _stop(self, why: str) -> None:
-        if self.received:
-            return
-        self.received.append(why)
-        self._arm(why)
-        if self.daily is not None:
-            self.daily.stop_rejoining()
-        if self.bot.stop(why if why == _STDOUT_CLOSED else f"signal {why}") == 0:
-            self.main.cancel(why)
+        with contextlib.suppress(RuntimeError):  # the loop is closed: nothing to stop
+            self._loop.call_soon_threadsafe(stop)
 
     def _arm(self, why: str) -> None:
         limit = self.bot.config.dispatch.shutdown_grace + self._budget + _STOP_SLACK
@@ -282,9 +292,16 @@ class _Stopper:
         self._watchdog.name = "cvibot-stop-watchdog"
         self._watchdog.start()
 
+    def _stop(self, why: str) -> None:
+        if self.daily is not None:
+            self.daily.stop_rejoining()
+        if self.bot.stop(why if why == _STDOUT_CLOSED else f"signal {why}") == 0:
+            self.main.cancel(why)
 
-def _late_signal(signum: int, frame: Any) -> None:
-    _exit_quietly(EXIT_SIGNAL, f"error: {signal.Signals(signum).name}: exiting now")
+
+def _write_stderr(line: str) -> None:
+    with contextlib.suppress(OSError):
+        os.write(2, (line + "\n").encode("utf-8", "replace"))
 
 
 def _cleanup_budget(bot: Bot, plan: Plan) -> float:
