@@ -232,8 +232,10 @@ def run(
     """Run the bot CONFIG describes on its configured transport.
 
     SIGINT or SIGTERM stops it gracefully: no new tool calls (they are answered with an
-    error), running ones finish within dispatch.shutdown_grace; a second signal exits at
-    once.
+    error), running ones finish within dispatch.shutdown_grace or are answered with a
+    shutdown error, then it exits (status 0) without waiting for stuck handler threads;
+    a second signal exits at once (status 130). A closed stdout stops it the same way
+    (status 141).
     """
     from cvibot.errors import ConfigError
 
