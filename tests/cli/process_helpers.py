@@ -68,8 +68,12 @@ class Watched:
                 left = deadline - time.monotonic()
                 if left <= 0 or self.proc.poll() is not None:
                     self.proc.kill()
+                    self.proc.wait()
                     raise AssertionError(
-                        f"{needle!r} never appeared on {stream}; stderr:\n"
+                        f"{needle!r} never appeared on {stream} (exit status "
+                        f"{self.proc.poll()}); stdout:\n"
+                        + "\n".join(self.lines["stdout"][-10:])
+                        + "\nstderr:\n"
                         + "\n".join(self.lines["stderr"][-30:])
                     )
                 self._changed.wait(min(left, 0.2))

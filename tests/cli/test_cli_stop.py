@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import signal
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -263,11 +264,12 @@ def test_a_blocked_event_loop_still_exits_after_the_grace_and_clean_up_slack(
 
     assert code == 1
     assert ended - sent < 1 + 2 + MARGIN  # the grace, the watchdog's slack, the margin
-    assert bot.plain_stderr() == [
-        "SIGTERM: finishing running tool calls (again to quit at once)",
-        "error: SIGTERM: the bot did not stop within 3 s (shutdown_grace and clean-up); "
-        "exiting now",
-    ]
+    *before, last = bot.plain_stderr()
+    assert last == (
+        "error: SIGTERM: the bot did not stop within 3 s (shutdown_grace and clean-up); exiting now"
+    )
+    # Said only if the loop ran once more after the signal, before the handler froze it.
+    assert before in ([], ["SIGTERM: finishing running tool calls (again to quit at once)"])
 
 
 def test_a_second_signal_exits_even_while_the_event_loop_is_blocked(
@@ -276,13 +278,15 @@ def test_a_second_signal_exits_even_while_the_event_loop_is_blocked(
     config = _frozen_bot(tmp_path, grace=60)
     bot = watch([cvibot_exe, "run", config], tmp_path)
     bot.wait_for("tool call frozen", stream="stdout")
-    bot.signal(signal.SIGINT)
-    bot.wait_for("SIGINT: finishing running tool calls")
+    bot.signal(signal.SIGINT)  # the loop is (about to be) blocked: it may say nothing
+    time.sleep(0.5)
 
     sent = bot.signal(signal.SIGINT)
     code, ended = bot.finish(within=MARGIN + 10)
 
     assert code == 130
     assert ended - sent < MARGIN
-    assert "error: SIGINT again: exiting now" in bot.plain_stderr()
+    *before, last = bot.plain_stderr()
+    assert last == "error: SIGINT again: exiting now"
+    assert before in ([], ["SIGINT: finishing running tool calls (again to quit at once)"])
     assert "Traceback" not in bot.stderr

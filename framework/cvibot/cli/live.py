@@ -22,6 +22,7 @@ import asyncio
 import contextlib
 import os
 import signal
+import socket
 import sys
 import threading
 from collections.abc import Callable, Sequence
@@ -215,71 +216,117 @@ async def _end(api: TavusClient, conversation_id: str) -> None:
         log.info("conversation ended", conversation_id=conversation_id)
 
 
+_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
 class _Stopper:
     """The stop of one :func:`serve`: signals, a closed stdout, the watchdog.
 
-    The signal handlers are plain ``signal.signal`` ones, not the loop's: they run in
-    the main thread even while a handler blocks the event loop, so the watchdog is
-    armed and a second signal exits in every case. What touches the bot runs on the
-    loop (``call_soon_threadsafe``). ``budget`` is how many seconds the transport's
-    clean-up may take after the drain (leave, release, ending a created conversation);
-    the watchdog allows the grace, that and :data:`_STOP_SLACK`.
+    Signals are handled by a daemon thread of ours, woken through
+    ``signal.set_wakeup_fd``, not by the event loop nor by a Python-level handler: the
+    kernel may deliver a signal to any thread, and the main thread may be stuck (an
+    ``async`` handler that blocks the loop) or asleep in ``select`` where a signal
+    another thread took does not wake it. So the watchdog is armed and a second signal
+    exits in every case. What touches the bot runs on the loop
+    (``call_soon_threadsafe``). ``budget`` is how many seconds the transport's clean-up
+    may take after the drain (leave, release, ending a created conversation); the
+    watchdog allows the grace, that and :data:`_STOP_SLACK`.
     """
 
-    def __init__(self, bot: Bot, main: asyncio.Task[Any], budget: float) -> None:
+    def __init__(self, bot: Bot, budget: float) -> None:
         self.bot = bot
-        self.main = main
         self.received: list[str] = []
         self.daily: DailyTransport | None = None
         self._budget = budget
-        self._loop = asyncio.get_running_loop()
+        self._lock = threading.Lock()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._main: asyncio.Task[Any] | None = None
         self._serving = True
-        self._watchdog: threading.Timer | None = None
+        self._wake_r, self._wake_w = socket.socketpair()
+        self._previous_fd = -1
+        self._previous: dict[int, Any] = {}
+        self._watcher: threading.Thread | None = None
         self._forget_stdout: Callable[[], None] | None = None
 
     def install(self) -> None:
+        """Take SIGINT and SIGTERM (main thread only); see :meth:`close`."""
         from cvibot.cli.pipe import on_stdout_closed
 
-        for signum in (signal.SIGINT, signal.SIGTERM):
-            signal.signal(signum, self._on_signal)
+        self._wake_w.setblocking(False)
+        self._previous = {signum: signal.getsignal(signum) for signum in _SIGNALS}
+        self._previous_fd = signal.set_wakeup_fd(self._wake_w.fileno(), warn_on_full_buffer=False)
+        for signum in _SIGNALS:
+            signal.signal(signum, _ignore)  # the wakeup byte is all we need
+        self._watcher = threading.Thread(target=self._watch, name="cvibot-signals", daemon=True)
+        self._watcher.start()
         self._forget_stdout = on_stdout_closed(self._stdout_closed)
 
-    def remove(self) -> None:
+    def attach(self, main: asyncio.Task[Any]) -> None:
+        """The loop's main task is running: stop it (now, if a signal came already)."""
+        with self._lock:
+            self._loop = asyncio.get_running_loop()
+            self._main = main
+            pending = self.received[0] if self.received else None
+        if pending is not None:
+            self._stop(pending)
+
+    def detach(self) -> None:
         """Back from serving: a signal from now on (while a created conversation ends,
-        the loop winds down) exits at once with 130. :func:`serve` puts the previous
-        handlers back when the loop is gone."""
-        self._serving = False
+        the loop winds down) exits at once with 130."""
+        with self._lock:
+            self._serving = False
         if self._forget_stdout is not None:
             self._forget_stdout()
 
-    def _on_signal(self, signum: int, frame: Any) -> None:
-        # In the main thread, between two bytecodes of whatever it runs, and possibly
-        # within this very handler for the previous signal: count first, then act, so
-        # two signals always make one of the two calls exit. Only unbuffered writes
-        # here (a buffered stream may be in the middle of a write).
-        signame = signal.Signals(signum).name
-        self.received.append(signame)
-        if len(self.received) > 1:
+    def close(self) -> None:
+        """Give SIGINT, SIGTERM and the wakeup fd back as they were; end the thread."""
+        signal.set_wakeup_fd(self._previous_fd)
+        for signum, handler in self._previous.items():
+            signal.signal(signum, handler)
+        self._wake_w.close()  # the watcher reads the end of the stream and returns
+        if self._watcher is not None:
+            self._watcher.join(1)
+        self._wake_r.close()
+
+    def _watch(self) -> None:
+        while True:
+            try:
+                data = self._wake_r.recv(64)
+            except OSError:
+                return
+            if not data:
+                return
+            for signum in data:  # one byte per signal: its number
+                if signum in _SIGNALS:
+                    self._on_signal(signal.Signals(signum).name)
+
+    def _on_signal(self, signame: str) -> None:
+        with self._lock:
+            again, serving = bool(self.received), self._serving
+            self.received.append(signame)
+            loop = self._loop
+        if again:
             _exit_quietly(EXIT_SIGNAL, f"error: {signame} again: exiting now")
-        if not self._serving:
+        if not serving:
             _exit_quietly(EXIT_SIGNAL, f"error: {signame}: exiting now")
-        _write_stderr(f"{signame}: finishing running tool calls (again to quit at once)")
         self._arm(signame)
-        try:
-            self._loop.call_soon_threadsafe(self._stop, signame)
-        except RuntimeError:  # the loop is closed: nothing left to drain
-            _exit_quietly(EXIT_SIGNAL, f"error: {signame}: exiting now")
+        if loop is not None:
+            try:
+                loop.call_soon_threadsafe(self._stop, signame)
+            except RuntimeError:  # the loop is closed: nothing left to drain
+                _exit_quietly(EXIT_SIGNAL, f"error: {signame}: exiting now")
 
     def _stdout_closed(self) -> None:
-        # From the writing thread (the loop's, when the transcript writes).
-        def stop() -> None:
-            if not self.received:
-                self.received.append(_STDOUT_CLOSED)
-                self._arm(_STDOUT_CLOSED)
-                self._stop(_STDOUT_CLOSED)
-
-        with contextlib.suppress(RuntimeError):  # the loop is closed: nothing to stop
-            self._loop.call_soon_threadsafe(stop)
+        # On the writing thread (the loop's, when the transcript writes).
+        with self._lock:
+            if self.received or not self._serving:
+                return
+            self.received.append(_STDOUT_CLOSED)
+            loop = self._loop
+        self._arm(_STDOUT_CLOSED)
+        if loop is not None:
+            with contextlib.suppress(RuntimeError):  # the loop is closed: nothing to stop
+                loop.call_soon_threadsafe(self._stop, _STDOUT_CLOSED)
 
     def _arm(self, why: str) -> None:
         limit = self.bot.config.dispatch.shutdown_grace + self._budget + _STOP_SLACK
@@ -287,21 +334,48 @@ class _Stopper:
             f"error: {why}: the bot did not stop within {limit:g} s "
             "(shutdown_grace and clean-up); exiting now"
         )
-        self._watchdog = threading.Timer(limit, _exit_quietly, (EXIT_STUCK, line))
-        self._watchdog.daemon = True
-        self._watchdog.name = "cvibot-stop-watchdog"
-        self._watchdog.start()
+        watchdog = threading.Timer(limit, _exit_quietly, (EXIT_STUCK, line))
+        watchdog.daemon = True
+        watchdog.name = "cvibot-stop-watchdog"
+        watchdog.start()
 
     def _stop(self, why: str) -> None:
+        # On the loop, which writes the log lines too: this line never splits one.
+        if why != _STDOUT_CLOSED:
+            click.echo(f"{why}: finishing running tool calls (again to quit at once)", err=True)
         if self.daily is not None:
             self.daily.stop_rejoining()
         if self.bot.stop(why if why == _STDOUT_CLOSED else f"signal {why}") == 0:
-            self.main.cancel(why)
+            assert self._main is not None
+            self._main.cancel(why)
+
+
+def _ignore(signum: int, frame: Any) -> None:
+    """The Python-level handler: nothing (the :class:`_Stopper` thread acts)."""
 
 
 def _write_stderr(line: str) -> None:
-    with contextlib.suppress(OSError):
-        os.write(2, (line + "\n").encode("utf-8", "replace"))
+    """Write ``line`` to stderr unbuffered, from any thread, between two log lines:
+    structlog's ``PrintLogger`` writes a line in two calls under a lock of its own, so
+    the line is written under that lock when this structlog has one (waiting at most
+    half a second: its holder may be the stuck thread)."""
+    lock = _stderr_lock()
+    held = lock is not None and lock.acquire(timeout=0.5)
+    try:
+        with contextlib.suppress(OSError):
+            os.write(2, (line + "\n").encode("utf-8", "replace"))
+    finally:
+        if held and lock is not None:
+            lock.release()
+
+
+def _stderr_lock() -> threading.Lock | None:
+    try:  # a private helper of structlog (24.1+): absent elsewhere, and then no lock
+        from structlog._output import _get_lock_for_file
+
+        return _get_lock_for_file(sys.stderr)
+    except Exception:
+        return None
 
 
 def _cleanup_budget(bot: Bot, plan: Plan) -> float:
@@ -317,12 +391,15 @@ def _cleanup_budget(bot: Bot, plan: Plan) -> float:
 
 
 async def _run(
-    bot: Bot, plan: Plan, listeners: Sequence[SessionListener], header: Callable[[str], None]
+    bot: Bot,
+    plan: Plan,
+    listeners: Sequence[SessionListener],
+    header: Callable[[str], None],
+    stopper: _Stopper,
 ) -> Session:
     main = asyncio.current_task()
     assert main is not None
-    stopper = _Stopper(bot, main, _cleanup_budget(bot, plan))
-    stopper.install()
+    stopper.attach(main)
     api: TavusClient | None = None
     created: Conversation | None = None
     session: Session | None = None
@@ -352,7 +429,7 @@ async def _run(
             raise StopRequested(stopper.received[0]) from None
         raise
     finally:
-        stopper.remove()
+        stopper.detach()
         if api is not None:
             spec = bot.config.conversation.create
             # After system.shutdown the conversation is over already: nothing to end.
@@ -375,9 +452,9 @@ def serve(
     before the conversation started. The SIGINT/SIGTERM handlers of before are back
     when it returns.
     """
-    previous = {signum: signal.getsignal(signum) for signum in (signal.SIGINT, signal.SIGTERM)}
+    stopper = _Stopper(bot, _cleanup_budget(bot, plan))
+    stopper.install()
     try:
-        return asyncio.run(_run(bot, plan, listeners, header))
+        return asyncio.run(_run(bot, plan, listeners, header, stopper))
     finally:
-        for signum, handler in previous.items():
-            signal.signal(signum, handler)
+        stopper.close()
