@@ -8,8 +8,9 @@ SIGINT/SIGTERM handlers and runs the bot.
 Stopping (:class:`_Stopper`): the first SIGINT/SIGTERM, or standard output closing
 (:mod:`cvibot.cli.pipe`), drains: calls get ``dispatch.shutdown_grace`` seconds and each
 is answered, a Daily join or rejoin in progress is cancelled. A second signal exits at
-once with status 130, whenever it comes, even after the event loop has ended. A daemon
-watchdog bounds the whole stop: if the process still runs the grace plus the time the
+once with status 130, whenever it comes until :func:`serve` returns (while the loop is
+blocked, while a created conversation is being ended). A daemon watchdog bounds the
+whole stop: if the process still runs the grace plus the time the
 transport's clean-up may take plus :data:`_STOP_SLACK` seconds after the first signal
 (an ``async`` handler that blocks the loop, a hook that hangs), it exits with status 1.
 :func:`exit_now` leaves with ``os._exit`` when a thread that the interpreter would join
@@ -126,9 +127,9 @@ def _joinable_threads() -> list[threading.Thread]:
 
 
 def _exit_quietly(code: int, line: str) -> NoReturn:
-    """Write ``line`` to stderr and exit with ``code`` at once; safe in a signal handler
-    and from any thread (unbuffered write, stdout flushed in a thread of its own and
-    given half a second: a writer blocked on a full pipe may hold its lock)."""
+    """Write ``line`` to stderr and exit with ``code`` at once, from any thread (an
+    unbuffered write; stdout flushed in a thread of its own and given half a second,
+    since a writer blocked on a full pipe may hold its lock)."""
     _write_stderr(line)
     flusher = threading.Thread(target=_flush, name="cvibot-exit-flush", daemon=True)
     flusher.start()
