@@ -290,3 +290,31 @@ def test_a_second_signal_exits_even_while_the_event_loop_is_blocked(
     assert last == "error: SIGINT again: exiting now"
     assert before in ([], ["SIGINT: finishing running tool calls (again to quit at once)"])
     assert "Traceback" not in bot.stderr
+
+
+def test_a_signal_while_a_created_conversation_is_being_ended_exits_130_quietly(
+    watch: Watch, tmp_path: Path
+) -> None:
+    write_text(tmp_path / "daily_tools.py", DAILY_TOOLS)
+    config = write_text(
+        tmp_path / "bot.yaml",
+        """
+        conversation: {create: {persona_id: p1}}
+        transport: {type: daily, join_timeout: 30}
+        tavus: {api_key: fake-tavus-key, base_url: "${FAKE_TAVUS_URL}"}
+        plugins: [daily_tools]
+        logging: {level: error, format: json}
+        """,
+    )
+    # The replica leaves, so the conversation is over for the bot, which then ends it
+    # through the API: the fake takes a minute to answer.
+    scenario = _scenario(client={"join_outcome": "ok"}, replica=True, leave=True, tavus=True)
+    bot = watch(fake_daily_argv(scenario, "run", config, "-q"), tmp_path)
+    bot.wait_for("fake: end requested", stream="stdout")
+
+    sent = bot.signal(signal.SIGINT)
+    code, ended = bot.finish(within=MARGIN + 10)
+
+    assert code == 130
+    assert ended - sent < MARGIN
+    assert bot.plain_stderr() == ["error: SIGINT: exiting now"]

@@ -6,7 +6,7 @@ conversation when the config asks for one (and ends it afterwards), installs the
 SIGINT/SIGTERM handlers and runs the bot.
 
 Stopping (:class:`_Stopper`): the first SIGINT/SIGTERM, or standard output closing
-(:mod:`cvibot.cli.pipe`), drains: calls get ``dispatch.shutdown_grace`` seconds and each
+(:mod:`cvibot.cli.process`), drains: calls get ``dispatch.shutdown_grace`` seconds and each
 is answered, a Daily join or rejoin in progress is cancelled. A second signal exits at
 once with status 130, whenever it comes until :func:`serve` returns (while the loop is
 blocked, while a created conversation is being ended). A daemon watchdog bounds the
@@ -42,7 +42,7 @@ if TYPE_CHECKING:
     from cvibot.transports.base import Transport
     from cvibot.transports.daily import DailyTransport
 
-__all__ = ["Plan", "StopRequested", "exit_now", "own_process", "serve"]
+__all__ = ["Plan", "StopRequested", "exit_now", "serve"]
 
 _END_TIMEOUT = 10.0  # seconds for ending a created conversation at exit
 _STOP_SLACK = 2.0  # seconds the watchdog adds for the loop's own teardown
@@ -57,7 +57,7 @@ class StopRequested(Exception):
     a closed standard output."""
 
     def __init__(self, signame: str) -> None:
-        from cvibot.cli.pipe import EXIT_STDOUT_CLOSED
+        from cvibot.cli.process import EXIT_STDOUT_CLOSED
 
         super().__init__(f"stopped by {signame} before the conversation started")
         self.signame = signame
@@ -82,34 +82,24 @@ class Plan:
     record: Path | None = None
 
 
-_owns_process = False
-
-
-def own_process() -> None:
-    """Say that the command line runs as its own process (the console script), so
-    :func:`exit_now` may end it with ``os._exit`` rather than leave threads to the
-    interpreter; in-process callers (click's test runner) only get ``SystemExit``."""
-    global _owns_process
-    _owns_process = True
-
-
 def exit_now(code: int) -> None:
     """Exit with ``code`` (141 instead of 0 once stdout's reader went away) after
     flushing stdout and stderr.
 
-    At once (``os._exit``) if a Daily call client is still being released, or (see
-    :func:`own_process`) if a non-daemon thread still runs (a sync tool handler past
-    the grace, a plugin's thread): the interpreter would otherwise wait for them, up
-    to ~19 s for the SDK and forever for a handler that never returns. Their calls
+    At once (``os._exit``) if a Daily call client is still being released, or (in a
+    process of its own: :func:`cvibot.cli.process.own_process`) if a non-daemon thread
+    still runs (a sync tool handler past the grace, a plugin's thread): the interpreter
+    would otherwise wait for them, up to ~19 s for the SDK and forever for a handler
+    that never returns. Their calls
     were answered already (with a shutdown error): nothing is lost by not waiting.
     """
-    from cvibot.cli.pipe import EXIT_STDOUT_CLOSED, stdout_closed
+    from cvibot.cli.process import EXIT_STDOUT_CLOSED, owns_process, stdout_closed
     from cvibot.transports.daily import pending_releases
 
     if code == 0 and stdout_closed():
         code = EXIT_STDOUT_CLOSED
     _flush()
-    if pending_releases() or (_owns_process and _joinable_threads()):
+    if pending_releases() or (owns_process() and _joinable_threads()):
         os._exit(code)
     sys.exit(code)
 
@@ -251,7 +241,7 @@ class _Stopper:
 
     def install(self) -> None:
         """Take SIGINT and SIGTERM (main thread only); see :meth:`close`."""
-        from cvibot.cli.pipe import on_stdout_closed
+        from cvibot.cli.process import on_stdout_closed
 
         self._wake_w.setblocking(False)
         self._previous = {signum: signal.getsignal(signum) for signum in _SIGNALS}

@@ -390,12 +390,11 @@ cli.add_command(tools)
 def main() -> None:
     """Console-script entry point.
 
-    Standard output is guarded first (:func:`cvibot.cli.pipe.guard_stdout`), so that a
+    Standard output is guarded first (:func:`cvibot.cli.process.guard_stdout`), so that a
     reader that goes away (``cvibot … | head -1``) ends any command quietly: no
     ``BrokenPipeError`` traceback, exit status 141 instead of 0.
     """
-    from cvibot.cli.live import own_process
-    from cvibot.cli.pipe import guard_stdout
+    from cvibot.cli.process import guard_stdout, own_process
 
     own_process()
     guard_stdout()

@@ -1,13 +1,19 @@
-"""Standard output that a reader may close early (``cvibot run … | head -1``).
+"""The command line's process: its standard output, and whether it may end abruptly.
 
-Python ignores SIGPIPE, so a write to a pipe whose reader is gone raises
-``BrokenPipeError`` wherever it happens: in the transcript on the event loop, in a
-``click.echo``, or when the interpreter flushes ``sys.stdout`` at exit (``Exception
-ignored …``). :func:`guard_stdout` handles it once, below every writer: ``sys.stdout``
-becomes a text stream over file descriptor 1 whose raw writes catch the error, point
-the descriptor at ``/dev/null`` (so nothing written later fails) and tell whoever
-registered with :func:`on_stdout_closed`. The command line then stops as it would on a
-signal and exits with :data:`EXIT_STDOUT_CLOSED`, without a traceback.
+Standard output that a reader may close early (``cvibot run … | head -1``): Python
+ignores SIGPIPE, so a write to a pipe whose reader is gone raises ``BrokenPipeError``
+wherever it happens: in the transcript on the event loop, in a ``click.echo``, or when
+the interpreter flushes ``sys.stdout`` at exit (``Exception ignored …``).
+:func:`guard_stdout` handles it once, below every writer: ``sys.stdout`` becomes a text
+stream over file descriptor 1 whose raw writes catch the error, point the descriptor at
+``/dev/null`` (so nothing written later fails) and tell whoever registered with
+:func:`on_stdout_closed`. The command line then stops as it would on a signal and exits
+with :data:`EXIT_STDOUT_CLOSED`, without a traceback.
+
+:func:`own_process`: the console script says the process is its own, so exiting may
+use ``os._exit`` (see :func:`cvibot.cli.live.exit_now`); in-process callers (click's
+test runner) only ever get ``SystemExit``. Kept here, light to import, since every
+command's entry goes through it.
 """
 
 from __future__ import annotations
@@ -20,7 +26,14 @@ import sys
 import threading
 from collections.abc import Callable
 
-__all__ = ["EXIT_STDOUT_CLOSED", "guard_stdout", "on_stdout_closed", "stdout_closed"]
+__all__ = [
+    "EXIT_STDOUT_CLOSED",
+    "guard_stdout",
+    "on_stdout_closed",
+    "own_process",
+    "owns_process",
+    "stdout_closed",
+]
 
 EXIT_STDOUT_CLOSED = 141
 """128 + SIGPIPE: what a shell reports for a filter that SIGPIPE ended."""
@@ -28,6 +41,18 @@ EXIT_STDOUT_CLOSED = 141
 _lock = threading.Lock()
 _closed = False
 _callbacks: list[Callable[[], None]] = []
+_owned = False
+
+
+def own_process() -> None:
+    """Say that the command line runs as a process of its own (the console script)."""
+    global _owned
+    _owned = True
+
+
+def owns_process() -> bool:
+    """True after :func:`own_process`."""
+    return _owned
 
 
 def stdout_closed() -> bool:
