@@ -26,6 +26,7 @@ import signal
 import socket
 import sys
 import threading
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -46,6 +47,7 @@ __all__ = ["Plan", "StopRequested", "exit_now", "serve"]
 
 _END_TIMEOUT = 10.0  # seconds for ending a created conversation at exit
 _STOP_SLACK = 2.0  # seconds the watchdog adds for the loop's own teardown
+_THREAD_WAIT = 0.2  # seconds exit_now gives threads to end before leaving without them
 EXIT_SIGNAL = 130  # a second signal, or one before the conversation started
 EXIT_STUCK = 1  # the watchdog: the stop did not finish in time
 _STDOUT_CLOSED = "closed stdout"
@@ -88,10 +90,11 @@ def exit_now(code: int) -> None:
 
     At once (``os._exit``) if a Daily call client is still being released, or (in a
     process of its own: :func:`cvibot.cli.process.own_process`) if a non-daemon thread
-    still runs (a sync tool handler past the grace, a plugin's thread): the interpreter
-    would otherwise wait for them, up to ~19 s for the SDK and forever for a handler
-    that never returns. Their calls
-    were answered already (with a shutdown error): nothing is lost by not waiting.
+    still runs a moment later (a sync tool handler past the grace, a plugin's thread;
+    idle pool workers end within that moment, so ordinary exits stay ordinary): the
+    interpreter would otherwise wait for them, up to ~19 s for the SDK and forever for
+    a handler that never returns. Their calls were answered already (with a shutdown
+    error): nothing is lost by not waiting.
     """
     from cvibot.cli.process import EXIT_STDOUT_CLOSED, owns_process, stdout_closed
     from cvibot.transports.daily import pending_releases
@@ -99,7 +102,7 @@ def exit_now(code: int) -> None:
     if code == 0 and stdout_closed():
         code = EXIT_STDOUT_CLOSED
     _flush()
-    if pending_releases() or (owns_process() and _joinable_threads()):
+    if pending_releases() or (owns_process() and _stuck_threads(_THREAD_WAIT)):
         os._exit(code)
     sys.exit(code)
 
@@ -110,10 +113,19 @@ def _flush() -> None:
             stream.flush()
 
 
-def _joinable_threads() -> list[threading.Thread]:
-    """Threads other than this one that interpreter exit would wait for."""
+def _stuck_threads(wait: float) -> list[threading.Thread]:
+    """Threads other than this one that interpreter exit would wait for and that are
+    still running after ``wait`` seconds in all (idle pool workers end at once)."""
     current = threading.current_thread()
-    return [t for t in threading.enumerate() if t is not current and not t.daemon and t.is_alive()]
+    deadline = time.monotonic() + wait
+    stuck = []
+    for thread in threading.enumerate():
+        if thread is current or thread.daemon:
+            continue
+        thread.join(max(0.0, deadline - time.monotonic()))
+        if thread.is_alive():
+            stuck.append(thread)
+    return stuck
 
 
 def _exit_quietly(code: int, line: str) -> NoReturn:
