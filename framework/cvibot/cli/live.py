@@ -231,9 +231,9 @@ class _Stopper:
     ``async`` handler that blocks the loop) or asleep in ``select`` where a signal
     another thread took does not wake it. So the watchdog is armed and a second signal
     exits in every case. What touches the bot runs on the loop
-    (``call_soon_threadsafe``). ``budget`` is how many seconds the transport's clean-up
-    may take after the drain (leave, release, ending a created conversation); the
-    watchdog allows the grace, that and :data:`_STOP_SLACK`.
+    (``call_soon_threadsafe``). The watchdog allows the grace, the clean-up after the
+    drain (the Daily transport's ``leave_timeout`` and ``release_timeout``, plus
+    ``budget`` seconds: ending a created conversation) and :data:`_STOP_SLACK`.
     """
 
     def __init__(self, bot: Bot, budget: float) -> None:
@@ -332,7 +332,10 @@ class _Stopper:
                 loop.call_soon_threadsafe(self._stop, _STDOUT_CLOSED)
 
     def _arm(self, why: str) -> None:
-        limit = self.bot.config.dispatch.shutdown_grace + self._budget + _STOP_SLACK
+        budget = self._budget
+        if self.daily is not None:  # joining, or in the room: leave and release it after
+            budget += self.daily.leave_timeout + self.daily.release_timeout
+        limit = self.bot.config.dispatch.shutdown_grace + budget + _STOP_SLACK
         line = (
             f"error: {why}: the bot did not stop within {limit:g} s "
             "(shutdown_grace and clean-up); exiting now"
@@ -381,16 +384,11 @@ def _stderr_lock() -> threading.Lock | None:
         return None
 
 
-def _cleanup_budget(bot: Bot, plan: Plan) -> float:
-    """Seconds the clean-up after the drain may take: leaving and releasing a Daily
-    call client, ending a created conversation."""
-    if plan.transport is not None:
-        return 0.0
-    cfg = plan.daily
-    leave = cfg.leave_timeout if cfg is not None else 5.0
-    release = 5.0  # DailyTransport's default release_timeout
-    created = _END_TIMEOUT if plan.url is None else 0.0
-    return leave + release + created
+def _cleanup_budget(plan: Plan) -> float:
+    """Seconds the clean-up after the drain may take besides the Daily transport's own
+    leave and release (which :class:`_Stopper` reads from the transport): ending a
+    created conversation."""
+    return _END_TIMEOUT if plan.transport is None and plan.url is None else 0.0
 
 
 async def _run(
@@ -455,7 +453,7 @@ def serve(
     before the conversation started. The SIGINT/SIGTERM handlers of before are back
     when it returns.
     """
-    stopper = _Stopper(bot, _cleanup_budget(bot, plan))
+    stopper = _Stopper(bot, _cleanup_budget(plan))
     stopper.install()
     try:
         return asyncio.run(_run(bot, plan, listeners, header, stopper))
