@@ -4,11 +4,12 @@ import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import pytest
 from cli_helpers import RunProcess, forget_plugin_modules
+from process_helpers import Watched
 
 
 @pytest.fixture(autouse=True)
@@ -50,3 +51,18 @@ def run_cvibot(cvibot_exe: str, tmp_path_factory: pytest.TempPathFactory) -> Run
         )
 
     return run
+
+
+@pytest.fixture
+def watch() -> Iterator[Callable[[Sequence[str | os.PathLike[str]], Path], Watched]]:
+    """``watch(argv, cwd)``: a :class:`Watched` process, killed and closed afterwards."""
+    started: list[Watched] = []
+
+    def start(argv: Sequence[str | os.PathLike[str]], cwd: Path) -> Watched:
+        process = Watched(argv, cwd)
+        started.append(process)
+        return process
+
+    yield start
+    for process in started:
+        process.__exit__(None, None, None)

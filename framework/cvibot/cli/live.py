@@ -3,19 +3,34 @@
 The command line's ``run`` and ``replay`` build a :class:`Plan` (where the messages come
 from) and hand it to :func:`serve`, which owns the event loop: it creates the Tavus
 conversation when the config asks for one (and ends it afterwards), installs the
-SIGINT/SIGTERM handlers (the first drains, a second exits at once) and runs the bot.
+SIGINT/SIGTERM handlers and runs the bot.
+
+Stopping (:class:`_Stopper`): the first SIGINT/SIGTERM, or standard output closing
+(:mod:`cvibot.cli.process`), drains: calls get ``dispatch.shutdown_grace`` seconds and each
+is answered, a Daily join or rejoin in progress is cancelled. A second signal exits at
+once with status 130, whenever it comes until :func:`serve` returns (while the loop is
+blocked, while a created conversation is being ended). A daemon watchdog bounds the
+whole stop: if the process still runs the grace plus the time the
+transport's clean-up may take plus :data:`_STOP_SLACK` seconds after the first signal
+(an ``async`` handler that blocks the loop, a hook that hangs), it exits with status 1.
+:func:`exit_now` leaves with ``os._exit`` when a thread that the interpreter would join
+is still running (a sync handler past its grace), so no stuck thread outlives the stop.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
+import socket
 import sys
+import threading
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 import structlog
@@ -26,18 +41,29 @@ if TYPE_CHECKING:
     from cvibot.session import Session, SessionListener
     from cvibot.tavus import Conversation, RetryPolicy, TavusClient
     from cvibot.transports.base import Transport
+    from cvibot.transports.daily import DailyTransport
 
 __all__ = ["Plan", "StopRequested", "exit_now", "serve"]
 
 _END_TIMEOUT = 10.0  # seconds for ending a created conversation at exit
+_STOP_SLACK = 2.0  # seconds the watchdog adds for the loop's own teardown
+_THREAD_WAIT = 0.2  # seconds exit_now gives threads to end before leaving without them
+EXIT_SIGNAL = 130  # a second signal, or one before the conversation started
+EXIT_STUCK = 1  # the watchdog: the stop did not finish in time
+_STDOUT_CLOSED = "closed stdout"
 
 
 class StopRequested(Exception):
-    """A signal arrived before any conversation was being served (while joining)."""
+    """A signal arrived (or stdout closed) before any conversation was being served
+    (while creating it or joining its room). ``exit_code``: 130 for a signal, 141 for
+    a closed standard output."""
 
     def __init__(self, signame: str) -> None:
+        from cvibot.cli.process import EXIT_STDOUT_CLOSED
+
         super().__init__(f"stopped by {signame} before the conversation started")
         self.signame = signame
+        self.exit_code = EXIT_STDOUT_CLOSED if signame == _STDOUT_CLOSED else EXIT_SIGNAL
 
 
 @dataclass
@@ -59,18 +85,61 @@ class Plan:
 
 
 def exit_now(code: int) -> None:
-    """Exit with ``code``; at once (``os._exit``) if a Daily call client is still being
-    released, since the interpreter would otherwise wait for the SDK (up to ~19 s)."""
+    """Exit with ``code`` (141 instead of 0 once stdout's reader went away) after
+    flushing stdout and stderr.
+
+    At once (``os._exit``) if a Daily call client is still being released, or (in a
+    process of its own: :func:`cvibot.cli.process.own_process`) if a non-daemon thread
+    still runs a moment later (a sync tool handler past the grace, a plugin's thread;
+    idle pool workers end within that moment, so ordinary exits stay ordinary): the
+    interpreter would otherwise wait for them, up to ~19 s for the SDK and forever for
+    a handler that never returns. Their calls were answered already (with a shutdown
+    error): nothing is lost by not waiting.
+    """
+    from cvibot.cli.process import EXIT_STDOUT_CLOSED, owns_process, stdout_closed
     from cvibot.transports.daily import pending_releases
 
-    sys.stdout.flush()
-    sys.stderr.flush()
-    if pending_releases():
+    if code == 0 and stdout_closed():
+        code = EXIT_STDOUT_CLOSED
+    _flush()
+    if pending_releases() or (owns_process() and _stuck_threads(_THREAD_WAIT)):
         os._exit(code)
     sys.exit(code)
 
 
-def _daily_transport(bot: Bot, plan: Plan, url: str, token: str | None) -> Transport:
+def _flush() -> None:
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):  # a closed or broken stream: nothing to save
+            stream.flush()
+
+
+def _stuck_threads(wait: float) -> list[threading.Thread]:
+    """Threads other than this one that interpreter exit would wait for and that are
+    still running after ``wait`` seconds in all (idle pool workers end at once)."""
+    current = threading.current_thread()
+    deadline = time.monotonic() + wait
+    stuck = []
+    for thread in threading.enumerate():
+        if thread is current or thread.daemon:
+            continue
+        thread.join(max(0.0, deadline - time.monotonic()))
+        if thread.is_alive():
+            stuck.append(thread)
+    return stuck
+
+
+def _exit_quietly(code: int, line: str) -> NoReturn:
+    """Write ``line`` to stderr and exit with ``code`` at once, from any thread (an
+    unbuffered write; stdout flushed in a thread of its own and given half a second,
+    since a writer blocked on a full pipe may hold its lock)."""
+    _write_stderr(line)
+    flusher = threading.Thread(target=_flush, name="cvibot-exit-flush", daemon=True)
+    flusher.start()
+    flusher.join(0.5)
+    os._exit(code)
+
+
+def _daily_transport(bot: Bot, plan: Plan, url: str, token: str | None) -> DailyTransport:
     from cvibot.config import DailyTransportConfig
     from cvibot.transports.daily import DailyTransport, ReconnectPolicy
 
@@ -150,39 +219,188 @@ async def _end(api: TavusClient, conversation_id: str) -> None:
         log.info("conversation ended", conversation_id=conversation_id)
 
 
-def _install_signals(bot: Bot, main: asyncio.Task[Any]) -> tuple[Callable[[], None], list[str]]:
-    """First SIGINT/SIGTERM: drain (or, before any conversation, cancel the start-up);
-    a second one: exit at once with status 130."""
-    loop = asyncio.get_running_loop()
-    received: list[str] = []
+_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
-    def handle(signame: str) -> None:
-        if received:
-            click.echo(f"error: {signame} again: exiting now", err=True)
-            sys.stdout.flush()
-            os._exit(130)
-        received.append(signame)
-        click.echo(f"{signame}: finishing running tool calls (again to quit at once)", err=True)
-        if bot.stop(f"signal {signame}") == 0:
-            main.cancel(signame)
 
-    names = {signal.SIGINT: "SIGINT", signal.SIGTERM: "SIGTERM"}
-    for signum, signame in names.items():
-        loop.add_signal_handler(signum, handle, signame)
+class _Stopper:
+    """The stop of one :func:`serve`: signals, a closed stdout, the watchdog.
 
-    def remove() -> None:
-        for signum in names:
-            loop.remove_signal_handler(signum)
+    Signals are handled by a daemon thread of ours, woken through
+    ``signal.set_wakeup_fd``, not by the event loop nor by a Python-level handler: the
+    kernel may deliver a signal to any thread, and the main thread may be stuck (an
+    ``async`` handler that blocks the loop) or asleep in ``select`` where a signal
+    another thread took does not wake it. So the watchdog is armed and a second signal
+    exits in every case. What touches the bot runs on the loop
+    (``call_soon_threadsafe``). The watchdog allows the grace, the clean-up after the
+    drain (the Daily transport's ``leave_timeout`` and ``release_timeout``, plus
+    ``budget`` seconds: ending a created conversation) and :data:`_STOP_SLACK`.
+    """
 
-    return remove, received
+    def __init__(self, bot: Bot, budget: float) -> None:
+        self.bot = bot
+        self.received: list[str] = []
+        self.daily: DailyTransport | None = None
+        self._budget = budget
+        self._lock = threading.Lock()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._main: asyncio.Task[Any] | None = None
+        self._serving = True
+        self._wake_r, self._wake_w = socket.socketpair()
+        self._previous_fd = -1
+        self._previous: dict[int, Any] = {}
+        self._watcher: threading.Thread | None = None
+        self._forget_stdout: Callable[[], None] | None = None
+
+    def install(self) -> None:
+        """Take SIGINT and SIGTERM (main thread only); see :meth:`close`."""
+        from cvibot.cli.process import on_stdout_closed
+
+        self._wake_w.setblocking(False)
+        self._previous = {signum: signal.getsignal(signum) for signum in _SIGNALS}
+        self._previous_fd = signal.set_wakeup_fd(self._wake_w.fileno(), warn_on_full_buffer=False)
+        for signum in _SIGNALS:
+            signal.signal(signum, _ignore)  # the wakeup byte is all we need
+        self._watcher = threading.Thread(target=self._watch, name="cvibot-signals", daemon=True)
+        self._watcher.start()
+        self._forget_stdout = on_stdout_closed(self._stdout_closed)
+
+    def attach(self, main: asyncio.Task[Any]) -> None:
+        """The loop's main task is running: stop it (now, if a signal came already)."""
+        with self._lock:
+            self._loop = asyncio.get_running_loop()
+            self._main = main
+            pending = self.received[0] if self.received else None
+        if pending is not None:
+            self._stop(pending)
+
+    def detach(self) -> None:
+        """Back from serving: a signal from now on (while a created conversation ends,
+        the loop winds down) exits at once with 130."""
+        with self._lock:
+            self._serving = False
+        if self._forget_stdout is not None:
+            self._forget_stdout()
+
+    def close(self) -> None:
+        """Give SIGINT, SIGTERM and the wakeup fd back as they were; end the thread."""
+        signal.set_wakeup_fd(self._previous_fd)
+        for signum, handler in self._previous.items():
+            signal.signal(signum, handler)
+        self._wake_w.close()  # the watcher reads the end of the stream and returns
+        if self._watcher is not None:
+            self._watcher.join(1)
+        self._wake_r.close()
+
+    def _watch(self) -> None:
+        while True:
+            try:
+                data = self._wake_r.recv(64)
+            except OSError:
+                return
+            if not data:
+                return
+            for signum in data:  # one byte per signal: its number
+                if signum in _SIGNALS:
+                    self._on_signal(signal.Signals(signum).name)
+
+    def _on_signal(self, signame: str) -> None:
+        with self._lock:
+            again, serving = bool(self.received), self._serving
+            self.received.append(signame)
+            loop = self._loop
+        if again:
+            _exit_quietly(EXIT_SIGNAL, f"error: {signame} again: exiting now")
+        if not serving:
+            _exit_quietly(EXIT_SIGNAL, f"error: {signame}: exiting now")
+        self._arm(signame)
+        if loop is not None:
+            try:
+                loop.call_soon_threadsafe(self._stop, signame)
+            except RuntimeError:  # the loop is closed: nothing left to drain
+                _exit_quietly(EXIT_SIGNAL, f"error: {signame}: exiting now")
+
+    def _stdout_closed(self) -> None:
+        # On the writing thread (the loop's, when the transcript writes).
+        with self._lock:
+            if self.received or not self._serving:
+                return
+            self.received.append(_STDOUT_CLOSED)
+            loop = self._loop
+        self._arm(_STDOUT_CLOSED)
+        if loop is not None:
+            with contextlib.suppress(RuntimeError):  # the loop is closed: nothing to stop
+                loop.call_soon_threadsafe(self._stop, _STDOUT_CLOSED)
+
+    def _arm(self, why: str) -> None:
+        budget = self._budget
+        if self.daily is not None:  # joining, or in the room: leave and release it after
+            budget += self.daily.leave_timeout + self.daily.release_timeout
+        limit = self.bot.config.dispatch.shutdown_grace + budget + _STOP_SLACK
+        line = (
+            f"error: {why}: the bot did not stop within {limit:g} s "
+            "(shutdown_grace and clean-up); exiting now"
+        )
+        watchdog = threading.Timer(limit, _exit_quietly, (EXIT_STUCK, line))
+        watchdog.daemon = True
+        watchdog.name = "cvibot-stop-watchdog"
+        watchdog.start()
+
+    def _stop(self, why: str) -> None:
+        # On the loop, which writes the log lines too: this line never splits one.
+        if why != _STDOUT_CLOSED:
+            click.echo(f"{why}: finishing running tool calls (again to quit at once)", err=True)
+        if self.daily is not None:
+            self.daily.stop_rejoining()
+        if self.bot.stop(why if why == _STDOUT_CLOSED else f"signal {why}") == 0:
+            assert self._main is not None
+            self._main.cancel(why)
+
+
+def _ignore(signum: int, frame: Any) -> None:
+    """The Python-level handler: nothing (the :class:`_Stopper` thread acts)."""
+
+
+def _write_stderr(line: str) -> None:
+    """Write ``line`` to stderr unbuffered, from any thread, between two log lines:
+    structlog's ``PrintLogger`` writes a line in two calls under a lock of its own, so
+    the line is written under that lock when this structlog has one (waiting at most
+    half a second: its holder may be the stuck thread)."""
+    lock = _stderr_lock()
+    held = lock is not None and lock.acquire(timeout=0.5)
+    try:
+        with contextlib.suppress(OSError):
+            os.write(2, (line + "\n").encode("utf-8", "replace"))
+    finally:
+        if held and lock is not None:
+            lock.release()
+
+
+def _stderr_lock() -> threading.Lock | None:
+    try:  # a private helper of structlog (24.1+): absent elsewhere, and then no lock
+        from structlog._output import _get_lock_for_file
+
+        return _get_lock_for_file(sys.stderr)
+    except Exception:
+        return None
+
+
+def _cleanup_budget(plan: Plan) -> float:
+    """Seconds the clean-up after the drain may take besides the Daily transport's own
+    leave and release (which :class:`_Stopper` reads from the transport): ending a
+    created conversation."""
+    return _END_TIMEOUT if plan.transport is None and plan.url is None else 0.0
 
 
 async def _run(
-    bot: Bot, plan: Plan, listeners: Sequence[SessionListener], header: Callable[[str], None]
+    bot: Bot,
+    plan: Plan,
+    listeners: Sequence[SessionListener],
+    header: Callable[[str], None],
+    stopper: _Stopper,
 ) -> Session:
     main = asyncio.current_task()
     assert main is not None
-    remove, signals = _install_signals(bot, main)
+    stopper.attach(main)
     api: TavusClient | None = None
     created: Conversation | None = None
     session: Session | None = None
@@ -199,7 +417,7 @@ async def _run(
                 click.echo(
                     f"conversation {created.conversation_id}: open {url} to talk to the replica"
                 )
-            transport = _daily_transport(bot, plan, str(url), token)
+            transport = stopper.daily = _daily_transport(bot, plan, str(url), token)
         if plan.record is not None:
             from cvibot.transports.recording import RecordingTransport
 
@@ -208,11 +426,11 @@ async def _run(
         session = await bot.run(transport, listeners=listeners, conversation_id=conversation_id)
         return session
     except asyncio.CancelledError:
-        if signals:
-            raise StopRequested(signals[0]) from None
+        if stopper.received:
+            raise StopRequested(stopper.received[0]) from None
         raise
     finally:
-        remove()
+        stopper.detach()
         if api is not None:
             spec = bot.config.conversation.create
             # After system.shutdown the conversation is over already: nothing to end.
@@ -232,6 +450,12 @@ def serve(
 
     Raises what :meth:`Bot.run` raises, :class:`cvibot.tavus.TavusAPIError` when the
     conversation could not be created, and :class:`StopRequested` when a signal arrived
-    before the conversation started.
+    before the conversation started. The SIGINT/SIGTERM handlers of before are back
+    when it returns.
     """
-    return asyncio.run(_run(bot, plan, listeners, header))
+    stopper = _Stopper(bot, _cleanup_budget(plan))
+    stopper.install()
+    try:
+        return asyncio.run(_run(bot, plan, listeners, header, stopper))
+    finally:
+        stopper.close()

@@ -1,7 +1,9 @@
 """The ``cvibot`` command line.
 
-Exit status: 0 ok, 1 runtime failure, 2 usage or config error. Heavy modules (pydantic,
-the runtime, daily-python) are imported inside the commands so ``cvibot --help`` stays fast.
+Exit status: 0 ok, 1 runtime failure, 2 usage or config error, 130 a second SIGINT/SIGTERM
+(or one before the conversation started), 141 standard output closed early (``| head``:
+the command stops quietly, as a filter that SIGPIPE ends). Heavy modules (pydantic, the
+runtime, daily-python) are imported inside the commands so ``cvibot --help`` stays fast.
 """
 
 from __future__ import annotations
@@ -153,7 +155,9 @@ def _serve(
         log.error("plugin failed to start", plugin=exc.plugin, exc_info=exc.cause)
         _fail(str(exc), EXIT_RUNTIME)
     except StopRequested as exc:
-        _fail(str(exc), 130)
+        if exc.exit_code != 130:  # stdout closed: nobody reads a message
+            _exit(exc.exit_code)
+        _fail(str(exc), exc.exit_code)
     except CvibotError as exc:  # the Tavus API refused or could not be reached
         _fail(str(exc), EXIT_RUNTIME)
     except KeyboardInterrupt:
@@ -228,8 +232,10 @@ def run(
     """Run the bot CONFIG describes on its configured transport.
 
     SIGINT or SIGTERM stops it gracefully: no new tool calls (they are answered with an
-    error), running ones finish within dispatch.shutdown_grace; a second signal exits at
-    once.
+    error), running ones finish within dispatch.shutdown_grace or are answered with a
+    shutdown error, then it exits (status 0) without waiting for stuck handler threads;
+    a second signal exits at once (status 130). A closed stdout stops it the same way
+    (status 141).
     """
     from cvibot.errors import ConfigError
 
@@ -298,6 +304,8 @@ def replay(
     from cvibot.transports.replay import ReplayTransport, read_outbound
 
     class Sent(SessionListener):
+        """Keeps what the bot sends, for --check only: a replay streams it otherwise."""
+
         def __init__(self) -> None:
             self.messages: list[Mapping[str, Any]] = []
 
@@ -317,7 +325,7 @@ def replay(
         bot,
         Plan(transport=transport, conversation_id=bot.config.conversation.id),
         transcript=bot.config.logging.transcript and not quiet,
-        listeners=[sent],
+        listeners=[sent] if check else [],
     )
     if check:
         from cvibot.recording import compare_outbound
@@ -380,5 +388,19 @@ cli.add_command(tools)
 
 
 def main() -> None:
-    """Console-script entry point."""
-    cli(prog_name="cvibot")
+    """Console-script entry point.
+
+    Standard output is guarded first (:func:`cvibot.cli.process.guard_stdout`), so that a
+    reader that goes away (``cvibot … | head -1``) ends any command quietly: no
+    ``BrokenPipeError`` traceback, exit status 141 instead of 0.
+    """
+    from cvibot.cli.process import guard_stdout, own_process
+
+    own_process()
+    guard_stdout()
+    try:
+        cli(prog_name="cvibot")
+    except SystemExit as exc:
+        if exc.code is None or isinstance(exc.code, int):
+            _exit(exc.code or 0)
+        raise

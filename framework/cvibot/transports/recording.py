@@ -59,6 +59,7 @@ import structlog
 
 from cvibot.participants import Participant, ParticipantChange
 from cvibot.transports.base import Receiver, Transport, TransportError
+from cvibot.transports.private_file import open_private
 from cvibot.transports.replay import RECORDING_VERSION
 
 __all__ = ["RecordingTransport"]
@@ -148,7 +149,9 @@ class RecordingTransport(Transport):
 
     See the module docstring for the line format. Works around any transport: it only
     uses the :class:`Transport` and :class:`Receiver` interfaces. ``path`` is created
-    (with its folders) or overwritten by :meth:`open`.
+    (with its folders) or overwritten by :meth:`open`, readable by its owner only
+    (mode ``0600``; an existing file loses its group and other permissions, see
+    :mod:`cvibot.transports.private_file`).
     """
 
     name = "recording"
@@ -178,7 +181,7 @@ class RecordingTransport(Transport):
         """
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            handle = self.path.open("wb")
+            handle = open_private(self.path)
         except OSError as exc:
             raise TransportError(
                 f"cannot write the recording {self.path}: {exc.strerror or exc}"

@@ -57,6 +57,7 @@ from cvibot.protocol.bounds import MAX_DEPTH, MAX_SIZE, _shallow_decode, check_t
 from cvibot.protocol.interactions import encode_message
 from cvibot.protocol.rejection import _Invalid
 from cvibot.transports.base import Receiver, Transport, TransportError
+from cvibot.transports.private_file import open_private
 
 __all__ = [
     "RECORDING_VERSION",
@@ -311,7 +312,9 @@ def read_outbound(path: Path, *, include_failed: bool = True) -> list[RecordedOu
 class ReplayTransport(Transport):
     """Feeds a JSONL recording to the session; writes what the bot sends to ``out``.
 
-    ``out`` receives one compact JSON message per line, exactly as it would be sent.
+    ``out`` receives one compact JSON message per line, exactly as it would be sent,
+    flushed as it is written; it is created readable by its owner only (``0600``, see
+    :mod:`cvibot.transports.private_file`). Nothing sent is kept in memory.
     Participant lines reach ``receiver.on_participant`` (``received_at=None``) in file
     order with the messages.
     """
@@ -347,7 +350,7 @@ class ReplayTransport(Transport):
         if self.out is not None:
             try:
                 self.out.parent.mkdir(parents=True, exist_ok=True)
-                self._out_file = self.out.open("wb")
+                self._out_file = open_private(self.out)
             except OSError as exc:
                 raise TransportError(f"cannot write {self.out}: {exc.strerror or exc}") from exc
 
@@ -374,7 +377,9 @@ class ReplayTransport(Transport):
         if self._closed:
             raise TransportError("the replay transport is closed; the message was not sent")
         if self._out_file is not None:
+            # Flushed per line: what was sent is on disk even if the process is killed.
             self._out_file.write(encode_message(message) + b"\n")
+            self._out_file.flush()
 
     async def close(self) -> None:
         self._closed = True

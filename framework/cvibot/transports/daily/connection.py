@@ -10,6 +10,10 @@
   :class:`.errors.ConnectionLost`. The receiver (the session, which dedupes tool calls
   by ``tool_call_id``) survives the rejoin, and nothing delivered before is delivered
   again (the :class:`.inbox.Inbox` remembers the participants it reported).
+- Once the bot is leaving (:meth:`Connection.stop_rejoining`, on SIGINT/SIGTERM) a
+  rejoin in progress is cancelled and a later drop is not rejoined: the stay ends as if
+  the room had ended, and the sends held for the rejoin fail at once instead of keeping
+  the process alive for the rejoin's attempts.
 """
 
 from __future__ import annotations
@@ -114,6 +118,7 @@ class Connection:
     ) -> None:
         self.state: State = "new"
         self.failure: ConnectionLost | None = None
+        self.left_while_down = False  # ended by stop_rejoining, not by the room
         self._call = call
         self._address = address
         self._reconnect = reconnect
@@ -122,6 +127,7 @@ class Connection:
         self._log = log
         self._end_error: str | None = None  # an on_error that said the room is over
         self._rejoin_task: asyncio.Task[None] | None = None
+        self._leaving = False
 
     async def open(self, sdk: Any, target: Handoff) -> None:
         """Create the call client (its events to ``target``) and join; see
@@ -182,13 +188,30 @@ class Connection:
 
     # -- drops, rejoins, the end ------------------------------------------------------------
 
+    def stop_rejoining(self) -> None:
+        """The bot is leaving: cancel a rejoin in progress and rejoin no more.
+
+        While joined nothing changes (sends go out, :meth:`close` leaves); a rejoin in
+        progress, or a later drop, ends the stay at once: the inbox ends (so the
+        transport's ``run`` returns) and held sends fail with :class:`TransportError`.
+        Idempotent; does nothing once ended or closed.
+        """
+        self._leaving = True
+        if self.state == "reconnecting":
+            self._left_while_down("the bot is leaving")
+
     def _lost(self, reason: str) -> None:
         if self._end_error is not None:
             self._room_over(self._end_error)
             return
         self._log.warning(
-            "lost the connection to the room", reason=reason, reconnect=self._reconnect.enabled
+            "lost the connection to the room",
+            reason=reason,
+            reconnect=self._reconnect.enabled and not self._leaving,
         )
+        if self._leaving:
+            self._left_while_down(reason)
+            return
         if not self._reconnect.enabled:
             self._fail(ConnectionLost(0))
             return
@@ -238,6 +261,22 @@ class Connection:
                 attempts=attempts,
                 downtime_ms=round((time.perf_counter() - started) * 1000, 1),
             )
+
+    def _left_while_down(self, reason: str) -> None:
+        if self.state in ("ended", "closed"):
+            return
+        self.state = "ended"
+        self.left_while_down = True
+        self._cancel_rejoin()
+        self._log.info("not rejoining the room: the bot is leaving", reason=reason)
+        self._outbox.stop(lambda: TransportError(self.left_message()))
+        self._inbox.end()
+
+    def left_message(self) -> str:
+        """Why a send fails after :meth:`stop_rejoining` ended the stay."""
+        return (
+            f"the bot left {self._address.display} while disconnected; the app-message was not sent"
+        )
 
     def _room_over(self, text: str) -> None:
         if self.state in ("ended", "closed"):

@@ -172,7 +172,8 @@ class DailyTransport(Transport):
         confirmation. Raises :class:`.errors.NotJoined` (channel not open),
         :class:`.errors.SendFailed` (an SDK error or no confirmation in time),
         :class:`.errors.ConnectionLost` when the rejoin it waited for failed, and
-        :class:`TransportError` once the room ended or the transport is closed.
+        :class:`TransportError` once the room ended, the bot left it while disconnected
+        (:meth:`stop_rejoining`) or the transport is closed.
         """
         state = self._connection.state
         if state == "closed":
@@ -183,10 +184,24 @@ class DailyTransport(Transport):
             failure = self._connection.failure
             if failure is not None:
                 raise ConnectionLost(failure.attempts, failure.last)
+            if self._connection.left_while_down:
+                raise TransportError(self._connection.left_message())
             raise TransportError(f"the room {self.room} has ended; the app-message was not sent")
         if state == "new":
             raise TransportError("open() the daily transport before sending")
         await self._outbox.send(message, to)
+
+    def stop_rejoining(self) -> None:
+        """Say the bot is leaving (it got SIGINT/SIGTERM and drains): a rejoin in
+        progress is cancelled now, and a drop from now on is not rejoined.
+
+        Either ends the stay at once: :meth:`run` returns and the sends held for the
+        rejoin fail with :class:`TransportError`, so the drain is not kept waiting for
+        rejoin attempts (up to ``max_attempts`` × ``join_timeout`` s) that would only
+        deliver answers to a conversation the bot is leaving. While joined nothing
+        changes: answers still go out, and :meth:`close` leaves. Idempotent.
+        """
+        self._connection.stop_rejoining()
 
     async def close(self) -> None:
         """Stop delivering, leave the room if in it, release the client; idempotent.
