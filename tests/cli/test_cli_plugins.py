@@ -18,9 +18,10 @@ from cli_helpers import (
     write_text,
 )
 
-from cvibot.plugins.selection import DISABLE_AUTOLOAD_ENV
+from cvibot.plugins.selection import AUTOLOAD_ENV, DISABLE_AUTOLOAD_ENV
 
-AUTOLOAD = {DISABLE_AUTOLOAD_ENV: ""}  # the test session turns autoloading off
+# Autoloading is an opt-in, and the test session turns it off besides.
+AUTOLOAD = {DISABLE_AUTOLOAD_ENV: "", AUTOLOAD_ENV: "1"}
 
 # -- modules and paths ----------------------------------------------------------------------
 

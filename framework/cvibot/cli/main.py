@@ -51,13 +51,12 @@ def load_bot(
     level: str | None = None,
     fmt: str | None = None,
     plugin_args: Sequence[str] = (),
-    *,
-    autoload: bool = True,
 ) -> Bot:
     """Load CONFIG and its plugins (with the ``-p`` values ``plugin_args``; installed
-    plugins nobody names only with ``autoload``); logging is set up in between, so that
-    what loading the plugins logs (a skipped plugin) goes to stderr in the configured
-    format. Exits with status 2 on a config error."""
+    plugins nobody names only as :meth:`PluginSelection.autoloads` decides, the same for
+    every command); logging is set up in between, so that what loading the plugins logs
+    (a skipped plugin) goes to stderr in the configured format. Exits with status 2 on a
+    config error."""
     from cvibot.config import load_config
     from cvibot.errors import ConfigError
     from cvibot.plugins.selection import PluginSelection, SelectionError
@@ -70,7 +69,7 @@ def load_bot(
     try:
         loaded = load_config(config)
         _configure_logging(loaded.config.logging, level, fmt)
-        return Bot.from_config(loaded, autoload=autoload, selection=selection)
+        return Bot.from_config(loaded, selection=selection)
     except ConfigError as exc:
         _fail(str(exc), EXIT_CONFIG)
 
