@@ -21,7 +21,7 @@ from typing import Any, Literal
 import structlog
 
 from cvibot.context import Conversation, ToolContext
-from cvibot.dispatch.answer import answer_for, effective_reply, explicit_answer, render_value
+from cvibot.dispatch.answer import answer_for, effective_reply, explicit_answer, render_answer
 from cvibot.dispatch.limits import encode_answer
 from cvibot.dispatch.outcome import ErrorKind, OutcomeKind, ToolOutcome
 from cvibot.dispatch.state import CallState, rejected_tool_name
@@ -300,7 +300,8 @@ class Dispatcher:
                 error=ErrorKind.EXCEPTION,
             )
             return
-        text, explicit = render_value(value)
+        spoken = effective_reply(entry.reply, entry.event.tool_call_id)
+        text, explicit = render_answer(value, spoken, spec.say, tool=spec.name)
         await self._finish(entry, OutcomeKind.SUCCESS, text=text, ok=True, explicit=explicit)
 
     def _expire(self, entry: CallState) -> None:
