@@ -108,9 +108,10 @@ class Bot:
 
         ``selection`` adds and blocks plugins beyond the config (``-p NAME``,
         ``-p no:NAME``); ``None`` reads only the environment. Installed plugins the
-        config does not name are loaded when :meth:`PluginSelection.autoloads` says so
-        for ``autoload`` (``None``: the config's ``plugins_autoload``); the environment
-        (``CVIBOT_DISABLE_PLUGIN_AUTOLOAD``, ``CVIBOT_PLUGINS_AUTOLOAD``) wins.
+        config does not name are loaded as :meth:`PluginSelection.autoloads` decides:
+        ``autoload`` ``True`` or ``False`` decides unless ``CVIBOT_DISABLE_PLUGIN_AUTOLOAD``
+        is set; ``None`` leaves it to ``CVIBOT_PLUGINS_AUTOLOAD``, then to the config's
+        ``plugins_autoload``.
 
         Raises :class:`ConfigError` (located at the config key where possible) for a
         plugin that cannot be loaded, a tool name registered twice, an override of a
@@ -122,7 +123,7 @@ class Bot:
             host = PluginHost.load(
                 cfg.plugins,
                 base_dir=loaded.base_dir,
-                autoload=select.autoloads(cfg.plugins_autoload if autoload is None else autoload),
+                autoload=select.autoloads(cfg.plugins_autoload, given=autoload),
                 builtins=builtins,
                 added=select.add,
                 blocked=select.block,

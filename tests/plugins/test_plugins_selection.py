@@ -238,3 +238,20 @@ def test_installed_plugins_nobody_names_join_only_with_plugins_autoload(
 
     assert list(bot.tools) == expected
     assert Bot.from_config(loaded, autoload=False).tools.keys() == set()
+
+
+@pytest.mark.parametrize(
+    ("environ", "given", "expected"),
+    [
+        ({AUTOLOAD_ENV: "1"}, False, False),  # a test harness's own decision stands
+        ({AUTOLOAD_ENV: "0"}, True, True),
+        ({}, True, True),
+        ({DISABLE_AUTOLOAD_ENV: "1"}, True, False),  # except against the disable switch
+    ],
+)
+def test_a_callers_decision_beats_the_environment_but_not_the_disable_switch(
+    environ: dict[str, str], given: bool, expected: bool
+) -> None:
+    selection = PluginSelection.parse([], environ=environ)
+
+    assert selection.autoloads(not given, given=given) is expected

@@ -56,18 +56,29 @@ class PluginSelection:
     """The plugins to add and to block, and what the environment says about autoloading.
 
     ``add`` keeps the order given (duplicates dropped); ``block`` names plugins by their
-    config ``ref`` or entry-point name. ``autoload`` is ``False`` when
-    :data:`DISABLE_AUTOLOAD_ENV` is set, else what :data:`AUTOLOAD_ENV` says, ``None``
-    when it says nothing (the config decides). ``PluginSelection()`` changes nothing.
+    config ``ref`` or entry-point name. ``disabled`` is whether
+    :data:`DISABLE_AUTOLOAD_ENV` is set; ``autoload`` is then ``False``, else what
+    :data:`AUTOLOAD_ENV` says, ``None`` when it says nothing (the config decides).
+    ``PluginSelection()`` changes nothing.
     """
 
     add: tuple[str, ...] = ()
     block: frozenset[str] = field(default_factory=frozenset)
     autoload: bool | None = None
+    disabled: bool = False
 
-    def autoloads(self, configured: bool) -> bool:
+    def autoloads(self, configured: bool, *, given: bool | None = None) -> bool:
         """Whether installed plugins nobody names are loaded, for a config whose
-        ``plugins_autoload`` is ``configured``: the environment wins, then the config."""
+        ``plugins_autoload`` is ``configured``.
+
+        The disable switch wins; then ``given``, a caller's own decision (a test
+        harness's ``autoload=``); then :data:`AUTOLOAD_ENV`, which stands for the
+        ``plugins_autoload`` of every config; then ``configured``.
+        """
+        if self.disabled:
+            return False
+        if given is not None:
+            return given
         return configured if self.autoload is None else self.autoload
 
     @classmethod
@@ -98,7 +109,12 @@ class PluginSelection:
             raise SelectionError(
                 f"plugin {both[0]!r} is both added (-p {both[0]}) and blocked (-p no:{both[0]})"
             )
-        return cls(add=tuple(add), block=frozenset(block), autoload=_environment_autoload(env))
+        return cls(
+            add=tuple(add),
+            block=frozenset(block),
+            autoload=_environment_autoload(env),
+            disabled=bool(env.get(DISABLE_AUTOLOAD_ENV)),
+        )
 
 
 def _environment_autoload(env: Mapping[str, str]) -> bool | None:
