@@ -300,8 +300,9 @@ class Dispatcher:
                 error=ErrorKind.EXCEPTION,
             )
             return
-        spoken = effective_reply(entry.reply, entry.event.tool_call_id)
-        text, explicit = render_answer(value, spoken, spec.say, tool=spec.name)
+        # A spoken answer gets the tool's say= sentence, or words rather than JSON.
+        mode = effective_reply(entry.reply, entry.event.tool_call_id)
+        text, explicit = render_answer(value, mode, spec.say, tool=spec.name)
         await self._finish(entry, OutcomeKind.SUCCESS, text=text, ok=True, explicit=explicit)
 
     def _expire(self, entry: CallState) -> None:

@@ -134,7 +134,8 @@ def tool(
       answer is spoken (reply ``echo`` or ``respond``, or ``auto`` for a call without a
       ``tool_call_id``); ``None`` says nothing. Without it a structured result is spoken
       in a readable default form (``status: shipped, eta: Friday``), never as JSON. A
-      ``tool_result`` or ``append_context`` answer keeps the JSON.
+      ``tool_result`` or ``append_context`` answer keeps the JSON. It runs on the event
+      loop: format, do no I/O.
     - ``timeout``: seconds, > 0; ``None`` lets the configuration decide (10 s by default).
     - ``cancel_on_interrupt``: cancel the call when the user interrupts; ``None`` = config.
     - ``origin``: ``"llm"`` (``conversation.tool_call``) or ``"vision"`` / ``"audio"``
