@@ -140,9 +140,10 @@ class Bot:
             # At the key the user can act on (see collect_tools), since the tool's name
             # need not appear in the file.
             _locate(exc, loaded, _plugin_index(exc.key))
-            if exc.key == "plugins_autoload":  # at the line that turned it on, if any
+            if exc.key == "plugins_autoload" and cfg.plugins_autoload:
                 exc.line = loaded.error("", "plugins_autoload").line
-                exc.key = exc.key if cfg.plugins_autoload else None
+            elif exc.key == "plugins_autoload":  # turned on outside the file
+                exc.key = None
             raise
         overrides: dict[str, dict[str, Any]] = {}
         for name, override in cfg.tools.items():
