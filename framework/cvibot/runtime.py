@@ -100,16 +100,18 @@ class Bot:
         cls,
         loaded: LoadedConfig,
         *,
-        autoload: bool = True,
+        autoload: bool | None = None,
         builtins: Sequence[tuple[str, object]] = (),
         selection: PluginSelection | None = None,
     ) -> Bot:
         """Load the plugins, collect and check the tools.
 
         ``selection`` adds and blocks plugins beyond the config (``-p NAME``,
-        ``-p no:NAME``); ``None`` reads only the environment, so
-        ``CVIBOT_DISABLE_PLUGIN_AUTOLOAD`` applies to every bot. Installed plugins the
-        config does not name are loaded when both ``autoload`` and the selection allow.
+        ``-p no:NAME``); ``None`` reads only the environment. Installed plugins the
+        config does not name are loaded as :meth:`PluginSelection.autoloads` decides:
+        ``autoload`` ``True`` or ``False`` decides unless ``CVIBOT_DISABLE_PLUGIN_AUTOLOAD``
+        is set; ``None`` leaves it to ``CVIBOT_PLUGINS_AUTOLOAD``, then to the config's
+        ``plugins_autoload``.
 
         Raises :class:`ConfigError` (located at the config key where possible) for a
         plugin that cannot be loaded, a tool name registered twice, an override of a
@@ -121,7 +123,7 @@ class Bot:
             host = PluginHost.load(
                 cfg.plugins,
                 base_dir=loaded.base_dir,
-                autoload=autoload and select.autoload,
+                autoload=select.autoloads(cfg.plugins_autoload, given=autoload),
                 builtins=builtins,
                 added=select.add,
                 blocked=select.block,
@@ -135,11 +137,13 @@ class Bot:
                 _locate_settings(exc, exc.cause, loaded, index)
             raise
         except DuplicateToolError as exc:
-            # At the config entry of the plugin that brought the second tool (else the
-            # first one's), since the tool's name need not appear in the file.
-            refs = [entry.ref for entry in cfg.plugins]
-            plugin = next((p for p in (exc.second_plugin, exc.first_plugin) if p in refs), None)
-            _locate(exc, loaded, refs.index(plugin) if plugin is not None else None)
+            # At the key the user can act on (see collect_tools), since the tool's name
+            # need not appear in the file.
+            _locate(exc, loaded, _plugin_index(exc.key))
+            if exc.key == "plugins_autoload" and cfg.plugins_autoload:
+                exc.line = loaded.error("", "plugins_autoload").line
+            elif exc.key == "plugins_autoload":  # turned on outside the file
+                exc.key = None
             raise
         overrides: dict[str, dict[str, Any]] = {}
         for name, override in cfg.tools.items():

@@ -112,7 +112,11 @@ CASES = {
         TRANSPORT + "plugins:\n  - first_same\n  - second_same\n",
         6,
         "plugins[1]",
-        ("tool 'same' is registered by both 'first_same' and 'second_same'",),
+        (
+            "tool 'same' is provided by plugin 'first_same' (module first_same, plugins[0]) "
+            "and plugin 'second_same' (module second_same, plugins[1]): "
+            "remove one from plugins:, block one with -p no:first_same or -p no:second_same",
+        ),
         (("first_same.py", SAME_TOOL), ("second_same.py", SAME_TOOL)),
     ),
     "override_of_unknown_tool": Case(

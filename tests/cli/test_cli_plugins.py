@@ -18,9 +18,10 @@ from cli_helpers import (
     write_text,
 )
 
-from cvibot.plugins.selection import DISABLE_AUTOLOAD_ENV
+from cvibot.plugins.selection import AUTOLOAD_ENV, DISABLE_AUTOLOAD_ENV
 
-AUTOLOAD = {DISABLE_AUTOLOAD_ENV: ""}  # the test session turns autoloading off
+# Autoloading is an opt-in, and the test session turns it off besides.
+AUTOLOAD = {DISABLE_AUTOLOAD_ENV: "", AUTOLOAD_ENV: "1"}
 
 # -- modules and paths ----------------------------------------------------------------------
 
@@ -403,3 +404,40 @@ def test_a_broken_installed_plugin_does_not_stop_a_bot_that_does_not_name_it(
     assert "plugin skipped" in ran.stderr
     [answer] = read_jsonl(tmp_path / "sent.jsonl")
     assert answer["properties"] == {"tool_call_id": "s1", "output": "HI", "status": "success"}
+
+
+def test_plugins_with_a_config_says_what_that_bot_loads(
+    installed_plugins: Path, tmp_path: Path, run_cvibot: RunProcess
+) -> None:
+    config = write_text(
+        tmp_path / "bot.yaml",
+        "transport: {type: replay, path: rec.jsonl}\nplugins:\n  - name: example\n",
+    )
+    env = {"PYTHONPATH": str(installed_plugins), DISABLE_AUTOLOAD_ENV: "", AUTOLOAD_ENV: ""}
+
+    table = run_cvibot("plugins", config, "-p", "no:broken", extra_env=env)
+    listed = run_cvibot("plugins", config, "--json", "-p", "cvibot-clock", extra_env=env)
+    autoloaded = run_cvibot(
+        "plugins",
+        config,
+        "--json",
+        "-p",
+        "no:broken",
+        extra_env=AUTOLOAD | {"PYTHONPATH": str(installed_plugins)},
+    )
+
+    assert table.returncode == 0, table.stderr
+    lines = table.stdout.splitlines()
+    assert lines[0].split()[-1] == "bot"
+    rows = {line.split()[0]: line for line in lines[1:]}
+    assert rows["example"].endswith("  loaded")
+    assert rows["broken"].endswith("  blocked")
+    assert rows["cvibot-clock"].endswith("  not named")  # installed in the test environment
+    bot = {entry["name"]: entry["bot"] for entry in json.loads(listed.stdout)}
+    assert (bot["example"], bot["cvibot-clock"], bot["broken"]) == (
+        "loaded",
+        "loaded",
+        "not named",
+    )
+    auto = {entry["name"]: entry["bot"] for entry in json.loads(autoloaded.stdout)}
+    assert (auto["example"], auto["cvibot-clock"]) == ("loaded", "autoloaded")

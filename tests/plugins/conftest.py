@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from plugin_helpers import WriteModule
 
-from cvibot.plugins.selection import DISABLE_AUTOLOAD_ENV
+from cvibot.plugins.selection import AUTOLOAD_ENV, DISABLE_AUTOLOAD_ENV
 
 
 @pytest.fixture(autouse=True)
@@ -54,8 +54,10 @@ def fake_entry_points(monkeypatch: pytest.MonkeyPatch) -> Callable[..., None]:
     """Replace the installed ``cvibot`` entry points; other groups stay as installed."""
 
     real = importlib.metadata.entry_points
-    # The faked entry points are all that is installed, so autoloading is hermetic here.
+    # The faked entry points are all that is installed, so autoloading (an opt-in) is
+    # turned on and hermetic here.
     monkeypatch.setenv(DISABLE_AUTOLOAD_ENV, "")
+    monkeypatch.setenv(AUTOLOAD_ENV, "1")
 
     def install(*entries: EntryPoint, **points: str) -> None:
         """``name=value`` pairs, or ``EntryPoint`` objects (for two of one name)."""

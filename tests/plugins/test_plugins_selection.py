@@ -12,7 +12,12 @@ from structlog.testing import capture_logs
 from cvibot.config import parse_config
 from cvibot.errors import PluginLoadError
 from cvibot.plugins import PluginHost
-from cvibot.plugins.selection import DISABLE_AUTOLOAD_ENV, PluginSelection, SelectionError
+from cvibot.plugins.selection import (
+    AUTOLOAD_ENV,
+    DISABLE_AUTOLOAD_ENV,
+    PluginSelection,
+    SelectionError,
+)
 from cvibot.runtime import Bot
 
 TOOL_MODULE = """
@@ -30,11 +35,11 @@ def test_parse_splits_added_and_blocked_names_in_order() -> None:
 
     assert selection.add == ("b", "a")
     assert selection.block == {"x", "y"}
-    assert selection.autoload is True
+    assert selection.autoload is None  # the environment says nothing: the config decides
 
 
-@pytest.mark.parametrize(("value", "autoload"), [("1", False), ("yes", False), ("", True)])
-def test_environment_variable_turns_autoload_off(value: str, autoload: bool) -> None:
+@pytest.mark.parametrize(("value", "autoload"), [("1", False), ("yes", False), ("", None)])
+def test_environment_variable_turns_autoload_off(value: str, autoload: bool | None) -> None:
     assert PluginSelection.parse([], environ={DISABLE_AUTOLOAD_ENV: value}).autoload is autoload
 
 
@@ -179,3 +184,74 @@ async def test_named_plugins_answer_before_installed_ones_nobody_named(
         "named_responder",
         "installed",
     ]
+
+
+@pytest.mark.parametrize(
+    ("environ", "autoload"),
+    [
+        ({}, None),
+        ({AUTOLOAD_ENV: ""}, None),
+        ({AUTOLOAD_ENV: "1"}, True),
+        ({AUTOLOAD_ENV: " Yes "}, True),
+        ({AUTOLOAD_ENV: "on"}, True),
+        ({AUTOLOAD_ENV: "0"}, False),
+        ({AUTOLOAD_ENV: "off"}, False),
+        ({AUTOLOAD_ENV: "1", DISABLE_AUTOLOAD_ENV: "1"}, False),  # the disable switch wins
+    ],
+)
+def test_the_environment_asks_for_autoloading(
+    environ: dict[str, str], autoload: bool | None
+) -> None:
+    selection = PluginSelection.parse([], environ=environ)
+
+    assert selection.autoload is autoload
+    # The environment, when it says something, wins over the config.
+    assert selection.autoloads(True) is (True if autoload is None else autoload)
+    assert selection.autoloads(False) is (False if autoload is None else autoload)
+
+
+@pytest.mark.parametrize("value", ["2", "maybe", "\udcff"])
+def test_an_autoload_variable_that_is_no_boolean_is_refused(value: str) -> None:
+    with pytest.raises(SelectionError, match=f"^{AUTOLOAD_ENV}="):
+        PluginSelection.parse([], environ={AUTOLOAD_ENV: value})
+
+
+@pytest.mark.parametrize(
+    ("configured", "expected"), [("", []), ("plugins_autoload: true\n", ["ep_one"])]
+)
+def test_installed_plugins_nobody_names_join_only_with_plugins_autoload(
+    fake_entry_points: Callable[..., None],
+    tmp_path: Path,
+    write_module: WriteModule,
+    monkeypatch: pytest.MonkeyPatch,
+    configured: str,
+    expected: list[str],
+) -> None:
+    write_module("ep_one.py", TOOL_MODULE.format(name="ep_one"))
+    fake_entry_points(one="ep_one")
+    monkeypatch.delenv(AUTOLOAD_ENV)  # as in a user's shell: the config decides
+    loaded = parse_config(
+        "transport: {type: replay, path: rec.jsonl}\n" + configured, path=tmp_path / "bot.yaml"
+    )
+
+    bot = Bot.from_config(loaded)
+
+    assert list(bot.tools) == expected
+    assert Bot.from_config(loaded, autoload=False).tools.keys() == set()
+
+
+@pytest.mark.parametrize(
+    ("environ", "given", "expected"),
+    [
+        ({AUTOLOAD_ENV: "1"}, False, False),  # a test harness's own decision stands
+        ({AUTOLOAD_ENV: "0"}, True, True),
+        ({}, True, True),
+        ({DISABLE_AUTOLOAD_ENV: "1"}, True, False),  # except against the disable switch
+    ],
+)
+def test_a_callers_decision_beats_the_environment_but_not_the_disable_switch(
+    environ: dict[str, str], given: bool, expected: bool
+) -> None:
+    selection = PluginSelection.parse([], environ=environ)
+
+    assert selection.autoloads(not given, given=given) is expected

@@ -199,7 +199,7 @@ def test_duplicate_between_namespace_and_hook(tmp_path: Path, write_module: Writ
 
     host = load(tmp_path, Entry("shop_tools"), Entry("hooked"))
 
-    with pytest.raises(DuplicateToolError, match="'shop_tools' and 'hooked'"):
+    with pytest.raises(DuplicateToolError, match=r"plugin 'shop_tools' .* and plugin 'hooked' "):
         host.collect_tools()
 
 

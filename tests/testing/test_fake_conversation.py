@@ -136,7 +136,8 @@ async def test_a_call_without_tool_call_id_is_answered_with_an_echo(
         )
         assert reply.event_type == "conversation.echo"
         assert reply.status is None
-        assert reply.json() == {"order_id": "C3", "status": "shipped"}
+        # Spoken, so in words rather than JSON.
+        assert reply.text == "order id: C3, status: shipped"
         assert reply.outcome is not None and reply.outcome.tool_call_id is None
 
 
@@ -311,7 +312,7 @@ async def test_wait_for_returns_each_message_once() -> None:
             await conv.wait_for("conversation.echo", timeout=0.02)
 
     assert greeting["properties"]["text"] == "Welcome!"
-    assert json.loads(second["properties"]["text"])["order_id"] == "A1"
+    assert second["properties"]["text"] == "order id: A1, status: shipped"
     assert "a conversation.echo message within 0.02 s" in str(caught.value)
     assert "the bot sent 2 messages:" in str(caught.value)
 

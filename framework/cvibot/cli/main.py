@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 import click
 
 from cvibot.cli.new_cmd import new
-from cvibot.cli.options import plugin_option, table_lines
+from cvibot.cli.options import plugin_option
 from cvibot.cli.plugins_cmd import plugins
 from cvibot.cli.tools_cmd import tools
 
@@ -53,13 +53,12 @@ def load_bot(
     level: str | None = None,
     fmt: str | None = None,
     plugin_args: Sequence[str] = (),
-    *,
-    autoload: bool = True,
 ) -> Bot:
     """Load CONFIG and its plugins (with the ``-p`` values ``plugin_args``; installed
-    plugins nobody names only with ``autoload``); logging is set up in between, so that
-    what loading the plugins logs (a skipped plugin) goes to stderr in the configured
-    format. Exits with status 2 on a config error."""
+    plugins nobody names only as :meth:`PluginSelection.autoloads` decides, the same for
+    every command); logging is set up in between, so that what loading the plugins logs
+    (a skipped plugin) goes to stderr in the configured format. Exits with status 2 on a
+    config error."""
     from cvibot.config import load_config
     from cvibot.errors import ConfigError
     from cvibot.plugins.selection import PluginSelection, SelectionError
@@ -72,7 +71,7 @@ def load_bot(
     try:
         loaded = load_config(config)
         _configure_logging(loaded.config.logging, level, fmt)
-        return Bot.from_config(loaded, autoload=autoload, selection=selection)
+        return Bot.from_config(loaded, selection=selection)
     except ConfigError as exc:
         _fail(str(exc), EXIT_CONFIG)
 
@@ -341,45 +340,20 @@ def replay(
 @cli.command()
 @_config_arg
 @plugin_option
-def check(config: Path, plugin_args: tuple[str, ...]) -> None:
-    """Validate CONFIG and its plugins, and list the tools."""
-    from cvibot.tools import limit_problems
+@click.option("--strict", is_flag=True, help="Make the warnings errors: exit 2 if there is any.")
+def check(config: Path, plugin_args: tuple[str, ...], strict: bool) -> None:
+    """Validate CONFIG and its plugins, list the tools, and warn about what loads but
+    does nothing: a cvibot_* function without @hookimpl, a tool without a description,
+    pipeline_mode: echo without a responder, a structured result spoken without say=.
 
-    bot = load_bot(config, plugin_args=plugin_args)
-    specs = sorted(bot.tools.values(), key=lambda s: s.name)
-    policy = bot.policy
-    click.echo(
-        f"{config}: ok · pipeline_mode {bot.pipeline_mode} · "
-        f"{_count(len(bot.host.plugins), 'plugin')} · {_count(len(specs), 'tool')}"
-    )
-    for plugin in bot.host.plugins:
-        origin = plugin.distribution or plugin.module or plugin.kind
-        version = f" {plugin.version}" if plugin.version else ""
-        click.echo(f"  plugin {plugin.name} ({plugin.kind}: {origin}{version})")
-    rows = [("tool", "origin", "reply", "timeout", "cancel", "plugin")]
-    for s in specs:
-        default = policy.perception_reply if s.is_perception else policy.default_reply
-        rows.append(
-            (
-                s.name,
-                s.origin.value,
-                (s.reply or default).value,
-                f"{s.timeout if s.timeout is not None else policy.default_timeout:g} s",
-                "yes"
-                if (
-                    s.cancel_on_interrupt
-                    if s.cancel_on_interrupt is not None
-                    else policy.cancel_on_interrupt
-                )
-                else "no",
-                s.plugin or "",
-            )
-        )
-    for line in table_lines(rows, indent="  "):
-        click.echo(line)
-    problems = limit_problems(specs)
-    for p in problems:
-        click.echo(f"warning: {p}", err=True)
+    Exit status: 0 (warnings are listed on stderr), 2 a config error, or a warning
+    under --strict.
+    """
+    from cvibot.cli.check_cmd import report
+
+    code = report(load_bot(config, plugin_args=plugin_args), config, strict=strict)
+    if code:
+        _exit(code)
 
 
 cli.add_command(plugins)

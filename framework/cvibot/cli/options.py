@@ -14,8 +14,8 @@ plugin_option = click.option(
     multiple=True,
     metavar="NAME",
     help="Load the plugin NAME too (no settings), or with no:NAME do not load it even "
-    "if the config names it or it is installed. Repeatable. "
-    "CVIBOT_DISABLE_PLUGIN_AUTOLOAD=1 loads only the plugins named.",
+    "if the config names it. Repeatable. Installed plugins nobody names load only "
+    "with plugins_autoload: true or CVIBOT_PLUGINS_AUTOLOAD=1.",
 )
 
 

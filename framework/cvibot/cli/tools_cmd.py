@@ -140,8 +140,8 @@ def sync(
     (never deleted; system tools are never touched). With the persona target, only the
     differing tool lists of the persona are patched. Run again, it has nothing to change.
 
-    Only the plugins the config names (and -p NAME adds) are loaded: an installed plugin
-    nobody names never reaches Tavus.
+    The tools are those cvibot run loads: the plugins the config names (and -p NAME
+    adds); an installed plugin nobody names reaches Tavus only under plugins_autoload.
 
     Exit status: 0 applied, nothing to change, or a dry run; 1 Tavus refused a request
     or could not be reached (what was applied before is listed); 2 a config error, or
@@ -152,9 +152,9 @@ def sync(
     from cvibot.errors import ConfigError
     from cvibot.sync import LimitsExceeded, check_limits, render_problems
 
-    # What Tavus is told comes from the config (and -p), never from what happens to be
-    # installed: plugins nobody names are not loaded here.
-    bot = load_bot(config, plugin_args=plugin_args, autoload=False)
+    # The same selection as run, check and show: Tavus is told of exactly the tools the
+    # bot answers.
+    bot = load_bot(config, plugin_args=plugin_args)
     specs = sorted(bot.tools.values(), key=lambda s: s.name)
     try:
         check_limits(specs)

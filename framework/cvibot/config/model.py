@@ -19,6 +19,7 @@ The main keys, with their defaults (``config.example.yaml`` and
       - module: bots.shop.tools    # kind: module
         settings: {db: shop.sqlite}
       - name: cvibot-faq           # kind: entry_point
+    plugins_autoload: false        # true: also load installed plugins nobody names
     tools:
       lookup_order: {reply: tool_result, timeout: 5, cancel_on_interrupt: true}
     defaults:
@@ -167,6 +168,9 @@ class BotConfig(BaseModel):
     tavus: TavusConfig = TavusConfig()
     trust: TrustConfig = TrustConfig()
     plugins: list[PluginEntry] = []
+    # Installed plugins nobody names join the bot only on request (they bring tools an
+    # LLM can call): see cvibot.plugins.selection.
+    plugins_autoload: bool = False
     tools: dict[str, ToolOverride] = {}
     defaults: Defaults = Defaults()
     dispatch: DispatchConfig = DispatchConfig()

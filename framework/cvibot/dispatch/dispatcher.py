@@ -21,7 +21,7 @@ from typing import Any, Literal
 import structlog
 
 from cvibot.context import Conversation, ToolContext
-from cvibot.dispatch.answer import answer_for, effective_reply, explicit_answer, render_value
+from cvibot.dispatch.answer import answer_for, effective_reply, explicit_answer, render_answer
 from cvibot.dispatch.limits import encode_answer
 from cvibot.dispatch.outcome import ErrorKind, OutcomeKind, ToolOutcome
 from cvibot.dispatch.state import CallState, rejected_tool_name
@@ -288,7 +288,10 @@ class Dispatcher:
                         )
             finally:
                 timer.cancel()
-            text, explicit = render_value(value, spec.name)  # UnsendableResult: a ToolError
+            # A spoken answer gets the tool's say= sentence, or words rather than JSON.
+            # UnsendableResult (a value with no JSON text) is a ToolError: answered below.
+            mode = effective_reply(entry.reply, entry.event.tool_call_id)
+            text, explicit = render_answer(value, mode, spec.say, tool=spec.name)
         except asyncio.CancelledError:
             if entry.timed_out:
                 timeout = spec.timeout if spec.timeout is not None else self._policy.default_timeout

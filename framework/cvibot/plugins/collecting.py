@@ -3,6 +3,10 @@
 A plugin provides tools in two ways: ``@tool`` functions in its module's namespace, and
 what its ``cvibot_register_tools`` implementations pass to ``register``. Both are
 gathered once at start-up, by :meth:`~cvibot.plugins.PluginHost.collect_tools`.
+
+Two plugins that provide one tool name stop the bot with an error that names both (and
+their distributions), says how each came to be loaded and how to fix it, and sits at the
+config key the user can act on (:func:`clash_error`).
 """
 
 from __future__ import annotations
@@ -16,6 +20,9 @@ from typing import TYPE_CHECKING, Any
 from cvibot.errors import DuplicateToolError, PluginLoadError
 from cvibot.plugins.loading import LoadedPlugin, warn_skipped
 from cvibot.plugins.registering import REGISTER_TOOLS
+
+#: The key of a clash brought by an installed plugin nobody names: autoloading loaded it.
+AUTOLOAD_KEY = "plugins_autoload"
 
 if TYPE_CHECKING:
     import pluggy
@@ -49,6 +56,7 @@ def collect_plugin_tools(
     order += [(name, None) for name in register_impls if name not in known]
 
     tools: dict[str, ToolSpec] = {}
+    by_name = {p.name: p for p in plugins}
     for name, loaded in order:
         key = keys.get(name)
         try:
@@ -76,8 +84,90 @@ def collect_plugin_tools(
             if earlier is None:
                 tools[spec.name] = spec.with_options(plugin=name)
             elif earlier.function is not spec.function:
-                raise DuplicateToolError(spec.name, earlier.plugin or "?", name)
+                raise clash_error(spec.name, earlier.plugin or "?", name, by_name, keys)
     return list(tools.values())
+
+
+def clash_error(
+    tool: str,
+    first: str,
+    second: str,
+    plugins: Mapping[str, LoadedPlugin],
+    keys: Mapping[str, str],
+) -> DuplicateToolError:
+    """The error for two plugins providing ``tool``: who they are, and the fix.
+
+    ``plugins`` are the loaded plugins by name, ``keys`` the config key of each plugin the
+    config names (``plugins[2]``) or ``-p`` adds (``-p NAME``). The error's ``key`` is
+    where the user acts: :data:`AUTOLOAD_KEY` when one of the two is an installed plugin
+    nobody names (autoloading brought it in), else the key of a plugin added with ``-p``,
+    else that of the later config entry.
+    """
+    names = (first, second)
+    autoloaded = [n for n in names if _autoloaded(plugins.get(n), keys.get(n))]
+    listed = [n for n in names if keys.get(n, "").startswith("plugins[")]
+    added = [n for n in names if keys.get(n, "").startswith("-p ")]
+    blockable = [n for n in names if plugins.get(n) is None or plugins[n].kind != "builtin"]
+    fixes: list[str] = []
+    if listed:
+        fixes.append(
+            "remove one from plugins:"
+            if len(listed) == 2
+            else f"remove {listed[0]!r} from plugins:"
+        )
+    if added:
+        fixes.append(" or ".join(f"drop -p {n}" for n in added))
+    if blockable:
+        fixes.append("block one with " + " or ".join(f"-p no:{n}" for n in blockable))
+    if autoloaded:
+        fixes.append(
+            "turn autoloading off (plugins_autoload, CVIBOT_PLUGINS_AUTOLOAD) so that "
+            "installed plugins join only when named"
+        )
+    fixes.append("rename the tool in one plugin (@tool(name=...) or register(fn, name=...))")
+    error = DuplicateToolError(tool, first, second)
+    error.message = (
+        f"tool {tool!r} is provided by {_describe(first, plugins, keys)} and "
+        f"{_describe(second, plugins, keys)}: {_either(fixes)}"
+    )
+    if autoloaded:
+        error.key = AUTOLOAD_KEY
+    elif added:
+        error.key = keys[added[-1]]
+    elif listed:
+        error.key = keys[listed[-1]]
+    return error
+
+
+def _autoloaded(loaded: LoadedPlugin | None, key: str | None) -> bool:
+    return loaded is not None and loaded.kind == "entry_point" and key is None
+
+
+def _describe(name: str, plugins: Mapping[str, LoadedPlugin], keys: Mapping[str, str]) -> str:
+    """``plugin 'a' (dist cvibot-a 1.0, plugins[0])`` and the like."""
+    loaded = plugins.get(name)
+    key = keys.get(name)
+    parts: list[str] = []
+    if loaded is None:
+        parts.append("registered on the plugin manager")
+    elif loaded.distribution:
+        dist = " ".join(p for p in (loaded.distribution, loaded.version) if p)
+        parts.append(f"dist {dist}")
+    elif loaded.kind == "builtin":
+        parts.append("built-in")
+    elif loaded.module:
+        parts.append(f"module {loaded.module}")
+    if key is not None:
+        parts.append(key)
+    elif _autoloaded(loaded, key):
+        parts.append("installed, not named, autoloaded")
+    return f"plugin {name!r} ({', '.join(parts)})" if parts else f"plugin {name!r}"
+
+
+def _either(options: list[str]) -> str:
+    if len(options) == 1:
+        return options[0]
+    return ", ".join(options[:-1]) + ", or " + options[-1]
 
 
 def _registered_tools(hooks: HookRunner, impl: pluggy.HookImpl, base_dir: Path) -> list[ToolSpec]:

@@ -81,10 +81,10 @@ class PluginHost(HookRunner):
         ``blocked`` names plugins not to load at all (``-p no:NAME``): entries with that
         ``ref`` are skipped (logged at info level) and so are entry points of that name.
 
-        With ``autoload`` (``None``: unless the environment variable
-        ``CVIBOT_DISABLE_PLUGIN_AUTOLOAD`` is set, see :mod:`cvibot.plugins.selection`),
-        every other installed entry point of group ``cvibot`` is loaded too, with empty
-        settings; one that fails to import or register is logged as a warning (logger
+        With ``autoload`` (``None``: as the environment says, off unless
+        ``CVIBOT_PLUGINS_AUTOLOAD=1``, see :mod:`cvibot.plugins.selection`), every other
+        installed entry point of group ``cvibot`` is loaded too, with empty settings;
+        one that fails to import or register is logged as a warning (logger
         ``cvibot.plugins``) and skipped. A module that is both named and autoloaded is
         registered once, under its config name.
 
@@ -137,7 +137,7 @@ class PluginHost(HookRunner):
             host._register(loaded, key=key)
 
         if autoload is None:
-            autoload = PluginSelection.parse().autoload
+            autoload = PluginSelection.parse().autoloads(False)
         if autoload:
             skip = {entry.ref for _, entry in named} | set(blocked)
             loading.autoload(
@@ -158,7 +158,9 @@ class PluginHost(HookRunner):
         for the first. Call once at start-up; the result is the bot's tool set.
 
         Raises :class:`~cvibot.errors.DuplicateToolError` when two different functions
-        share a tool name, naming both plugins, and
+        share a tool name, naming both plugins, their distributions and the fix, with
+        its ``key`` where the user acts (``plugins[N]``, ``-p NAME`` or
+        ``plugins_autoload``), and
         :class:`~cvibot.errors.PluginLoadError` when a plugin the config names fails to
         register its tools (an autoloaded one is logged as a warning and unregistered).
         """

@@ -40,6 +40,7 @@ def build_tool_spec(
     name: str | None = None,
     description: str | None = None,
     reply: ReplyMode | str | None = None,
+    say: Callable[[Any], str | None] | None = None,
     timeout: float | None = None,
     cancel_on_interrupt: bool | None = None,
     origin: Origin | str = Origin.LLM,
@@ -52,7 +53,8 @@ def build_tool_spec(
 
     What ``@tool`` does, for callables that cannot carry an attribute (bound methods) or
     that a plugin registers without decorating. ``name`` defaults to ``fn.__name__``,
-    ``description`` to the docstring; the options are those of :class:`ToolSpec`.
+    ``description`` to the docstring; the options are those of :class:`ToolSpec` (``say``
+    as for :func:`tool`).
     ``localns`` resolves string annotations naming types local to the function that defines
     ``fn``; by default the caller's locals are used when the caller is that function.
     Raises :class:`~cvibot.errors.ToolDefinitionError`.
@@ -74,6 +76,7 @@ def build_tool_spec(
         context_param=schema.context_param,
         # The enums accept their string values; ToolSpec converts and checks them.
         reply=reply,  # type: ignore[arg-type]
+        say=say,
         timeout=timeout,
         cancel_on_interrupt=cancel_on_interrupt,
         origin=origin,  # type: ignore[arg-type]
@@ -93,6 +96,7 @@ def tool(
     name: str | None = None,
     description: str | None = None,
     reply: ReplyMode | str | None = None,
+    say: Callable[[Any], str | None] | None = None,
     timeout: float | None = None,
     cancel_on_interrupt: bool | None = None,
     origin: Origin | str = Origin.LLM,
@@ -109,6 +113,7 @@ def tool(
     name: str | None = None,
     description: str | None = None,
     reply: ReplyMode | str | None = None,
+    say: Callable[[Any], str | None] | None = None,
     timeout: float | None = None,
     cancel_on_interrupt: bool | None = None,
     origin: Origin | str = Origin.LLM,
@@ -125,6 +130,12 @@ def tool(
     - ``description``: defaults to the docstring's summary and body.
     - ``reply``: a :class:`ReplyMode` or its value (``"echo"``, ...); ``None`` lets the
       configuration decide.
+    - ``say``: ``say(result) -> str | None``, the sentence the replica speaks when the
+      answer is spoken (reply ``echo`` or ``respond``, or ``auto`` for a call without a
+      ``tool_call_id``); ``None`` says nothing. Without it a structured result is spoken
+      in a readable default form (``status: shipped, eta: Friday``), never as JSON. A
+      ``tool_result`` or ``append_context`` answer keeps the JSON. It runs on the event
+      loop: format, do no I/O.
     - ``timeout``: seconds, > 0; ``None`` lets the configuration decide (10 s by default).
     - ``cancel_on_interrupt``: cancel the call when the user interrupts; ``None`` = config.
     - ``origin``: ``"llm"`` (``conversation.tool_call``) or ``"vision"`` / ``"audio"``
@@ -140,6 +151,7 @@ def tool(
         "name": name,
         "description": description,
         "reply": reply,
+        "say": say,
         "timeout": timeout,
         "cancel_on_interrupt": cancel_on_interrupt,
         "origin": origin,

@@ -91,6 +91,7 @@ def dynamic_tool(
     handler: Callable[..., Any],
     *,
     reply: ReplyMode | str | None = None,
+    say: Callable[[Any], str | None] | None = None,
     timeout: float | None = None,
     cancel_on_interrupt: bool | None = None,
     origin: Origin | str = Origin.LLM,
@@ -114,7 +115,8 @@ def dynamic_tool(
       :class:`~cvibot.context.ToolContext`, passed when the handler takes two positional
       parameters. Its return value and exceptions mean what they mean for ``@tool``
       functions (``ToolError`` → error answer with its message).
-    - the options: as for :func:`~cvibot.tools.tool`.
+    - the options: as for :func:`~cvibot.tools.tool` (``say`` included: the sentence
+      spoken for the handler's result).
 
     Raises :class:`~cvibot.errors.ToolDefinitionError` naming the tool for a bad name or
     option, field definitions pydantic refuses, a reserved field name, or a handler that
@@ -143,6 +145,7 @@ def dynamic_tool(
         context_param=CONTEXT_PARAM if takes_context else None,
         # The enums accept their string values; ToolSpec converts and checks them.
         reply=reply,  # type: ignore[arg-type]
+        say=say,
         timeout=timeout,
         cancel_on_interrupt=cancel_on_interrupt,
         origin=origin,  # type: ignore[arg-type]

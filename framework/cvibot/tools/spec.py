@@ -8,6 +8,7 @@ run it (the function, its argument validator, reply mode, timeout, cancellation 
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import string
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -46,6 +47,7 @@ _OPTION_FIELDS: Final = (
     "name",
     "description",
     "reply",
+    "say",
     "timeout",
     "cancel_on_interrupt",
     "origin",
@@ -140,7 +142,9 @@ class ToolSpec:
       other than ``"fire_and_forget"`` (§7.2).
 
     ``None`` for ``reply``, ``timeout`` and ``cancel_on_interrupt`` means "the configured
-    default decides" (10 s for the timeout). ``on_call``, ``static_filler`` and ``on_resolve``
+    default decides" (10 s for the timeout). ``say`` (a callable, else ``None``) turns the
+    handler's result into the sentence spoken when the answer is spoken (see
+    :func:`cvibot.dispatch.answer.spoken_text`). ``on_call``, ``static_filler`` and ``on_resolve``
     only matter when definitions are exported to Tavus (:mod:`cvibot.tools.export`).
     """
 
@@ -153,6 +157,8 @@ class ToolSpec:
     arguments_model: type[BaseModel]
     context_param: str | None = None
     reply: ReplyMode | None = None
+    # Left out of the hash and of equality: two lambdas are never equal.
+    say: Callable[[Any], str | None] | None = field(default=None, compare=False, repr=False)
     timeout: float | None = None
     cancel_on_interrupt: bool | None = None
     origin: Origin = Origin.LLM
@@ -197,6 +203,15 @@ class ToolSpec:
     def _check_options(self) -> None:
         if not isinstance(self.description, str):
             raise self._fail(f"description must be a string, not {self.description!r}")
+        if self.say is not None and (
+            not callable(self.say)
+            or inspect.iscoroutinefunction(self.say)
+            or inspect.isasyncgenfunction(self.say)
+        ):
+            raise self._fail(
+                "say must be a plain function that turns the result into the sentence "
+                f"spoken (say=lambda result: ...), not {self.say!r}"
+            )
         if self.cancel_on_interrupt is not None and not isinstance(self.cancel_on_interrupt, bool):
             raise self._fail(
                 f"cancel_on_interrupt must be true, false or None, not {self.cancel_on_interrupt!r}"
@@ -253,7 +268,7 @@ class ToolSpec:
     def with_options(self, **changes: Any) -> ToolSpec:
         """Return a copy with some options changed, validated like the original.
 
-        Accepted keys: ``name``, ``description``, ``reply``, ``timeout``,
+        Accepted keys: ``name``, ``description``, ``reply``, ``say``, ``timeout``,
         ``cancel_on_interrupt``, ``origin``, ``on_call``, ``static_filler``, ``on_resolve``,
         ``plugin``. Raises :class:`~cvibot.errors.ToolDefinitionError` for another key or a
         bad value, e.g. ``spec.with_options(reply="echo", timeout=5)``.
