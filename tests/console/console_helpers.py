@@ -29,7 +29,7 @@ def greet(name: str, excited: bool = False) -> dict:
     return {"greeting": f"Hello, {name}" + ("!" if excited else "."), "name": name}
 
 
-@tool
+@tool(cancel_on_interrupt=True)
 async def slow(seconds: float) -> str:
     """Wait, then answer."""
     await asyncio.sleep(seconds)

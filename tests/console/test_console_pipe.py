@@ -134,3 +134,43 @@ def test_a_config_error_exits_2(tmp_path: Path) -> None:
     result = console(config, [])
     assert result.returncode == 2
     assert "pipeline_mode" in result.stderr
+
+
+def test_interrupt_cancels_a_running_call_that_allows_it(tmp_path: Path) -> None:
+    config = write_bot(tmp_path)
+    result = console(config, ["/call slow seconds=60", "/interrupt"], "--wait", "0.5")
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert "→ replica.stopped_speaking (interrupted: the user barged in)" in out
+    # the call ends with its one answer, an error, well before its 60 s
+    assert "· slow: cancelled (interrupted)" in out
+    assert out.count('← tool_result error (tool_call_id "call-1")') == 1  # its one answer
+    assert "cancelled: the replica was interrupted" in out
+    assert "done waiting" not in out
+
+
+def test_perception_calls_get_no_answer_by_default_and_say_so(tmp_path: Path) -> None:
+    config = write_bot(tmp_path)
+    result = console(config, ["/perception greet name=Cam"])
+    assert result.returncode == 0, result.stderr
+    assert '→ perception_tool_call greet {"name": "Cam"}' in result.stdout
+    assert "· greet: success" in result.stdout
+    assert "reply none: nothing sent" in result.stdout
+
+
+def test_hostile_input_bytes_and_huge_lines_do_not_end_the_session(tmp_path: Path) -> None:
+    config = write_bot(tmp_path)
+    huge = "word " * 200_000  # a megabyte utterance
+    data = b"\xff\xfe broken \xed\xa0\x80 bytes\n" + huge.encode() + b"\n/call add a=1 b=1\n"
+    done = subprocess.run(
+        [cvibot_exe(), "console", str(config)],
+        input=data,
+        capture_output=True,
+        env=environment(),
+        cwd=tmp_path,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    out = done.stdout.decode("utf-8")
+    assert "→ utterance (user): \ufffd\ufffd broken" in out
+    assert '(tool_call_id "call-1")\n    2\n' in out

@@ -34,6 +34,7 @@ from cvibot.testing.watch import Watcher
 from cvibot.transports.memory import MemoryTransport
 
 if TYPE_CHECKING:
+    from cvibot.dispatch import ToolOutcome
     from cvibot.runtime import Bot
     from cvibot.session import Session
     from cvibot.transports.base import Receiver, Transport
@@ -201,6 +202,7 @@ class Engine:
         if answered is not None:
             if not await self._ready(answered, deadline):
                 self._show(render.render_no_answer(seconds))
+                answered.add_done_callback(self._late_outcome)
                 return
             self._show(render.render_outcome(answered.result()))
         settled = asyncio.ensure_future(self._receiver.settled())
@@ -212,6 +214,11 @@ class Engine:
             settled.cancel()
         if isinstance(command, Say) and len(self._watch.sent) == sent_before:
             self._show(render.render_silence(self.bot.pipeline_mode))
+
+    def _late_outcome(self, future: asyncio.Future[ToolOutcome]) -> None:
+        """Show how a call ended after its line stopped waiting for it."""
+        if not future.cancelled():
+            self._show(render.render_outcome(future.result()))
 
     def _message(
         self, command: Say | Call | Interrupt, seq: int
