@@ -42,6 +42,12 @@ def refuse(reason: str) -> str:
     raise ToolError(f"refused: {reason}")
 
 
+@tool
+def surrogate() -> str:
+    """Answers with a lone surrogate, which UTF-8 cannot carry."""
+    return "half " + chr(0xD800) + " a pair"
+
+
 @hookimpl
 def cvibot_respond_to_utterance(utterance, session, settings):
     return f"you said: {utterance.speech}"

@@ -128,3 +128,50 @@ def test_history_recalls_the_previous_line(terminal: Terminal, tmp_path: Path) -
     terminal.type("/quit\r")
     assert terminal.wait() == 0
     assert "/call add a=2 b=2" in (tmp_path / "history").read_text(encoding="utf-8")
+
+
+def test_dev_console_restarts_on_a_change_and_keeps_the_terminal(tmp_path: Path) -> None:
+    tools = tmp_path / "versioned.py"
+    source = (
+        'from cvibot import tool\n\n@tool\ndef version() -> str:\n    """Which."""\n'
+        '    return "{}"\n'
+    )
+    tools.write_text(source.format("v1"), encoding="utf-8")
+    config = tmp_path / "bot.yaml"
+    config.write_text("plugins: [{module: versioned}]\n", encoding="utf-8")
+    exe, env = cvibot_exe(), {**environment(), "TERM": "dumb"}
+    pid, fd = pty.fork()
+    if pid == 0:
+        os.chdir(tmp_path)
+        os.execve(exe, [exe, "dev", str(config), "--console"], env)
+    term = Terminal(pid, fd)
+    try:
+        at = term.expect("> ", term.expect("Ctrl-D to quit."))
+        term.type("/call version\r")
+        at = term.expect("> ", term.expect("    v1", at))
+        # Ctrl-C clears the console's line; dev goes on
+        term.type("/call vers")
+        at = term.expect("vers", at)
+        for _ in range(20):
+            term.type("\x03")
+            try:
+                at = term.expect("> ", at, wait=3.0)
+                break
+            except AssertionError:
+                continue
+        tools.write_text(source.format("v2"), encoding="utf-8")
+        at = term.expect("versioned.py changed: restarting", at)
+        at = term.expect("> ", term.expect("Ctrl-D to quit.", at))
+        term.type("/call version\r")
+        at = term.expect("    v2", at)
+        term.expect("> ", at)
+        term.type("\x04")  # leaving the console ends dev
+        assert term.wait() == 0
+        assert term.seen.count("tool_result success") == 2  # the Ctrl-C'd line never went
+    finally:
+        try:
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+        except (ProcessLookupError, ChildProcessError):
+            pass
+        os.close(fd)

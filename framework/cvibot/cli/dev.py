@@ -158,6 +158,10 @@ def _terminal_kept() -> Iterator[None]:
                 termios.tcsetattr(fd, termios.TCSADRAIN, saved)
 
 
+def _ignore(signum: int, frame: object) -> None:
+    """SIGINT under --console: the console child takes it."""
+
+
 def _say(message: str) -> None:
     click.echo(click.style(f"dev: {message}", fg="cyan"), err=True)
 
@@ -184,8 +188,9 @@ def dev(config: Path, use_console: bool, plugin_args: tuple[str, ...]) -> None:
     for arg in plugin_args:
         command += ["-p", arg]
     if use_console:
-        # Ctrl-C belongs to the console (it clears the line); dev ends with it.
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        # Ctrl-C belongs to the console (it clears the line); dev ends with it. A handler
+        # that does nothing, not SIG_IGN: an ignored signal stays ignored in the child.
+        signal.signal(signal.SIGINT, _ignore)
     code = 0
     child: _Child | None = None
     try:
