@@ -18,13 +18,10 @@ Ctrl-C clears its line, and leaving the console (Ctrl-D, ``/quit``) ends ``dev``
 from __future__ import annotations
 
 import contextlib
-import importlib.machinery
 import os
 import signal
-import subprocess
 import sys
 from collections.abc import Iterator, Sequence
-from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +42,8 @@ _DEFAULT_GRACE = 10.0
 def _top_folder(module: str, search: Sequence[str]) -> Path | None:
     """The folder holding the top-level package or module of dotted ``module``, found
     on ``search`` without importing anything; ``None`` when not found."""
+    import importlib.machinery
+
     top = module.split(".", 1)[0]
     if not top.isidentifier():
         return None
@@ -72,6 +71,8 @@ def watched(config: Path, plugin_args: Sequence[str] = ()) -> list[Path]:
     """The folders to watch for ``config``: its own, then the plugin modules' (sorted,
     without folders inside another one). A config that cannot be loaded is
     watched through its folder alone (fixing it restarts the bot)."""
+    from importlib.metadata import entry_points
+
     from cvibot.config import load_config
     from cvibot.errors import ConfigError
 
@@ -110,6 +111,8 @@ class _Child:
     """The ``cvibot run`` or ``cvibot console`` process of one start."""
 
     def __init__(self, args: list[str], console: bool) -> None:
+        import subprocess
+
         self.console = console
         # run gets a session of its own: the terminal's Ctrl-C reaches dev alone, which
         # passes one SIGINT on (a second would make run exit at once). The console
@@ -120,6 +123,8 @@ class _Child:
 
     def stop(self, grace: float) -> int:
         """Stop the process (see the module docstring); return its exit status."""
+        import subprocess
+
         if self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM if self.console else signal.SIGINT)
             try:
