@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 
+from cvibot.cli.console import console
+from cvibot.cli.dev import dev
 from cvibot.cli.new_cmd import new
 from cvibot.cli.options import plugin_option
 from cvibot.cli.plugins_cmd import plugins
@@ -97,6 +99,12 @@ def _plan_from_config(
     if conversation_url is not None:
         return Plan(
             url=conversation_url, daily=daily, conversation_id=conversation_id, record=record
+        )
+    if t is None:
+        raise bot.loaded.error(
+            "required by cvibot run: add a 'transport:' section (type: replay with a "
+            "recorded conversation, or type: daily), or pass --conversation-url",
+            "transport",
         )
     if not isinstance(t, DailyTransportConfig):
         transport = ReplayTransport(t.path, pace=t.pace, speed=t.speed, out=t.out)
@@ -356,6 +364,8 @@ def check(config: Path, plugin_args: tuple[str, ...], strict: bool) -> None:
         _exit(code)
 
 
+cli.add_command(console)
+cli.add_command(dev)
 cli.add_command(plugins)
 cli.add_command(new)
 cli.add_command(tools)

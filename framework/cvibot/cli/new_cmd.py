@@ -1,4 +1,4 @@
-"""``cvibot new plugin NAME``: start a plugin project from the template.
+"""``cvibot new plugin NAME`` and ``cvibot new bot NAME``: start a project from a template.
 
 Wired into the command line with ``cli.add_command(new)``. Exit status 0 when the
 project was written, 2 for a bad NAME or a folder that exists, 1 when it cannot be
@@ -68,6 +68,50 @@ def plugin(name: str, directory: Path) -> None:
         "  pip install -e '.[dev]'    # the plugin, cvibot and the test tools\n"
         "  pytest                     # the example tests, on a fake conversation\n"
         f"Then name it in a bot's config: plugins: [{names.distribution}]"
+    )
+
+
+@new.command("bot")
+@click.argument("name")
+@click.option(
+    "--dir",
+    "directory",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("."),
+    show_default=True,
+    help="Folder to create the bot's folder NAME/ in (created if missing).",
+)
+def bot(name: str, directory: Path) -> None:
+    """Create the bot NAME/: a config, a tools module, a recorded conversation, tests.
+
+    NAME is the bot's folder: lowercase letters and digits in words joined by '-' or
+    '_', such as 'order-desk'. Its tools module is NAME_tools.py ('-' made '_'). The
+    tests pass as generated, and cvibot run NAME/bot.yaml replays the recording offline.
+    """
+    from cvibot.scaffold import BotNameError, BotNames, ProjectExists, create_bot
+
+    try:
+        names = BotNames.of(name)
+    except BotNameError as exc:
+        raise click.BadParameter(str(exc), param_hint="'NAME'") from None
+    try:
+        root, written = create_bot(names, directory)
+    except ProjectExists as exc:
+        raise _Refused(str(exc)) from None
+    except OSError as exc:
+        raise click.ClickException(f"cannot write the bot: {exc}") from None
+
+    shown = _shown(root)
+    click.echo(f"Created the bot {shown}{os.sep}:")
+    for path in written:
+        click.echo(f"  {path.relative_to(root).as_posix()}")
+    click.echo(
+        "\nNext steps:\n"
+        f"  cd {shown}\n"
+        "  cvibot console bot.yaml     # talk to it: type a line, or /call lookup_order "
+        "order_id=A1001\n"
+        "  cvibot dev bot.yaml         # run it, restarted when a file changes\n"
+        "  pytest                      # its tests (pytest and pytest-asyncio: cvibot[dev])"
     )
 
 

@@ -114,7 +114,7 @@ def _load(text: str, file: Path, environ: Mapping[str, str]) -> LoadedConfig:
     root = _compose(text, file)
     if root is None or (isinstance(root, ScalarNode) and root.tag == "tag:yaml.org,2002:null"):
         raise ConfigError(
-            "the file is empty: expected a mapping of settings (at least 'transport:')",
+            "the file is empty: expected a mapping of settings (such as 'plugins:')",
             file=file,
         )
     if not isinstance(root, MappingNode):
@@ -138,6 +138,8 @@ def _load(text: str, file: Path, environ: Mapping[str, str]) -> LoadedConfig:
 def _resolve_paths(loaded: LoadedConfig) -> LoadedConfig:
     """Make ``transport.path`` and ``transport.out`` absolute, from the config's folder."""
     transport = loaded.config.transport
+    if transport is None:
+        return loaded
     update: dict[str, Path] = {}
     for key in ("path", "out"):
         path: Path | None = getattr(transport, key, None)

@@ -153,7 +153,11 @@ class LoggingConfig(BaseModel):
 
 
 class BotConfig(BaseModel):
-    """The whole config file; only ``transport`` is required.
+    """The whole config file; every key has a default.
+
+    ``transport`` ``None`` (no section) leaves the transport to the command: ``replay``,
+    ``console``, ``check``, ``tools`` and ``run --conversation-url`` supply their own;
+    ``run`` without ``--conversation-url`` refuses such a config.
 
     ``tools`` maps tool names to overrides. Under ``pipeline_mode: echo`` (Tavus's LLM
     off), ``respond`` in ``defaults.reply``, ``defaults.perception_reply`` or a
@@ -164,7 +168,11 @@ class BotConfig(BaseModel):
 
     pipeline_mode: Literal["full", "echo"] = "full"
     conversation: ConversationConfig = ConversationConfig()
-    transport: TransportConfig
+    # The discriminator on the field itself (not inside an Optional), so that errors
+    # are reported at transport.<key> as for a required section.
+    transport: ReplayTransportConfig | DailyTransportConfig | None = Field(
+        default=None, discriminator="type"
+    )
     tavus: TavusConfig = TavusConfig()
     trust: TrustConfig = TrustConfig()
     plugins: list[PluginEntry] = []

@@ -49,6 +49,8 @@ def _union_tags(annotation: Any, discriminator: str) -> dict[Any, type[BaseModel
     members = get_args(annotation) if get_origin(annotation) else (annotation,)
     tags: dict[Any, type[BaseModel]] = {}
     for member in members:
+        if member is type(None):  # an optional section (transport)
+            continue
         for tag in get_args(member.model_fields[discriminator].annotation):
             tags[tag] = member
     return tags

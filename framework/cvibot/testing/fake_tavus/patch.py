@@ -6,7 +6,12 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-import jsonpatch
+try:
+    import jsonpatch
+except ImportError as exc:  # a test-only dependency: cvibot's testing extra
+    raise ImportError(
+        "cvibot.testing.fake_tavus needs jsonpatch: pip install 'cvibot[testing]'"
+    ) from exc
 
 __all__ = ["apply_json_patch", "json_equal"]
 

@@ -1,0 +1,118 @@
+"""``cvibot dev``: the bot restarts when a watched file changes, with the new code."""
+
+from __future__ import annotations
+
+import json
+import queue
+import signal
+import subprocess
+import threading
+import time
+from pathlib import Path
+
+from console_helpers import cvibot_exe, environment
+
+from cvibot.cli.dev import watched
+
+_WAIT = 90.0  # seconds for any expected line: generous for a loaded 2-core machine
+
+TOOLS = '''
+from cvibot import tool
+
+
+@tool
+def version() -> str:
+    """Which version of the tools runs."""
+    return "{version}"
+'''
+
+
+class Output:
+    """The merged output lines of a process, read by a thread."""
+
+    def __init__(self, process: subprocess.Popen[str]) -> None:
+        self.lines: queue.Queue[str] = queue.Queue()
+        self.seen: list[str] = []
+        assert process.stdout is not None
+        stream = process.stdout
+        threading.Thread(target=lambda: [self.lines.put(x) for x in stream], daemon=True).start()
+
+    def expect(self, text: str) -> None:
+        deadline = time.monotonic() + _WAIT
+        while time.monotonic() < deadline:
+            try:
+                line = self.lines.get(timeout=0.5)
+            except queue.Empty:
+                continue
+            self.seen.append(line)
+            if text in line:
+                return
+        raise AssertionError(f"{text!r} not seen in {_WAIT:g} s; got:\n{''.join(self.seen)}")
+
+
+def _bot(folder: Path) -> Path:
+    tools = folder / "tools"
+    tools.mkdir(parents=True)
+    (tools / "versioned.py").write_text(TOOLS.format(version="v1"), encoding="utf-8")
+    call = {
+        "message_type": "conversation",
+        "event_type": "conversation.tool_call",
+        "conversation_id": "c",
+        "seq": 1,
+        "properties": {"name": "version", "arguments": "{}", "tool_call_id": "t1"},
+    }
+    bot = folder / "bot"
+    bot.mkdir()
+    (bot / "conversation.jsonl").write_text(json.dumps(call) + "\n", encoding="utf-8")
+    config = bot / "bot.yaml"
+    config.write_text(
+        f"plugins:\n  - module: {tools / 'versioned.py'}\n"
+        "transport: {type: replay, path: conversation.jsonl}\n",
+        encoding="utf-8",
+    )
+    return config
+
+
+def test_watched_folders_are_the_configs_and_its_plugin_modules(tmp_path: Path) -> None:
+    config = _bot(tmp_path)
+    (tmp_path / "extra").mkdir()
+    (tmp_path / "bot" / "local").mkdir()
+    (tmp_path / "bot" / "local" / "__init__.py").write_text("", encoding="utf-8")
+    assert watched(config) == [tmp_path / "bot", tmp_path / "tools"]
+    folders = watched(config, ["../extra/more.py", "local.sub", "no:x", "not-installed"])
+    # local is inside the config's folder, watched already; "no:" names nothing
+    assert folders == [tmp_path / "bot", tmp_path / "extra", tmp_path / "tools"]
+    # a config that does not load is still watched, through its folder
+    config.write_text("plugins: 7\n", encoding="utf-8")
+    assert watched(config) == [tmp_path / "bot"]
+
+
+def test_a_changed_tools_module_restarts_the_bot_with_the_new_code(tmp_path: Path) -> None:
+    config = _bot(tmp_path)
+    process = subprocess.Popen(
+        [cvibot_exe(), "dev", str(config)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        encoding="utf-8",
+        env=environment(),
+        cwd=tmp_path,
+    )
+    out = Output(process)
+    try:
+        out.expect("tool_result: v1")
+        # Printed from inside the watch loop: the folders are being watched by now.
+        out.expect("the bot exited with status 0; waiting for a change")
+        (tmp_path / "tools" / "versioned.py").write_text(
+            TOOLS.format(version="v2"), encoding="utf-8"
+        )
+        out.expect("versioned.py changed: restarting")
+        out.expect("tool_result: v2")
+        process.send_signal(signal.SIGINT)
+        assert process.wait(timeout=_WAIT) == 130
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+        assert process.stdout is not None
+        process.stdout.close()

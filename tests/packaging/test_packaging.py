@@ -1,0 +1,77 @@
+"""What the cvibot distribution declares and ships: its licence, its URLs, its
+dependencies (a bot needs no test-only library)."""
+
+from __future__ import annotations
+
+import email
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def metadata(tmp_path_factory: pytest.TempPathFactory) -> tuple[email.message.Message, list[str]]:
+    """The METADATA of a wheel built from the working tree (offline), and its file names."""
+    out = tmp_path_factory.mktemp("wheel")
+    done = subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation",
+         "--no-index", "--quiet", "--disable-pip-version-check", "-w", str(out), str(REPO)],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    [wheel] = out.glob("cvibot-*.whl")
+    with zipfile.ZipFile(wheel) as archive:
+        names = archive.namelist()
+        [meta] = [n for n in names if n.endswith(".dist-info/METADATA")]
+        return email.message_from_bytes(archive.read(meta)), names
+
+
+def test_the_licence_file_is_the_declared_licence(
+    metadata: tuple[email.message.Message, list[str]],
+) -> None:
+    text = (REPO / "LICENSE").read_text(encoding="utf-8")
+    assert text.startswith("BSD 2-Clause License\n")
+    assert "Copyright (c) 2026, the cvibot authors" in text
+    meta, names = metadata
+    assert meta["License-Expression"] == "BSD-2-Clause"
+    assert any(n.endswith(".dist-info/licenses/LICENSE") for n in names)
+
+
+def test_the_project_urls_are_declared(metadata: tuple[email.message.Message, list[str]]) -> None:
+    meta, _ = metadata
+    urls = dict(u.split(", ", 1) for u in meta.get_all("Project-URL") or [])
+    assert {"Homepage", "Documentation", "Source", "Issues"} <= set(urls)
+    assert all(u.startswith("https://") for u in urls.values())
+
+
+def test_jsonpatch_is_a_testing_extra_not_a_bot_dependency(
+    metadata: tuple[email.message.Message, list[str]],
+) -> None:
+    meta, _ = metadata
+    requires = meta.get_all("Requires-Dist") or []
+    jsonpatch = [r for r in requires if r.startswith("jsonpatch")]
+    assert jsonpatch and all("extra ==" in r for r in jsonpatch), jsonpatch
+    assert any("extra == 'testing'" in r or 'extra == "testing"' in r for r in jsonpatch), jsonpatch
+    assert any(r.startswith("watchfiles") and "extra" not in r for r in requires)
+
+
+def test_a_bot_runs_without_jsonpatch_and_the_fake_tavus_says_what_to_install() -> None:
+    script = (
+        "import sys\n"
+        "sys.modules['jsonpatch'] = None  # as if it were not installed\n"
+        "import cvibot.cli.main, cvibot.runtime, cvibot.sync, cvibot.testing.conversation\n"
+        "try:\n"
+        "    import cvibot.testing.fake_tavus\n"
+        "except ImportError as exc:\n"
+        "    print(exc)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    assert "pip install 'cvibot[testing]'" in done.stdout
