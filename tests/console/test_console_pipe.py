@@ -176,9 +176,10 @@ def test_hostile_input_bytes_and_huge_lines_do_not_end_the_session(tmp_path: Pat
     assert '(tool_call_id "call-1")\n    2\n' in out
 
 
-def test_an_answer_utf8_cannot_carry_is_shown_escaped(tmp_path: Path) -> None:
+def test_an_answer_utf8_cannot_carry_is_shown_as_the_replica_gets_it(tmp_path: Path) -> None:
+    # A lone surrogate is mended to U+FFFD in the outbound message: the console shows that.
     config = write_bot(tmp_path)
     result = console(config, ["/call surrogate", "/call add a=1 b=2"])
     assert result.returncode == 0, result.stderr
-    assert "half \\ud800 a pair" in result.stdout
+    assert "half \ufffd a pair" in result.stdout
     assert '(tool_call_id "call-2")\n    3\n' in result.stdout
