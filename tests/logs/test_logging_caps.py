@@ -37,10 +37,10 @@ def _reset_structlog() -> Iterator[None]:
     structlog.reset_defaults()
 
 
-def _logged(fmt: LogFormat, **fields: object) -> str:
+def _logged(fmt: LogFormat, event: str = "event", **fields: object) -> str:
     stream = _Stream()
     configure_logging("info", fmt, stream)
-    structlog.get_logger().info("event", **fields)
+    structlog.get_logger().info(event, **fields)
     return stream.text()
 
 
@@ -65,12 +65,14 @@ def test_json_fields_stay_json_and_nested_strings_are_capped() -> None:
 
 @pytest.mark.parametrize("fmt", ["console", "json"])
 def test_a_lone_surrogate_in_a_field_logs_on_a_strict_utf8_stream(fmt: LogFormat) -> None:
-    out = _logged(fmt, text="hi \ud83d there", nested={"k\udcff": ["\ud800"]})
+    out = _logged(fmt, "said \ud83d", text="hi \ud83d there", nested={"k\udcff": ["\ud800"]})
     if fmt == "json":  # the escape as text, so that strict JSON parsers read the line
         record = json.loads(out)
+        assert record["event"] == "said \\ud83d"
         assert record["text"] == "hi \\ud83d there"
         assert record["nested"] == {"k\\udcff": ["\\ud800"]}
-    else:
+    else:  # the event is written unquoted: the character itself used to fail
+        assert "said \\ud83d" in out
         assert "ud83d there" in out
 
 
