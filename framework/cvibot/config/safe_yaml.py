@@ -181,6 +181,8 @@ def compose_yaml(
             file=path,
             line=line,
         ) from None
+    except RecursionError:  # only when called with little stack left: depth is bounded
+        raise ConfigError("invalid YAML: nested too deeply", file=path) from None
     finally:
         if loader is not None:
             loader.dispose()
