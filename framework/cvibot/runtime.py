@@ -314,6 +314,7 @@ def _locate(exc: ConfigError, loaded: LoadedConfig, index: int | None) -> None:
     values that came from ``${VAR}`` are written ``${VAR}`` in its message."""
     exc.file = str(loaded.path)
     exc.message = loaded.redact(exc.message)
+    exc.args = (exc.message,)
     if index is not None:
         located = loaded.error(exc.message, "plugins", index)
         exc.line, exc.key = located.line, located.key
@@ -332,6 +333,7 @@ def _locate_settings(
         where = loaded.error("", *prefix, *PluginSettingsError.parse_key(key)).key
         message += f"; {where}: {problem}"
     exc.message = loaded.redact(message)
+    exc.args = (exc.message,)
 
 
 def _plugin_index(key: str | None) -> int | None:
