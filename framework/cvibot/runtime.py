@@ -314,8 +314,11 @@ class Bot:
 
 
 def _locate(exc: ConfigError, loaded: LoadedConfig, index: int | None) -> None:
-    """Point ``exc`` at the config file and, given an index, at ``plugins[index]``."""
+    """Point ``exc`` at the config file and, given an index, at ``plugins[index]``;
+    values that came from ``${VAR}`` are written ``${VAR}`` in its message."""
     exc.file = str(loaded.path)
+    exc.message = loaded.redact(exc.message)
+    exc.args = (exc.message,)
     if index is not None:
         located = loaded.error(exc.message, "plugins", index)
         exc.line, exc.key = located.line, located.key
@@ -333,7 +336,8 @@ def _locate_settings(
     for key, problem in others:
         where = loaded.error("", *prefix, *PluginSettingsError.parse_key(key)).key
         message += f"; {where}: {problem}"
-    exc.message = message
+    exc.message = loaded.redact(message)
+    exc.args = (exc.message,)
 
 
 def _plugin_index(key: str | None) -> int | None:

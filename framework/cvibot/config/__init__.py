@@ -2,10 +2,16 @@
 
 Load with :func:`load_config`; the result's ``config`` is a :class:`BotConfig`, and its
 ``error(...)`` builds a :class:`~cvibot.errors.ConfigError` at any key of the file.
+
+Plugins read their own files with the same guards: :func:`read_text_file` (a regular
+UTF-8 file of bounded size) and :func:`load_yaml` / :func:`parse_yaml` /
+:func:`compose_yaml` (YAML with bounded size, depth and alias expansion; see
+:mod:`cvibot.config.safe_yaml`).
 """
 
 from __future__ import annotations
 
+from cvibot.config.files import MAX_FILE_BYTES, read_text_file
 from cvibot.config.loader import KeyPath, LoadedConfig, load_config, parse_config
 from cvibot.config.model import (
     BotConfig,
@@ -25,8 +31,18 @@ from cvibot.config.model import (
     TransportConfig,
     TrustConfig,
 )
+from cvibot.config.safe_yaml import (
+    DEFAULT_LIMITS,
+    YamlLimits,
+    compose_yaml,
+    construct_yaml,
+    load_yaml,
+    parse_yaml,
+)
 
 __all__ = [
+    "DEFAULT_LIMITS",
+    "MAX_FILE_BYTES",
     "BotConfig",
     "ConversationConfig",
     "CreateConversationConfig",
@@ -45,6 +61,12 @@ __all__ = [
     "ToolSyncConfig",
     "TransportConfig",
     "TrustConfig",
+    "YamlLimits",
+    "compose_yaml",
+    "construct_yaml",
     "load_config",
+    "load_yaml",
     "parse_config",
+    "parse_yaml",
+    "read_text_file",
 ]

@@ -15,6 +15,11 @@ but not to keys:
 A substituted value is a string, never re-read as YAML: ``timeout: ${T:-5}`` works
 because the model converts ``"5"`` to a float, but a plugin setting ``port: ${PORT}``
 reaches the plugin as the string ``"8080"``.
+
+Error messages never show what a variable expanded to: a bad value that came from
+``${NAME}`` is quoted as written in the file (``got '${NAME}'``), and the values taken
+from the environment are replaced by their ``${NAME}`` wherever else a message would
+quote them (:func:`redact`), so a secret does not reach the terminal or a log.
 """
 
 from __future__ import annotations
@@ -25,11 +30,18 @@ from collections.abc import Mapping
 _VAR_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
-def _interpolate(text: str, environ: Mapping[str, str]) -> str:
+# Values shorter than this are replaced only where a message quotes the value itself:
+# in free text, "json" or "8080" would be replaced in words that merely look the same.
+_REDACT_MIN_CHARS = 8
+
+
+def _interpolate(text: str, environ: Mapping[str, str], used: dict[str, str] | None = None) -> str:
     """Replace ``${NAME}`` / ``${NAME:-default}`` in ``text``; ``$${`` is a literal ``${``.
 
-    Raises :class:`ValueError` with a message for the user on an unset variable without
-    default or a malformed reference.
+    ``used``, if given, receives each non-empty value taken from ``environ`` → the
+    reference that gave it (``"${NAME}"``), for :func:`redact`. Raises
+    :class:`ValueError` with a message for the user on an unset variable without default
+    or a malformed reference.
     """
     if "$" not in text:
         return text
@@ -57,6 +69,8 @@ def _interpolate(text: str, environ: Mapping[str, str]) -> str:
         if "${" in default:
             raise ValueError(f"'${{' inside the default of ${{{name}}} is not supported")
         value = environ.get(name)
+        if value and used is not None:
+            used[value] = f"${{{name}}}"
         if has_default:
             value = value or default
         elif value is None:
@@ -68,3 +82,12 @@ def _interpolate(text: str, environ: Mapping[str, str]) -> str:
         pos = end + 1
     out.append(text[pos:])
     return "".join(out)
+
+
+def redact(text: str, references: Mapping[str, str]) -> str:
+    """``text`` with each value of ``references`` (value → ``${NAME}``) of at least
+    8 characters replaced by its reference, longest first."""
+    for value in sorted(references, key=len, reverse=True):
+        if len(value) >= _REDACT_MIN_CHARS and value in text:
+            text = text.replace(value, references[value])
+    return text

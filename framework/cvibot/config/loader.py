@@ -25,12 +25,14 @@ import dataclasses
 import os
 import types
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from pydantic import ValidationError
 from yaml.nodes import MappingNode, ScalarNode, SequenceNode
 
+from cvibot.config.files import read_text_file
+from cvibot.config.interpolate import redact
 from cvibot.config.keypaths import KeyPath, _line_of, key_text
 from cvibot.config.model import BotConfig
 from cvibot.config.validation import _validation_error
@@ -49,11 +51,16 @@ class LoadedConfig:
       :func:`parse_config` without ``path``).
     - ``lines``: key path → 1-based line of that key; for a list item, of the item.
       ``()`` is the line where the top-level mapping starts.
+    - ``references``: each value ``${NAME}`` took from the environment → ``"${NAME}"``,
+      for :meth:`redact` (not shown in the repr).
     """
 
     config: BotConfig
     path: Path
     lines: Mapping[KeyPath, int]
+    references: Mapping[str, str] = field(
+        default_factory=lambda: types.MappingProxyType({}), repr=False, compare=False
+    )
 
     @property
     def base_dir(self) -> Path:
@@ -68,36 +75,32 @@ class LoadedConfig:
         """A :class:`ConfigError` located at ``keys``, for problems found after loading.
 
         The key reads like ``plugins[0].settings.db`` or ``tools.lookup_order.reply``;
-        the line is that of :meth:`line_of`. The caller raises it.
+        the line is that of :meth:`line_of`; the message is :meth:`redact`-ed. The
+        caller raises it.
         """
         return ConfigError(
-            message, file=self.path, line=_line_of(self.lines, keys), key=key_text(keys)
+            self.redact(message),
+            file=self.path,
+            line=_line_of(self.lines, keys),
+            key=key_text(keys),
         )
+
+    def redact(self, text: str) -> str:
+        """``text`` with every value that came from ``${NAME}`` (8 characters or more)
+        written ``${NAME}`` instead: for messages quoting what a plugin was given."""
+        return redact(text, self.references)
 
 
 def load_config(path: str | Path, *, environ: Mapping[str, str] | None = None) -> LoadedConfig:
     """Read, interpolate and validate the config file at ``path`` (UTF-8 YAML).
 
     ``environ`` is the variables ``${VAR}`` reads (default ``os.environ``). Raises
-    :class:`ConfigError` and nothing else for a missing, unreadable or invalid file.
+    :class:`ConfigError` and nothing else for a missing, unreadable or invalid file, a
+    path that is not a regular file (a directory, FIFO or device), and YAML over the
+    limits of :mod:`~cvibot.config.safe_yaml`.
     """
     file = _expand(Path(path)).absolute()
-    try:
-        data = file.read_bytes()
-    except FileNotFoundError:
-        raise ConfigError("file not found", file=file) from None
-    except IsADirectoryError:
-        raise ConfigError("is a directory, not a config file", file=file) from None
-    except OSError as exc:
-        raise ConfigError(f"cannot read the file: {exc.strerror or exc}", file=file) from None
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        decoded = bytes(exc.object)  # the data after a BOM, which exc.start counts in
-        line = decoded[: exc.start].count(b"\n") + 1
-        raise ConfigError(
-            f"not UTF-8 text (byte 0x{decoded[exc.start]:02x})", file=file, line=line
-        ) from None
+    text = read_text_file(file, what="config file")
     return _load(text, file, os.environ if environ is None else environ)
 
 
@@ -125,13 +128,15 @@ def _load(text: str, file: Path, environ: Mapping[str, str]) -> LoadedConfig:
             line=root.start_mark.line + 1,
         )
     lines: dict[KeyPath, int] = {}
-    data = _Builder(file, environ, lines).build(root)
+    builder = _Builder(file, environ, lines)
+    data = builder.build(root)
     frozen_lines = types.MappingProxyType(lines)
+    references = types.MappingProxyType(builder.references)
     try:
         config = BotConfig.model_validate(data)
     except ValidationError as exc:
-        raise _validation_error(exc, file, frozen_lines) from None
-    loaded = LoadedConfig(config=config, path=file, lines=frozen_lines)
+        raise _validation_error(exc, file, frozen_lines, builder.sources, references) from None
+    loaded = LoadedConfig(config=config, path=file, lines=frozen_lines, references=references)
     return _resolve_paths(loaded)
 
 

@@ -3,7 +3,8 @@
 pydantic reports ``loc`` paths through the models (with the tags of discriminated unions
 inserted) and its own wording; this module maps each error back to the YAML key path,
 words it for someone editing the file, and keeps the problem written first in the file,
-with the count of the others.
+with the count of the others. A value that came from ``${VAR}`` is quoted as written
+(``got '${VAR}'``), never as what it expanded to.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from pydantic_core import ErrorDetails
 
 from cvibot.config.common import LocatedValueError
 from cvibot.config.common import describe as _got
+from cvibot.config.interpolate import redact
 from cvibot.config.keypaths import KeyPath, _line_of, key_text
 from cvibot.config.model import BotConfig
 from cvibot.errors import ConfigError
@@ -119,9 +121,14 @@ _BOUNDS = {
 }
 
 
-def _describe_error(error: ErrorDetails) -> tuple[KeyPath, str, KeyPath | None]:
+def _describe_error(
+    error: ErrorDetails, sources: Mapping[KeyPath, str] = types.MappingProxyType({})
+) -> tuple[KeyPath, str, KeyPath | None]:
     """The YAML key path and a short message for one pydantic error, and the key path
-    whose line to give if not that of the key (a bad mapping key: its own line)."""
+    whose line to give if not that of the key (a bad mapping key: its own line).
+
+    ``sources`` maps the key path of each interpolated string to its text as written,
+    which the message quotes instead of the value."""
     kind = error["type"]
     ctx = error.get("ctx") or {}
     got = error.get("input")
@@ -129,6 +136,8 @@ def _describe_error(error: ErrorDetails) -> tuple[KeyPath, str, KeyPath | None]:
     is_key = bool(loc) and loc[-1] == "[key]"
     site = _site(loc[:-1] if is_key else loc)
     keys = site.keys
+    if not is_key and keys in sources and not isinstance(got, Mapping | list):
+        got = sources[keys]
     if is_key:
         # A mapping key of the wrong type (tool names and settings keys are strings).
         return keys[:-1], f"keys must be strings (got {_got(got)})", keys
@@ -145,6 +154,7 @@ def _describe_error(error: ErrorDetails) -> tuple[KeyPath, str, KeyPath | None]:
         if kind == "union_tag_not_found":
             return keys, f"required (allowed: {allowed})", None
         tag = got.get(site.discriminator) if isinstance(got, Mapping) else ctx.get("tag")
+        tag = sources.get(keys, tag)
         return keys, f"unknown {site.keys[-1]} {_got(tag)} (allowed: {allowed})", None
     if kind in ("value_error", "assertion_error"):
         cause = ctx.get("error")
@@ -169,11 +179,17 @@ def _describe_error(error: ErrorDetails) -> tuple[KeyPath, str, KeyPath | None]:
 
 
 def _validation_error(
-    exc: ValidationError, file: Path, lines: Mapping[KeyPath, int]
+    exc: ValidationError,
+    file: Path,
+    lines: Mapping[KeyPath, int],
+    sources: Mapping[KeyPath, str] = types.MappingProxyType({}),
+    references: Mapping[str, str] = types.MappingProxyType({}),
 ) -> ConfigError:
+    """One located ConfigError for ``exc``; ``sources`` and ``references`` (see
+    :class:`~cvibot.config.yaml_nodes._Builder`) keep expanded values out of it."""
     problems: list[tuple[int | None, KeyPath, str]] = []
     for error in exc.errors():
-        keys, message, line_keys = _describe_error(error)
+        keys, message, line_keys = _describe_error(error, sources)
         problems.append((_line_of(lines, line_keys or keys), keys, message))
     # The problem written first in the file, so fixing from the top down works (stable
     # for ties: pydantic's order).
@@ -181,4 +197,4 @@ def _validation_error(
     others = len(problems) - 1
     if others:
         message += f" (and {others} more problem{'s' if others > 1 else ''})"
-    return ConfigError(message, file=file, line=line, key=key_text(keys))
+    return ConfigError(redact(message, references), file=file, line=line, key=key_text(keys))

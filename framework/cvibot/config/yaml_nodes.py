@@ -1,7 +1,8 @@
 """Compose YAML text into plain data, recording the line of every key.
 
 YAML is read like ``yaml.safe_load`` (same scalar types, anchors, aliases and ``<<``
-merge keys) with three differences: a key repeated in one mapping is an error, tags on
+merge keys), within the limits of :mod:`~cvibot.config.safe_yaml` (size, depth, alias
+expansion), with three differences: a key repeated in one mapping is an error, tags on
 mappings and sequences (``!!set``, ``!!omap``, ...) are refused, and string values are
 interpolated (:mod:`~cvibot.config.interpolate`). :func:`_compose` parses the text into
 nodes; :class:`_Builder` turns the nodes into data and fills the key path → line map.
@@ -19,6 +20,7 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from cvibot.config.interpolate import _interpolate
 from cvibot.config.keypaths import KeyPath, key_text
+from cvibot.config.safe_yaml import compose_yaml, yaml_error
 from cvibot.errors import ConfigError
 
 _MAP_TAG = "tag:yaml.org,2002:map"
@@ -27,53 +29,28 @@ _MERGE_TAG = "tag:yaml.org,2002:merge"
 
 
 def _compose(text: str, file: Path) -> Node | None:
-    loader: yaml.SafeLoader | None = None
-    try:
-        loader = yaml.SafeLoader(text)  # checks for unprintable characters already
-        node: Node | None = loader.get_single_node()
-        return node
-    except yaml.MarkedYAMLError as exc:
-        raise _yaml_error(exc, file, None) from None
-    except yaml.reader.ReaderError as exc:
-        line = text.count("\n", 0, exc.position) + 1
-        character = exc.character if isinstance(exc.character, str) else chr(exc.character)
-        raise ConfigError(
-            f"invalid YAML: control character U+{ord(character):04X} is not allowed",
-            file=file,
-            line=line,
-        ) from None
-    except RecursionError:
-        raise ConfigError("invalid YAML: nested too deeply", file=file) from None
-    finally:
-        if loader is not None:
-            loader.dispose()
+    return compose_yaml(text, file=file)
 
 
 def _yaml_error(exc: yaml.MarkedYAMLError, file: Path, keys: KeyPath | None) -> ConfigError:
-    # PyYAML's own wording, context first ("while parsing a flow sequence, expected ...");
-    # the line is the problem's, as the mark there is where reading failed.
-    mark = exc.problem_mark or exc.context_mark
-    message = exc.problem or ""
-    if exc.context:
-        where = ""
-        if exc.context_mark and mark and exc.context_mark.line != mark.line:
-            where = f" at line {exc.context_mark.line + 1}"
-        message = f"{exc.context}{where}, {message}" if message else exc.context
-    return ConfigError(
-        f"invalid YAML: {message or 'cannot read'}",
-        file=file,
-        line=mark.line + 1 if mark else None,
-        key=key_text(keys) if keys else None,
-    )
+    return yaml_error(exc, file, key_text(keys) if keys else None)
 
 
 class _Builder:
-    """Builds Python data from composed nodes, recording key lines and interpolating."""
+    """Builds Python data from composed nodes, recording key lines and interpolating.
+
+    After :meth:`build`, ``sources`` maps the key path of each interpolated string to
+    its text as written (``"${API_KEY}"``) and ``references`` each value taken from the
+    environment to its ``${NAME}``: error messages show those, never the values.
+    """
 
     def __init__(self, file: Path, environ: Mapping[str, str], lines: dict[KeyPath, int]) -> None:
         self._file = file
         self._environ = environ
         self._lines = lines
+        self.sources: dict[KeyPath, str] = {}
+        self.references: dict[str, str] = {}
+        self._written: dict[Node, str] = {}  # interpolated scalar node → its text
         # Resolves scalar tags exactly as safe_load does; no stream of its own is read.
         self._constructor = yaml.SafeLoader("")
         # An alias is the very node of its anchor: build it once (sharing, as safe_load
@@ -99,6 +76,8 @@ class _Builder:
 
     def _node(self, node: Node, keys: KeyPath) -> Any:
         if node in self._built:
+            if node in self._written:  # an alias of an interpolated string
+                self.sources[keys] = self._written[node]
             return self._built[node]
         if node in self._building:
             raise self._error(
@@ -176,12 +155,15 @@ class _Builder:
 
     def _scalar(self, node: Node, keys: KeyPath) -> Any:
         value = self._construct(node, keys)
-        if not isinstance(value, str):
+        if not isinstance(value, str) or "$" not in value:
             return value
         try:
-            return _interpolate(value, self._environ)
+            result = _interpolate(value, self._environ, self.references)
         except ValueError as exc:
             raise self._error(str(exc), keys, node) from None
+        if result != value:
+            self.sources[keys] = self._written[node] = value
+        return result
 
 
 def _path_key(key: Any) -> str | int:

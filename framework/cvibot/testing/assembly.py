@@ -194,13 +194,10 @@ def _first_problem(exc: ValidationError) -> tuple[str, tuple[str | int, ...]]:
 
 
 def _load_file(path: Path) -> LoadedConfig:
-    from cvibot.config import load_config, parse_config
+    from cvibot.config import parse_config, read_text_file
 
     file = path.expanduser().absolute()
-    try:
-        text = file.read_bytes().decode("utf-8-sig")
-    except (OSError, UnicodeDecodeError):
-        return load_config(file)  # raises the loader's own ConfigError for this file
+    text = read_text_file(file, what="config file")  # the loader's own errors
     return parse_config(_with_transport(text), path=file)
 
 
@@ -213,9 +210,11 @@ def _with_transport(text: str) -> str:
     """
     import yaml
 
+    from cvibot.config import compose_yaml, construct_yaml
+
     try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-    except yaml.YAMLError:
+        root = compose_yaml(text)  # bounded, like the loader that reads it next
+    except ConfigError:
         return text
     if not isinstance(root, yaml.MappingNode):
         return text
@@ -223,7 +222,10 @@ def _with_transport(text: str) -> str:
     if "transport" in keys:
         return text
     if root.flow_style:
-        data = yaml.safe_load(text)
+        try:
+            data = construct_yaml(root)
+        except ConfigError:
+            return text
         return yaml.safe_dump({**data, "transport": dict(_UNUSED_TRANSPORT)}, sort_keys=False)
     line = f"transport: {{type: replay, path: {_UNUSED_TRANSPORT['path']}}}\n"
     return text + ("" if text.endswith("\n") else "\n") + line

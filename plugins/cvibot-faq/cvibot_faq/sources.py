@@ -12,6 +12,8 @@ import glob
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from cvibot.config import read_text_file
+from cvibot.errors import ConfigError
 from cvibot_faq.entries import FaqEntry, check_unique
 from cvibot_faq.errors import FaqSourceError
 from cvibot_faq.markdown_file import HeadingMode, parse_markdown
@@ -52,19 +54,15 @@ def find_files(sources: Sequence[str], base_dir: Path) -> list[Path]:
 def read_file(path: Path, headings: HeadingMode = "questions") -> list[FaqEntry]:
     """The entries of one knowledge-base file (UTF-8, a BOM allowed).
 
-    Raises :class:`FaqSourceError` for an unreadable file, one that is not UTF-8 text,
+    Raises :class:`FaqSourceError` for an unreadable file, one that is not a regular
+    file (a FIFO or device), is over cvibot's size limit (8 MiB) or is not UTF-8 text,
     and whatever its format's parser finds wrong.
     """
     parse = _parser_for(path)
     try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise FaqSourceError(path, f"cannot read the file: {exc.strerror or exc}") from None
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        line = data[: exc.start].count(b"\n") + 1
-        raise FaqSourceError(path, "not UTF-8 text", line) from None
+        text = read_text_file(path, what="knowledge-base file")
+    except ConfigError as exc:
+        raise FaqSourceError(path, exc.message, exc.line) from None
     if not text.strip():
         raise FaqSourceError(path, "the file is empty")
     if parse is parse_markdown:

@@ -10,15 +10,18 @@
 ``question`` and ``answer`` are non-empty strings (numbers are taken as text);
 ``alternatives`` and ``tags`` are a string or a list of strings. Any other key, a key
 given twice, an item that is not a mapping and an empty file are errors naming the line.
+The YAML is read by cvibot's bounded reader (:func:`cvibot.config.compose_yaml`), so
+an alias bomb or nesting thousands of levels deep is an error, not a hang.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
+from cvibot.config import compose_yaml, construct_yaml
+from cvibot.errors import ConfigError
 from cvibot_faq.entries import FaqEntry
 from cvibot_faq.errors import FaqSourceError
 
@@ -40,35 +43,27 @@ def parse_yaml(text: str, file: str) -> list[FaqEntry]:
     ``question`` or ``answer``, an unknown or repeated key, a value of the wrong type,
     and (without a line) an empty file or list.
     """
-    loader = yaml.SafeLoader(text)
     try:
-        try:
-            root = loader.get_single_node()
-        except yaml.MarkedYAMLError as exc:
-            mark = exc.problem_mark or exc.context_mark
-            line = mark.line + 1 if mark is not None else None
-            problem = f"invalid YAML: {exc.problem or exc}"
-            if "'?'" in problem:
-                problem += _QUESTION_MARK_HINT
-            raise FaqSourceError(file, problem, line) from None
-        except yaml.YAMLError as exc:
-            raise FaqSourceError(file, f"invalid YAML: {exc}") from None
-        if root is None or (isinstance(root, ScalarNode) and root.tag.endswith(":null")):
-            raise FaqSourceError(file, "the file is empty: expected a list of questions")
-        if not isinstance(root, SequenceNode):
-            raise FaqSourceError(
-                file,
-                "expected a list of {question, answer} mappings at the top level",
-                _line(root),
-            )
-        if not root.value:
-            raise FaqSourceError(file, "the list is empty: expected questions", _line(root))
-        return [_entry(loader, item, file) for item in root.value]
-    finally:
-        loader.dispose()
+        root = compose_yaml(text, file=file)
+    except ConfigError as exc:
+        problem = exc.message
+        if "'?'" in problem:
+            problem += _QUESTION_MARK_HINT
+        raise FaqSourceError(file, problem, exc.line) from None
+    if root is None or (isinstance(root, ScalarNode) and root.tag.endswith(":null")):
+        raise FaqSourceError(file, "the file is empty: expected a list of questions")
+    if not isinstance(root, SequenceNode):
+        raise FaqSourceError(
+            file,
+            "expected a list of {question, answer} mappings at the top level",
+            _line(root),
+        )
+    if not root.value:
+        raise FaqSourceError(file, "the list is empty: expected questions", _line(root))
+    return [_entry(item, file) for item in root.value]
 
 
-def _entry(loader: yaml.SafeLoader, node: Node, file: str) -> FaqEntry:
+def _entry(node: Node, file: str) -> FaqEntry:
     if not isinstance(node, MappingNode):
         raise FaqSourceError(
             file, "expected a mapping with 'question' and 'answer' keys", _line(node)
@@ -83,9 +78,10 @@ def _entry(loader: yaml.SafeLoader, node: Node, file: str) -> FaqEntry:
         if key in values:
             raise FaqSourceError(file, f"{key!r} is given twice", _line(key_node))
         try:
-            values[key] = (value_node, loader.construct_object(value_node, deep=True))
-        except yaml.YAMLError as exc:
-            raise FaqSourceError(file, f"{key}: invalid value: {exc}", _line(value_node)) from None
+            values[key] = (value_node, construct_yaml(value_node, file=file))
+        except ConfigError as exc:
+            problem = f"{key}: invalid value: {exc.message.removeprefix('invalid YAML: ')}"
+            raise FaqSourceError(file, problem, exc.line or _line(value_node)) from None
     line = _line(node)
     question = _text(values, "question", file, line)
     answer = _text(values, "answer", file, line)

@@ -82,7 +82,7 @@ def test_a_file_that_is_not_utf8_is_an_error_at_its_line(tmp_path: Path) -> None
     path = tmp_path / "faq.md"
     path.write_bytes(b"## Caf\xc3\xa9?\nYes.\n## Na\xefve?\n")
 
-    with pytest.raises(FaqSourceError, match=r"faq\.md:3: not UTF-8 text$"):
+    with pytest.raises(FaqSourceError, match=r"faq\.md:3: not UTF-8 text \(byte 0x..\)$"):
         read_file(path)
 
 

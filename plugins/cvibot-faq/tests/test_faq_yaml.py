@@ -121,9 +121,9 @@ def test_entries_with_alternatives_and_tags() -> None:
         ),
         (
             "- {question: Do you ship?, answer: Yes.}\n",
-            "p.yaml:1: invalid YAML: expected ',' or '}', but got '?' (PyYAML ends unquoted "
-            "text at '?' inside [...] or {...}: quote the question, or write the list one "
-            "'- item' per line)",
+            "p.yaml:1: invalid YAML: while parsing a flow mapping, expected ',' or '}', "
+            "but got '?' (PyYAML ends unquoted text at '?' inside [...] or {...}: "
+            "quote the question, or write the list one '- item' per line)",
         ),
     ],
 )
