@@ -93,6 +93,7 @@ def dynamic_tool(
     reply: ReplyMode | str | None = None,
     timeout: float | None = None,
     cancel_on_interrupt: bool | None = None,
+    max_concurrent: int | None = None,
     origin: Origin | str = Origin.LLM,
     on_call: str | None = None,
     static_filler: str | None = None,
@@ -145,6 +146,7 @@ def dynamic_tool(
         reply=reply,  # type: ignore[arg-type]
         timeout=timeout,
         cancel_on_interrupt=cancel_on_interrupt,
+        max_concurrent=max_concurrent,
         origin=origin,  # type: ignore[arg-type]
         on_call=on_call,
         static_filler=static_filler,
