@@ -81,6 +81,11 @@ class DispatchPolicy:
         return max(1, (self.max_concurrent_calls + 1) // 2)
 
 
+@functools.lru_cache(maxsize=256)
+def _busy_text(tool: str) -> str:
+    return f"{tool} is busy: too many calls are waiting; try again shortly"
+
+
 class Dispatcher:
     """Dispatches the tool calls of one conversation.
 
@@ -114,7 +119,9 @@ class Dispatcher:
         self._active_by_tool: dict[str, int] = {}
         self._waiting: deque[CallState] = deque()
         # Answers that need no handler, sent in order by one task (``_replier``).
-        self._replies: deque[Callable[[], Coroutine[Any, Any, None]]] = deque()
+        self._replies: deque[
+            tuple[Callable[..., Coroutine[Any, Any, None]], CallState, tuple[Any, ...]]
+        ] = deque()
         self._replier: asyncio.Task[None] | None = None
         self._idle = asyncio.Event()
         self._idle.set()
@@ -179,24 +186,29 @@ class Dispatcher:
             entry.cancel_reason = ErrorKind.INTERRUPTED
             self._reply_soon(self._cancelled, entry)
             return
+        # Admission comes first, so a refused call costs no validation.
+        runs = self._has_room(spec)
+        if not runs and not (
+            len(self._waiting) < self._policy.max_waiting_calls and self._policy.waiting.take()
+        ):
+            self._reply_soon(self._fail, entry, ErrorKind.BUSY, _busy_text(spec.name))
+            return
         try:
             kwargs = spec.validate(call.arguments)
         except ArgumentsError as exc:
+            if not runs:
+                self._policy.waiting.release()
             message = f"invalid arguments for {spec.name}: {exc}"
             self._reply_soon(self._fail, entry, ErrorKind.INVALID_ARGUMENTS, message)
             return
-        if self._has_room(spec):
-            self._running.add(entry)
+        self._running.add(entry)
+        if runs:
             self._start(entry, spec, kwargs)
-        elif len(self._waiting) < self._policy.max_waiting_calls and self._policy.waiting.take():
+        else:
             entry.kwargs = kwargs
             entry.timer = loop.call_at(entry.deadline, self._expire, entry)
-            self._running.add(entry)
             self._waiting.append(entry)
             self._idle.clear()
-        else:
-            message = f"{spec.name} is busy: too many calls are waiting; try again shortly"
-            self._reply_soon(self._fail, entry, ErrorKind.BUSY, message)
 
     def answer_rejected(self, rejection: Rejection, arrived: float) -> None:
         """Answer a rejected tool call that carried a ``tool_call_id`` with an error result.
@@ -288,7 +300,7 @@ class Dispatcher:
     ) -> None:
         """Queue an answer that needs no handler (``answer(entry, *args)``); one task
         sends them in order, so a flood of refused calls costs no task each."""
-        self._replies.append(functools.partial(answer, entry, *args))
+        self._replies.append((answer, entry, args))
         if self._replier is None:
             replier = asyncio.get_running_loop().create_task(self._send_replies())
             self._replier = replier
@@ -299,9 +311,9 @@ class Dispatcher:
     async def _send_replies(self) -> None:
         try:
             while self._replies:
-                answer = self._replies.popleft()
+                answer, entry, args = self._replies.popleft()
                 try:
-                    await answer()
+                    await answer(entry, *args)
                 except Exception:
                     self._log.exception("answer failed", conversation_id=self._conversation_id)
         finally:
