@@ -17,6 +17,8 @@ from typing import Any
 
 import pytest
 import structlog
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from runtime_helpers import CID, Recorder, spec_of, tool_call
 
 from cvibot import tool
@@ -550,3 +552,92 @@ async def test_bot_threads_are_daemons_and_never_joined(tmp_path: Path) -> None:
     stuck = [t for t in threading.enumerate() if t.name.startswith("cvibot-tool")]
     assert stuck and all(t.daemon for t in stuck)
     bot.host.plugins[0].plugin.RELEASE.set()  # type: ignore[attr-defined]
+
+
+# -- property: whatever the limits, every call ends in exactly one answer -----------------
+
+
+@tool(timeout=5)
+async def p_fast(i: int) -> str:
+    await asyncio.sleep(0.001 * (i % 3))
+    return f"ok {i}"
+
+
+@tool(timeout=0.03, cancel_on_interrupt=True)
+async def p_slow(i: int) -> str:
+    await asyncio.sleep(5)
+    return "late"
+
+
+@tool(timeout=0.03, cancel_on_interrupt=True)
+def p_sync_stuck(i: int) -> str:
+    RELEASE.wait(0.3)  # outlives its timeout: a zombie for a while
+    return "late"
+
+
+@tool(timeout=5, max_concurrent=1)
+def p_sync_one(i: int) -> str:
+    time.sleep(0.002)
+    return f"one {i}"
+
+
+P_TOOLS = {"fast": p_fast, "slow": p_slow, "stuck": p_sync_stuck, "one": p_sync_one}
+P_ACTIONS = (*P_TOOLS, "interrupt", "pause", "bad_args")
+
+
+async def _answered_once(
+    actions: list[str], limit: int, per_tool: int | None, waiting: int, total: int, drain: float
+) -> None:
+    pool = ToolPool(2, 3)
+    bound = WaitingBound(total)
+    session, transport, rec = _session(
+        *P_TOOLS.values(),
+        executor=pool,
+        max_concurrent_calls=limit,
+        max_concurrent_per_tool=per_tool,
+        max_waiting_calls=waiting,
+        waiting=bound,
+    )
+    ids = []
+    for i, action in enumerate(actions):
+        if action == "pause":
+            await asyncio.sleep(0.005)
+        elif action == "interrupt":
+            session.on_message(
+                {"message_type": "conversation", "conversation_id": CID, "seq": i + 1,
+                 "event_type": "conversation.stopped_speaking",
+                 "properties": {"role": "replica", "interrupted": True}}
+            )  # fmt: skip
+        else:
+            name = "fast" if action == "bad_args" else action
+            args: dict[str, Any] = {"i": "x"} if action == "bad_args" else {"i": i}
+            ids.append(f"t{i}")
+            session.on_message(
+                tool_call(spec_of(P_TOOLS[name]).name, args, tcid=f"t{i}", seq=i + 1)
+            )
+    if drain:
+        await asyncio.wait_for(session.drain(drain), 10)
+    else:
+        await asyncio.wait_for(session.settled(), 10)
+    answered = [m["properties"]["tool_call_id"] for m in transport.sent]
+    assert sorted(answered) == sorted(ids)
+    assert sorted(o.tool_call_id for o in rec.outcomes) == sorted(ids)  # type: ignore[type-var]
+    assert session.dispatcher.waiting == 0 and bound.waiting == 0
+    assert session.dispatcher._active == 0
+    pool.shutdown()
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    actions=st.lists(st.sampled_from(P_ACTIONS), min_size=1, max_size=16),
+    limit=st.sampled_from([1, 2, 16]),
+    per_tool=st.sampled_from([None, 1, 3]),
+    waiting=st.sampled_from([0, 1, 3, 64]),
+    total=st.sampled_from([0, 2, 1024]),
+    drain=st.sampled_from([0.0, 0.0, 0.02]),
+)
+def test_every_call_is_answered_once_whatever_the_limits(
+    actions: list[str], limit: int, per_tool: int | None, waiting: int, total: int, drain: float
+) -> None:
+    with structlog.testing.capture_logs():
+        asyncio.run(_answered_once(actions, limit, per_tool, waiting, total, drain))
