@@ -77,17 +77,25 @@ async def _until(condition: Callable[[], bool], within: float = 10.0) -> None:
 # -- the sync pool: zombies ---------------------------------------------------------------
 
 
+def _blocker(running: threading.Semaphore) -> bool:
+    running.release()
+    return RELEASE.wait(10)
+
+
 def test_abandoned_threads_do_not_take_the_live_slots() -> None:
     pool = ToolPool(2, 4)
-    stuck = [pool.submit(RELEASE.wait, 10) for _ in range(2)]
-    time.sleep(0.05)
+    running = threading.Semaphore(0)
+    stuck = [pool.submit(_blocker, running) for _ in range(2)]
+    for _ in stuck:
+        assert running.acquire(timeout=5)
     for future in stuck:
         pool.abandon(future)
     assert pool.stats.zombies == 2
     assert pool.submit(lambda: "served").result(timeout=5) == "served"
     # Two more zombies reach the cap of 4 threads: the next call is refused at once.
-    more = [pool.submit(RELEASE.wait, 10) for _ in range(2)]
-    time.sleep(0.05)
+    more = [pool.submit(_blocker, running) for _ in range(2)]
+    for _ in more:
+        assert running.acquire(timeout=5)
     for future in more:
         pool.abandon(future)
     refused = pool.submit(lambda: "never")
@@ -401,8 +409,8 @@ async def test_a_slow_sync_event_hook_does_not_delay_answers(tmp_path: Path) -> 
         await asyncio.sleep(0.1)
     await _until(lambda: len(answered_at) == 10)
     delays = [answered_at[t] - sent_at[t] for t in sent_at]
-    # The hook took 0.3 s per event: on the loop, the last answer would wait ~2 s.
-    assert max(delays) < 0.3, delays
+    # The hook takes 0.3 s per event: on the loop, the last answer would wait ~1.8 s.
+    assert max(delays) < 1.0, delays
     assert len(plugin.SEEN) < 10  # type: ignore[attr-defined]  # the hook lags behind
     transport.end()
     await asyncio.wait_for(run, 10)
@@ -449,26 +457,28 @@ async def test_an_async_handler_that_blocks_the_loop_is_reported_by_name(tmp_pat
         transport.end()
         await asyncio.wait_for(run, 10)
     assert bot.watchdog is not None and not bot.watchdog.running
-    during = [e for e in logs if e["event"] == "event loop blocked"]
-    after = [e for e in logs if e["event"] == "event loop was blocked"]
-    assert during and after, [e["event"] for e in logs]
-    assert during[0]["by"] == after[0]["by"] == "tool blocker"
+    # (A loaded machine may add holds of its own: look for the blocker's.)
+    during = [e for e in logs if e["event"] == "event loop blocked" and e["by"] == "tool blocker"]
+    after = [
+        e for e in logs if e["event"] == "event loop was blocked" and e["by"] == "tool blocker"
+    ]
+    assert during and after, [(e["event"], e.get("by")) for e in logs]
     assert "slow_observer.py" in during[0]["at"] and "in blocker" in during[0]["at"]
-    assert after[0]["held_s"] >= 0.5
+    assert max(e["held_s"] for e in after) >= 0.5
     assert bot.watchdog.max_lag >= 0.5
 
 
 async def test_the_watchdog_names_the_innermost_user_frame_without_labels() -> None:
-    watchdog = LoopWatchdog(0.05)
+    watchdog = LoopWatchdog(0.15)
     with structlog.testing.capture_logs() as logs:
         watchdog.start()
         await asyncio.sleep(0.1)
-        _hold_the_loop(0.4)
+        _hold_the_loop(0.8)
         await asyncio.sleep(0.1)
         watchdog.stop()
-    [during, *_] = [e for e in logs if e["event"] == "event loop blocked"]
-    assert during["by"] == "_hold_the_loop"
-    assert watchdog.holds == 1 and not watchdog.running
+    held_by = [e["by"] for e in logs if e["event"] == "event loop blocked"]
+    assert "_hold_the_loop" in held_by
+    assert watchdog.holds >= 1 and watchdog.max_lag >= 0.5 and not watchdog.running
 
 
 def _hold_the_loop(seconds: float) -> None:
