@@ -651,3 +651,32 @@ def test_every_call_is_answered_once_whatever_the_limits(
 ) -> None:
     with structlog.testing.capture_logs():
         asyncio.run(_answered_once(actions, limit, per_tool, waiting, total, drain))
+
+
+def test_calls_still_waiting_when_the_loop_shuts_down_are_answered() -> None:
+    @tool(timeout=30)
+    async def forever(i: int) -> str:
+        await asyncio.sleep(60)
+        return "late"
+
+    transport = MemoryTransport()
+
+    async def main() -> None:
+        session, _, _ = _session(
+            forever,
+            executor=None,
+            transport=transport,
+            max_concurrent_calls=2,
+            max_concurrent_per_tool=2,
+        )
+        for i in range(10):
+            session.on_message(tool_call("forever", {"i": i}, tcid=f"t{i}", seq=i + 1))
+        await asyncio.sleep(0.01)
+        assert session.dispatcher.waiting == 8
+        # Return without draining: asyncio.run cancels the running calls' tasks.
+
+    with structlog.testing.capture_logs():
+        asyncio.run(main())
+    answers = _answers(transport)
+    assert sorted(answers) == sorted(f"t{i}" for i in range(10))
+    assert all(a["status"] == "error" for a in answers.values())

@@ -123,6 +123,7 @@ class Dispatcher:
             tuple[Callable[..., Coroutine[Any, Any, None]], CallState, tuple[Any, ...]]
         ] = deque()
         self._replier: asyncio.Task[None] | None = None
+        self._aborted = False  # cancelled from outside: start nothing more
         self._idle = asyncio.Event()
         self._idle.set()
         self._interrupt_seq: int | None = None
@@ -309,15 +310,36 @@ class Dispatcher:
             replier.add_done_callback(self._task_done)
 
     async def _send_replies(self) -> None:
+        cancelled: asyncio.CancelledError | None = None
         try:
             while self._replies:
                 answer, entry, args = self._replies.popleft()
                 try:
                     await answer(entry, *args)
+                except asyncio.CancelledError as exc:
+                    # The loop is shutting down: the answers queued are still sent.
+                    cancelled = cancelled or exc
+                    self._replies.appendleft((answer, entry, args))
                 except Exception:
                     self._log.exception("answer failed", conversation_id=self._conversation_id)
         finally:
             self._replier = None
+        if cancelled is not None:
+            raise cancelled
+
+    async def _abort_waiting(self) -> None:
+        self._accepting = False
+        self._aborted = True
+        for entry in self._running:
+            if entry.task is not None and not entry.started:
+                entry.cancel_reason = ErrorKind.SHUTDOWN  # answers when its task starts
+        while self._waiting:
+            entry = self._waiting.popleft()
+            self._policy.waiting.release()
+            if entry.timer is not None:
+                entry.timer.cancel()
+            entry.cancel_reason = ErrorKind.SHUTDOWN
+            await self._cancelled(entry)
 
     @property
     def _conversation_id(self) -> str | None:
@@ -372,7 +394,7 @@ class Dispatcher:
             self._active_by_tool[name] = left
         else:
             del self._active_by_tool[name]
-        if not self._waiting or self._active >= self._policy.max_concurrent_calls:
+        if self._aborted or not self._waiting or self._active >= self._policy.max_concurrent_calls:
             return
         for waiting in list(self._waiting):
             spec = waiting.spec
@@ -442,7 +464,10 @@ class Dispatcher:
             entry.cancel_reason = reason or ErrorKind.SHUTDOWN
             await self._cancelled(entry)
             if reason is None:
-                raise  # cancelled from outside (loop shutdown): answered, now propagate
+                # Cancelled from outside (the loop is shutting down): no task started
+                # now would run, so the waiting calls are answered from here.
+                await self._abort_waiting()
+                raise  # answered, now propagate
             return
         except ToolError as exc:
             await self._finish(
