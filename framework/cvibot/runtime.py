@@ -35,8 +35,10 @@ from cvibot.watchdog import LoopWatchdog, code_labels
 
 __all__ = ["Bot", "PluginStartupError"]
 
-# Seconds the observers' worker threads get at the end to see the events queued for them.
+# Seconds the observers' worker threads get at the end of a conversation to see the
+# events queued for them; less when the bot was stopped (a signal), to exit in time.
 _OBSERVER_FLUSH = 1.0
+_OBSERVER_FLUSH_STOPPING = 0.2
 
 
 class PluginStartupError(CvibotError):
@@ -249,7 +251,7 @@ class Bot:
                     await self.host.notify("cvibot_session_started", session=session)
                     await self._serve(transport, session, grace)
                     # The session's events reach the observers before its end does.
-                    await self.hook_workers.flush(_OBSERVER_FLUSH)
+                    await self.hook_workers.flush(self._flush_time())
                     await self.host.notify("cvibot_session_ended", session=session)
                 finally:
                     self._sessions.discard(session)
@@ -308,7 +310,7 @@ class Bot:
             self._executor.shutdown(wait=False, cancel_futures=True)
             self._executor = None
         # Observers see what was queued for them before the plugins shut down.
-        await self.hook_workers.close(_OBSERVER_FLUSH)
+        await self.hook_workers.close(self._flush_time())
         try:
             if self._started is not None and self._started.done() and not self._started.exception():
                 self._started = None
@@ -316,6 +318,9 @@ class Bot:
         finally:
             if self.watchdog is not None and self._runs == 0:
                 self.watchdog.stop()
+
+    def _flush_time(self) -> float:
+        return _OBSERVER_FLUSH if self._stop_reason is None else _OBSERVER_FLUSH_STOPPING
 
     def _pool(self) -> ToolPool:
         if self._executor is None:

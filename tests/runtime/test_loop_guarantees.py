@@ -680,3 +680,44 @@ def test_calls_still_waiting_when_the_loop_shuts_down_are_answered() -> None:
     answers = _answers(transport)
     assert sorted(answers) == sorted(f"t{i}" for i in range(10))
     assert all(a["status"] == "error" for a in answers.values())
+
+
+@pytest.mark.parametrize("bad", [0, -1, True, 1.5, "2"])
+def test_max_concurrent_must_be_a_positive_integer(bad: Any) -> None:
+    from cvibot.errors import ToolDefinitionError
+
+    with pytest.raises(ToolDefinitionError, match="max_concurrent must be an integer >= 1"):
+
+        @tool(max_concurrent=bad)
+        def nope() -> str:
+            return ""
+
+
+def test_the_config_sets_a_tools_limit_and_the_dispatch_defaults(tmp_path: Path) -> None:
+    (tmp_path / "slow_observer.py").write_text(SLOW_OBSERVER)
+    config = tmp_path / "bot.yaml"
+    config.write_text(
+        "transport: {type: replay, path: rec.jsonl}\nplugins: [slow_observer]\n"
+        "tools: {ping: {max_concurrent: 3}}\n"
+        "dispatch: {max_concurrent_calls: 5, max_waiting_calls: 7, max_waiting_calls_total: 9}\n"
+    )
+    bot = Bot.from_config(load_config(config), autoload=False)
+    assert bot.tools["ping"].max_concurrent == 3
+    assert bot.tools["blocker"].max_concurrent is None
+    assert bot.policy.per_tool_limit == 3  # half of 5, rounded up
+    assert bot.policy.max_waiting_calls == 7 and bot.policy.waiting.limit == 9
+
+
+def test_max_sync_threads_below_the_workers_is_a_config_error(tmp_path: Path) -> None:
+    from cvibot.errors import ConfigError
+
+    config = tmp_path / "bot.yaml"
+    config.write_text(
+        "transport: {type: replay, path: rec.jsonl}\n"
+        "dispatch:\n  sync_workers: 8\n  max_sync_threads: 4\n"
+    )
+    with pytest.raises(ConfigError) as caught:
+        load_config(config)
+    assert caught.value.key == "dispatch.max_sync_threads"
+    assert caught.value.line == 4
+    assert "at least sync_workers (8)" in caught.value.message
