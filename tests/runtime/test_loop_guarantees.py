@@ -8,10 +8,12 @@ loaded machine does not make them flaky.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import textwrap
 import threading
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import CancelledError
 from pathlib import Path
 from typing import Any
 
@@ -133,6 +135,35 @@ def test_shutdown_never_joins_a_stuck_thread() -> None:
     assert threads and all(t.daemon for t in threads)
     with pytest.raises(RuntimeError):
         pool.submit(print)
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    plan=st.lists(st.tuples(st.sampled_from([0.0, 0.001, 0.01]), st.booleans()), max_size=30),
+    workers=st.integers(1, 3),
+    extra=st.integers(0, 3),
+)
+def test_the_pool_settles_whatever_is_abandoned(
+    plan: list[tuple[float, bool]], workers: int, extra: int
+) -> None:
+    pool = ToolPool(workers, workers + extra)
+    futures = []
+    for delay, abandon in plan:
+        future = pool.submit(time.sleep, delay)
+        futures.append(future)
+        if abandon:
+            pool.abandon(future)
+    for future in futures:
+        with contextlib.suppress(CancelledError, PoolBusy):
+            future.result(timeout=10)
+    deadline = time.monotonic() + 10
+    while (stats := pool.stats).live or stats.zombies or stats.pending:
+        assert time.monotonic() < deadline, stats
+        time.sleep(0.001)
+    assert stats.threads <= workers + extra and stats.idle <= workers
+    refused = sum(isinstance(f.exception(), PoolBusy) for f in futures if not f.cancelled())
+    assert refused == stats.busy_refusals
+    pool.shutdown()
 
 
 async def test_eight_sync_handlers_past_their_timeout_do_not_starve_later_ones() -> None:

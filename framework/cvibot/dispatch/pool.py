@@ -202,7 +202,6 @@ class ToolPool(Executor):
     def _work(self, job: _Job | None) -> None:
         while job is not None:
             job.run()
-            refused: list[_Job] = []
             with self._lock:
                 del self._running[job.future]
                 if job.zombie:
@@ -210,14 +209,14 @@ class ToolPool(Executor):
                 else:
                     self._live -= 1
                 job = None
-                if self._pending and self._live < self.workers and not self._closed:
-                    job = self._pending.popleft()
-                    if job.future.cancelled():
-                        job = None
-                        refused = self._fill()  # the next ones may start elsewhere
-                    else:
+                # This thread takes the next pending call itself when a slot is free.
+                while self._pending and self._live < self.workers:
+                    candidate = self._pending.popleft()
+                    if not candidate.future.cancelled():
+                        job = candidate
                         self._live += 1
                         self._running[job.future] = job
+                        break
                 if job is None:
                     if self._closed or self._idle >= self.workers:
                         self._threads -= 1
@@ -225,8 +224,6 @@ class ToolPool(Executor):
                     else:
                         self._idle += 1
                         exiting = False
-            for other in refused:
-                self._refuse(other)
             if job is None:
                 if exiting:
                     return
