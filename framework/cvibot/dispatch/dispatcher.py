@@ -119,9 +119,7 @@ class Dispatcher:
         self._active_by_tool: dict[str, int] = {}
         self._waiting: deque[CallState] = deque()
         # Answers that need no handler, sent in order by one task (``_replier``).
-        self._replies: deque[
-            tuple[Callable[..., Coroutine[Any, Any, None]], CallState, tuple[Any, ...]]
-        ] = deque()
+        self._replies: deque[tuple[Any, ...]] = deque()
         self._replier: asyncio.Task[None] | None = None
         self._aborted = False  # cancelled from outside: start nothing more
         self._idle = asyncio.Event()
@@ -172,27 +170,31 @@ class Dispatcher:
             if spec.cancel_on_interrupt is not None
             else self._policy.cancel_on_interrupt
         )
-        entry = CallState(call, spec, reply, arrived, loop.time() + timeout, cancellable)
+        cancel: ErrorKind | None = None
         if not self._accepting:
-            entry.cancel_reason = ErrorKind.SHUTDOWN
-            self._reply_soon(self._cancelled, entry)
-            return
-        if (
+            cancel = ErrorKind.SHUTDOWN
+        elif (
             cancellable
             and call.seq is not None
             and self._interrupt_seq is not None
             and call.seq < self._interrupt_seq
         ):
             # Emitted before an interruption we already saw: it would have been cancelled.
-            entry.cancel_reason = ErrorKind.INTERRUPTED
+            cancel = ErrorKind.INTERRUPTED
+        runs = False
+        if cancel is None:
+            # Admission comes first, so a refused call costs no validation and, until
+            # its answer is sent, only its event.
+            runs = self._has_room(spec)
+            if not runs and not (
+                len(self._waiting) < self._policy.max_waiting_calls and self._policy.waiting.take()
+            ):
+                self._queue_reply((self._refuse_busy, call, spec, reply, arrived))
+                return
+        entry = CallState(call, spec, reply, arrived, loop.time() + timeout, cancellable)
+        if cancel is not None:
+            entry.cancel_reason = cancel
             self._reply_soon(self._cancelled, entry)
-            return
-        # Admission comes first, so a refused call costs no validation.
-        runs = self._has_room(spec)
-        if not runs and not (
-            len(self._waiting) < self._policy.max_waiting_calls and self._policy.waiting.take()
-        ):
-            self._reply_soon(self._fail, entry, ErrorKind.BUSY, _busy_text(spec.name))
             return
         try:
             kwargs = spec.validate(call.arguments)
@@ -301,7 +303,12 @@ class Dispatcher:
     ) -> None:
         """Queue an answer that needs no handler (``answer(entry, *args)``); one task
         sends them in order, so a flood of refused calls costs no task each."""
-        self._replies.append((answer, entry, args))
+        self._queue_reply((answer, entry, *args))
+
+    def _queue_reply(self, reply: tuple[Any, ...]) -> None:
+        """Queue ``(answer, *args)``: the replier awaits ``answer(*args)``. One flat tuple,
+        the cheapest record of a refused call."""
+        self._replies.append(reply)
         if self._replier is None:
             replier = asyncio.get_running_loop().create_task(self._send_replies())
             self._replier = replier
@@ -313,19 +320,25 @@ class Dispatcher:
         cancelled: asyncio.CancelledError | None = None
         try:
             while self._replies:
-                answer, entry, args = self._replies.popleft()
+                reply = self._replies.popleft()
                 try:
-                    await answer(entry, *args)
+                    await reply[0](*reply[1:])
                 except asyncio.CancelledError as exc:
-                    # The loop is shutting down: the answers queued are still sent.
+                    # The loop is shutting down: the answers still queued are sent (the
+                    # one cut short is not retried: it may have gone out).
                     cancelled = cancelled or exc
-                    self._replies.appendleft((answer, entry, args))
                 except Exception:
                     self._log.exception("answer failed", conversation_id=self._conversation_id)
         finally:
             self._replier = None
         if cancelled is not None:
             raise cancelled
+
+    async def _refuse_busy(
+        self, call: ToolCall, spec: ToolSpec, reply: ReplyMode, arrived: float
+    ) -> None:
+        entry = CallState(call, spec, reply, arrived, 0.0, False)
+        await self._fail(entry, ErrorKind.BUSY, _busy_text(spec.name))
 
     async def _abort_waiting(self) -> None:
         self._accepting = False
