@@ -2,12 +2,13 @@
 """Print a pip constraints file pinning each direct dependency to its declared minimum.
 
 Reads ``pyproject.toml`` and the first-party plugins' (``plugins/*/pyproject.toml``):
-every runtime dependency (and of the ``testing`` extra) written ``name>=X`` (extras and environment markers are not
-used by this project) becomes ``name==X``; of the ``dev`` extra, only the test runners
-whose floor matters to the suite (pytest, pytest-asyncio, hypothesis) are pinned, as
-the linters do not run in the minimum environment. A dependency declared twice gets the
-highest of its floors (that is what an install of everything resolves to). The
-first-party distributions (``cvibot``, ``cvibot-*`` of this repository) are left out.
+every runtime dependency, and each of the ``testing`` extra, written ``name>=X``
+(environment markers are not used by this project) becomes ``name==X``; of the ``dev``
+extra, only the test runners whose floor matters to the suite (pytest, pytest-asyncio,
+hypothesis) are pinned, as the linters do not run in the minimum environment. A
+dependency declared twice gets the highest of its floors (that is what an install of
+everything resolves to). The first-party distributions (``cvibot``, ``cvibot-*`` of this
+repository) are left out.
 
 Usage: ``python3 .ci/min_constraints.py > constraints.txt``; stdlib only.
 """

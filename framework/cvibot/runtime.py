@@ -9,11 +9,12 @@ from __future__ import annotations
 import asyncio
 import inspect
 from collections.abc import Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from cvibot.config import LoadedConfig
 from cvibot.dispatch import DispatchPolicy
+from cvibot.dispatch.admission import WaitingBound
+from cvibot.dispatch.pool import ToolPool
 from cvibot.errors import (
     ConfigError,
     CvibotError,
@@ -24,13 +25,20 @@ from cvibot.errors import (
 from cvibot.participants import ReplicaRule, TrustPolicy
 from cvibot.plugins import PluginHost
 from cvibot.plugins.selection import PluginSelection
+from cvibot.plugins.workers import HookWorkers
 from cvibot.protocol.events import Utterance
 from cvibot.session import Session, SessionListener
 from cvibot.tools import ToolRegistry, ToolSpec
 from cvibot.tools.options import ReplyMode
 from cvibot.transports.base import Transport
+from cvibot.watchdog import LoopWatchdog, code_labels
 
 __all__ = ["Bot", "PluginStartupError"]
+
+# Seconds the observers' worker threads get at the end of a conversation to see the
+# events queued for them; less when the bot was stopped (a signal), to exit in time.
+_OBSERVER_FLUSH = 1.0
+_OBSERVER_FLUSH_STOPPING = 0.2
 
 
 class PluginStartupError(CvibotError):
@@ -51,9 +59,15 @@ class Bot:
     Build it with :meth:`from_config`; serve one conversation with :meth:`run`, several
     at once by running :meth:`run` concurrently (one transport each) on one event loop.
     The plugins' ``cvibot_startup`` runs when the first conversation starts and
-    ``cvibot_shutdown`` after the last one ends; the thread pool for sync handlers is
-    shared by the conversations running at once. :meth:`stop` leaves them all.
+    ``cvibot_shutdown`` after the last one ends; the thread pool for sync handlers
+    (:attr:`pool`), the bound on waiting calls, the worker threads of sync observer hooks
+    (:attr:`hook_workers`) and the event-loop :attr:`watchdog` are shared by the
+    conversations running at once. :meth:`stop` leaves them all.
     ``tools`` maps tool names to their final :class:`ToolSpec` (config overrides applied).
+
+    Plugins' sync ``cvibot_event`` and ``cvibot_tool_outcome`` implementations run in one
+    worker thread per plugin, in order; a sync ``cvibot_respond_to_utterance`` runs in a
+    thread of its own. Nothing the bot runs joins a thread that may be stuck.
     """
 
     def __init__(self, loaded: LoadedConfig, host: PluginHost, tools: ToolRegistry) -> None:
@@ -69,8 +83,11 @@ class Bot:
             default_timeout=defaults.timeout,
             cancel_on_interrupt=defaults.cancel_on_interrupt,
             max_concurrent_calls=dispatch.max_concurrent_calls,
+            max_concurrent_per_tool=dispatch.max_concurrent_per_tool,
+            max_waiting_calls=dispatch.max_waiting_calls,
             message_limit=dispatch.message_limit,
             on_oversize=dispatch.on_oversize,
+            waiting=WaitingBound(dispatch.max_waiting_calls_total),
         )
         trust = self.config.trust
         self.trust = TrustPolicy(
@@ -82,13 +99,29 @@ class Bot:
             ),
             answer_to=trust.answer_to,
         )
-        self._event_observers = host.observers("cvibot_event")
-        self._outcome_observers = host.observers("cvibot_tool_outcome")
+        self.hook_workers = HookWorkers(dispatch.observer_queue)
+        self._event_observers = self.hook_workers.offload(
+            host.observers("cvibot_event"), "cvibot_event"
+        )
+        self._outcome_observers = self.hook_workers.offload(
+            host.observers("cvibot_tool_outcome"), "cvibot_tool_outcome"
+        )
         self._has_responder = bool(host.pm.hook.cvibot_respond_to_utterance.get_hookimpls())
+        self.watchdog: LoopWatchdog | None = None
+        if dispatch.loop_warn_after is not None:
+            hooks = [
+                (name, impl.plugin_name, impl.function)
+                for name in host.pm.hook.__dict__
+                if name.startswith("cvibot_")
+                for impl in getattr(host.pm.hook, name).get_hookimpls()
+            ]
+            self.watchdog = LoopWatchdog(
+                dispatch.loop_warn_after, labels=code_labels(self.tools, hooks)
+            )
         self._sessions: set[Session] = set()
         self._runs = 0
         self._started: asyncio.Future[None] | None = None
-        self._executor: ThreadPoolExecutor | None = None
+        self._executor: ToolPool | None = None
         self._stop_reason: str | None = None
 
     @property
@@ -169,7 +202,7 @@ class Bot:
 
     async def _respond(self, utterance: Utterance, session: Session) -> str | None:
         result = await self.host.call_first(
-            "cvibot_respond_to_utterance", utterance=utterance, session=session
+            "cvibot_respond_to_utterance", in_thread=True, utterance=utterance, session=session
         )
         return result if isinstance(result, str) else None
 
@@ -195,6 +228,8 @@ class Bot:
         """
         grace = self.config.dispatch.shutdown_grace if grace is None else grace
         self._runs += 1
+        if self.watchdog is not None:
+            self.watchdog.start()  # idempotent: the first conversation starts it
         try:
             await self._start()
             try:
@@ -219,6 +254,8 @@ class Bot:
                 try:
                     await self.host.notify("cvibot_session_started", session=session)
                     await self._serve(transport, session, grace)
+                    # The session's events reach the observers before its end does.
+                    await self.hook_workers.flush(self._flush_time())
                     await self.host.notify("cvibot_session_ended", session=session)
                 finally:
                     self._sessions.discard(session)
@@ -265,19 +302,34 @@ class Bot:
                 raise error from exc
         self._started.set_result(None)
 
+    @property
+    def pool(self) -> ToolPool | None:
+        """The threads of sync handlers while a conversation is served, else ``None``."""
+        return self._executor
+
     async def _finish(self) -> None:
+        # Never joins: a handler or observer stuck in its thread is left behind (daemon
+        # threads), so the process can still exit within the grace.
         if self._executor is not None:
             self._executor.shutdown(wait=False, cancel_futures=True)
             self._executor = None
-        if self._started is not None and self._started.done() and not self._started.exception():
-            self._started = None
-            await self.host.notify("cvibot_shutdown", bot=self)
+        # Observers see what was queued for them before the plugins shut down.
+        await self.hook_workers.close(self._flush_time())
+        try:
+            if self._started is not None and self._started.done() and not self._started.exception():
+                self._started = None
+                await self.host.notify("cvibot_shutdown", bot=self)
+        finally:
+            if self.watchdog is not None and self._runs == 0:
+                self.watchdog.stop()
 
-    def _pool(self) -> ThreadPoolExecutor:
+    def _flush_time(self) -> float:
+        return _OBSERVER_FLUSH if self._stop_reason is None else _OBSERVER_FLUSH_STOPPING
+
+    def _pool(self) -> ToolPool:
         if self._executor is None:
-            self._executor = ThreadPoolExecutor(
-                max_workers=self.config.dispatch.sync_workers, thread_name_prefix="cvibot-tool"
-            )
+            dispatch = self.config.dispatch
+            self._executor = ToolPool(dispatch.sync_workers, dispatch.max_sync_threads)
         return self._executor
 
     async def _serve(self, transport: Transport, session: Session, grace: float) -> None:

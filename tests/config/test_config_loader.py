@@ -452,7 +452,9 @@ def test_unknown_top_level_key(load_error: LoadError, tmp_path: Path) -> None:
 def test_unknown_nested_keys(load_error: LoadError) -> None:
     err = load_error(MINIMAL + "tools:\n  a:\n    reply: echo\n    timout: 5\n")
     assert (err.line, err.key) == (7, "tools.a.timout")
-    assert err.message == "unknown key (allowed: cancel_on_interrupt, reply, timeout)"
+    assert err.message == (
+        "unknown key (allowed: cancel_on_interrupt, max_concurrent, reply, timeout)"
+    )
 
     err = load_error(MINIMAL + "  spead: 2\n")
     assert (err.line, err.key) == (4, "transport.spead")

@@ -29,7 +29,13 @@ The main keys, with their defaults (``config.example.yaml`` and
       cancel_on_interrupt: false
     dispatch:
       max_concurrent_calls: 16
+      max_concurrent_per_tool: null # null: half of max_concurrent_calls
+      max_waiting_calls: 64
+      max_waiting_calls_total: 1024
       sync_workers: 8
+      max_sync_threads: 32
+      observer_queue: 1000
+      loop_warn_after: 0.25        # seconds; null: no watchdog
       message_limit: 4096          # bytes
       on_oversize: truncate        # truncate | error
       shutdown_grace: 10.0         # seconds
@@ -92,7 +98,8 @@ _RESPOND_UNDER_ECHO = "respond needs Tavus's LLM, which pipeline_mode: echo turn
 class ToolOverride(BaseModel):
     """Per-tool settings from ``tools.<name>``; ``None`` keeps what the tool declares.
 
-    ``timeout`` in seconds (0 < timeout <= 3600), from the call's arrival to its answer.
+    ``timeout`` in seconds (0 < timeout <= 3600), from the call's arrival to its answer;
+    ``max_concurrent`` (>= 1) calls of the tool running at once per conversation.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -100,6 +107,7 @@ class ToolOverride(BaseModel):
     reply: ReplyMode | None = None
     timeout: TimeoutSeconds | None = None
     cancel_on_interrupt: bool | None = None
+    max_concurrent: int | None = Field(default=None, ge=1)
 
 
 class Defaults(BaseModel):
@@ -124,7 +132,19 @@ class DispatchConfig(BaseModel):
     """Limits of the dispatcher.
 
     - ``max_concurrent_calls``: tool calls running at once per conversation, >= 1.
-    - ``sync_workers``: threads that run sync handlers, >= 1.
+    - ``max_concurrent_per_tool``: calls of one tool running at once per conversation,
+      for tools that set no ``max_concurrent``, >= 1; ``None``: half of
+      ``max_concurrent_calls`` (rounded up), so one slow tool never takes every slot.
+    - ``max_waiting_calls``: calls of one conversation waiting for a slot, >= 0; more
+      are answered at once with a ``busy`` error.
+    - ``max_waiting_calls_total``: the same bound for all conversations of the process.
+    - ``sync_workers``: sync handlers running at once (threads), >= 1.
+    - ``max_sync_threads``: threads in all, counting those still stuck in a handler whose
+      call timed out, >= ``sync_workers``; past it a sync call gets a ``busy`` error.
+    - ``observer_queue``: events queued per plugin for its sync observer hooks, >= 1;
+      past it events are dropped for that plugin (counted, warned about).
+    - ``loop_warn_after``: seconds the event loop may be held before a warning names
+      what holds it; ``None`` turns the watchdog off.
     - ``message_limit``: bytes per outbound app-message (Daily's limit), >= 256.
     - ``on_oversize``: ``truncate`` the answer to fit, or send an ``error`` instead.
     - ``shutdown_grace``: seconds running calls get to finish when the bot stops (a
@@ -134,10 +154,31 @@ class DispatchConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     max_concurrent_calls: int = Field(default=16, ge=1)
+    max_concurrent_per_tool: int | None = Field(default=None, ge=1)
+    max_waiting_calls: int = Field(default=64, ge=0)
+    max_waiting_calls_total: int = Field(default=1024, ge=0)
     sync_workers: int = Field(default=8, ge=1)
+    max_sync_threads: int = Field(default=32, ge=1)
+    observer_queue: int = Field(default=1000, ge=1)
+    loop_warn_after: TimeoutSeconds | None = 0.25
     message_limit: int = Field(default=4096, ge=256)
     on_oversize: Literal["truncate", "error"] = "truncate"
     shutdown_grace: TimeoutSeconds = 10.0
+
+    @model_validator(mode="after")
+    def _threads_cover_workers(self) -> DispatchConfig:
+        if self.max_sync_threads < self.sync_workers:
+            raise LocatedValueError(
+                f"must be at least sync_workers ({self.sync_workers})", ("max_sync_threads",)
+            )
+        return self
+
+    @property
+    def per_tool_limit(self) -> int:
+        """The limit of a tool that sets no ``max_concurrent``."""
+        if self.max_concurrent_per_tool is not None:
+            return self.max_concurrent_per_tool
+        return max(1, (self.max_concurrent_calls + 1) // 2)
 
 
 class LoggingConfig(BaseModel):

@@ -1,11 +1,21 @@
 """Runs each tool call to exactly one terminal outcome and sends its answer.
 
 One call's life: look up the handler by name → validate the arguments against the tool's
-schema → run it (async handlers as tasks, sync ones in a bounded thread pool) under the
-per-conversation concurrency limit and the tool's timeout → map the return value, error,
-timeout or cancellation to the reply interaction (:mod:`cvibot.dispatch.answer`) → send
-it → report one :class:`ToolOutcome`. Nothing here blocks the event loop, so a slow
+schema → admit it → run it (async handlers as tasks, sync ones in the bot's
+:class:`~cvibot.dispatch.pool.ToolPool`) under the tool's timeout → map the return value,
+error, timeout or cancellation to the reply interaction (:mod:`cvibot.dispatch.answer`) →
+send it → report one :class:`ToolOutcome`. Nothing here blocks the event loop, so a slow
 handler never delays other events.
+
+Admission: a call runs at once when fewer than ``max_concurrent_calls`` calls of the
+conversation run and fewer than its tool's limit (``max_concurrent``, else
+``max_concurrent_per_tool``) of that tool. Otherwise it waits, without a task, in a queue
+bounded per conversation (``max_waiting_calls``) and per process (the policy's
+:class:`~cvibot.dispatch.admission.WaitingBound`); past either bound it is answered at
+once with a ``busy`` error. A freed slot goes to the first waiting call whose tool has
+room, so calls of a fast tool never queue behind a slow tool that is at its limit. The
+timeout runs while a call waits. Answers that need no handler (errors, busy,
+cancellations) are sent by one task per conversation, not a task each.
 """
 
 from __future__ import annotations
@@ -13,17 +23,20 @@ from __future__ import annotations
 import asyncio
 import functools
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections import deque
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from concurrent.futures import Executor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import structlog
 
 from cvibot.context import Conversation, ToolContext
+from cvibot.dispatch.admission import WaitingBound
 from cvibot.dispatch.answer import answer_for, effective_reply, explicit_answer, render_answer
 from cvibot.dispatch.limits import encode_answer
 from cvibot.dispatch.outcome import ErrorKind, OutcomeKind, ToolOutcome
+from cvibot.dispatch.pool import PoolBusy, ToolPool
 from cvibot.dispatch.state import CallState, rejected_tool_name
 from cvibot.errors import ToolError
 from cvibot.protocol.events import PerceptionToolCall, ToolCall
@@ -35,17 +48,42 @@ from cvibot.tools.options import ReplyMode
 __all__ = ["DispatchPolicy", "Dispatcher"]
 
 
+# How long cancelled handlers get to end once the grace has run out, before their calls
+# are answered without them (an ``async def`` that swallows its cancellation).
+_CANCEL_WAIT = 0.25
+
+
 @dataclass(frozen=True, slots=True)
 class DispatchPolicy:
-    """Defaults that apply where a tool sets nothing (timeouts in seconds, limit in bytes)."""
+    """Defaults that apply where a tool sets nothing (timeouts in seconds, limit in bytes).
+
+    ``max_concurrent_per_tool`` ``None`` means half of ``max_concurrent_calls`` (rounded
+    up). ``waiting`` is the process-wide bound on waiting calls: share one policy (or one
+    :class:`WaitingBound`) between the conversations of a process.
+    """
 
     default_reply: ReplyMode = ReplyMode.AUTO
     perception_reply: ReplyMode = ReplyMode.NONE
     default_timeout: float = 10.0
     cancel_on_interrupt: bool = False
     max_concurrent_calls: int = 16
+    max_concurrent_per_tool: int | None = None
+    max_waiting_calls: int = 64
     message_limit: int = 4096
     on_oversize: Literal["truncate", "error"] = "truncate"
+    waiting: WaitingBound = field(default_factory=WaitingBound, compare=False, repr=False)
+
+    @property
+    def per_tool_limit(self) -> int:
+        """The limit of a tool that sets no ``max_concurrent``."""
+        if self.max_concurrent_per_tool is not None:
+            return self.max_concurrent_per_tool
+        return max(1, (self.max_concurrent_calls + 1) // 2)
+
+
+@functools.lru_cache(maxsize=256)
+def _busy_text(tool: str) -> str:
+    return f"{tool} is busy: too many calls are waiting; try again shortly"
 
 
 class Dispatcher:
@@ -74,9 +112,16 @@ class Dispatcher:
         self._transmit = transmit
         self._on_outcome = on_outcome
         self._settings_for = settings_for
-        self._semaphore = asyncio.Semaphore(policy.max_concurrent_calls)
+        # Calls accepted and not answered: running, starting or waiting for a slot.
         self._running: set[CallState] = set()
         self._tasks: set[asyncio.Task[None]] = set()
+        self._active = 0  # calls holding a slot
+        self._active_by_tool: dict[str, int] = {}
+        self._waiting: deque[CallState] = deque()
+        # Answers that need no handler, sent in order by one task (``_replier``).
+        self._replies: deque[tuple[Any, ...]] = deque()
+        self._replier: asyncio.Task[None] | None = None
+        self._aborted = False  # cancelled from outside: start nothing more
         self._idle = asyncio.Event()
         self._idle.set()
         self._interrupt_seq: int | None = None
@@ -90,8 +135,15 @@ class Dispatcher:
 
     @property
     def in_flight(self) -> int:
-        """Calls accepted and not yet answered."""
-        return len(self._tasks)
+        """Tasks running, calls waiting for a slot and answers queued (0 once every call
+        is answered). It rises as soon as :meth:`dispatch` takes a call, whatever the
+        call's fate: the session's guard relies on it."""
+        return len(self._tasks) + len(self._waiting) + len(self._replies)
+
+    @property
+    def waiting(self) -> int:
+        """Calls waiting for a slot."""
+        return len(self._waiting)
 
     def dispatch(self, call: ToolCall, arrived: float) -> None:
         """Accept one parsed, deduplicated tool call; ``arrived`` is a ``perf_counter``."""
@@ -109,8 +161,8 @@ class Dispatcher:
                 seq=call.seq,
             )
             entry = CallState(call, None, default, arrived, 0.0, False)
-            self._spawn(
-                entry, self._fail(entry, ErrorKind.UNKNOWN_TOOL, f"unknown tool {call.name!r}")
+            self._reply_soon(
+                self._fail, entry, ErrorKind.UNKNOWN_TOOL, f"unknown tool {call.name!r}"
             )
             return
         reply = spec.reply or default
@@ -120,45 +172,48 @@ class Dispatcher:
             if spec.cancel_on_interrupt is not None
             else self._policy.cancel_on_interrupt
         )
-        entry = CallState(call, spec, reply, arrived, loop.time() + timeout, cancellable)
+        cancel: ErrorKind | None = None
         if not self._accepting:
-            entry.cancel_reason = ErrorKind.SHUTDOWN
-            self._spawn(entry, self._cancelled(entry))
-            return
-        if (
+            cancel = ErrorKind.SHUTDOWN
+        elif (
             cancellable
             and call.seq is not None
             and self._interrupt_seq is not None
             and call.seq < self._interrupt_seq
         ):
             # Emitted before an interruption we already saw: it would have been cancelled.
-            entry.cancel_reason = ErrorKind.INTERRUPTED
-            self._spawn(entry, self._cancelled(entry))
+            cancel = ErrorKind.INTERRUPTED
+        runs = False
+        if cancel is None:
+            # Admission comes first, so a refused call costs no validation and, until
+            # its answer is sent, only its event.
+            runs = self._has_room(spec)
+            if not runs and not (
+                len(self._waiting) < self._policy.max_waiting_calls and self._policy.waiting.take()
+            ):
+                self._queue_reply((self._refuse_busy, call, spec, reply, arrived))
+                return
+        entry = CallState(call, spec, reply, arrived, loop.time() + timeout, cancellable)
+        if cancel is not None:
+            entry.cancel_reason = cancel
+            self._reply_soon(self._cancelled, entry)
             return
         try:
             kwargs = spec.validate(call.arguments)
         except ArgumentsError as exc:
+            if not runs:
+                self._policy.waiting.release()
             message = f"invalid arguments for {spec.name}: {exc}"
-            self._spawn(entry, self._fail(entry, ErrorKind.INVALID_ARGUMENTS, message))
+            self._reply_soon(self._fail, entry, ErrorKind.INVALID_ARGUMENTS, message)
             return
-        if spec.context_param is not None:
-            entry.ctx = ToolContext(
-                call=call,
-                tool=spec.name,
-                conversation=self._conversation,
-                log=self._log.bind(
-                    tool=spec.name,
-                    conversation_id=self._conversation.conversation_id,
-                    tool_call_id=call.tool_call_id,
-                    inference_id=call.inference_id,
-                    seq=call.seq,
-                ),
-                settings=self._settings_for(spec.plugin),
-                deadline=time.monotonic() + timeout,
-            )
-            kwargs[spec.context_param] = entry.ctx
         self._running.add(entry)
-        self._spawn(entry, self._run(entry, spec, kwargs))
+        if runs:
+            self._start(entry, spec, kwargs)
+        else:
+            entry.kwargs = kwargs
+            entry.timer = loop.call_at(entry.deadline, self._expire, entry)
+            self._waiting.append(entry)
+            self._idle.clear()
 
     def answer_rejected(
         self,
@@ -220,7 +275,7 @@ class Dispatcher:
                 self._cancel(entry, ErrorKind.INTERRUPTED)
 
     async def settled(self) -> None:
-        """Return once every accepted call has its outcome."""
+        """Return once every accepted call has its outcome and every task has ended."""
         await self._idle.wait()
 
     def stop_accepting(self) -> None:
@@ -229,17 +284,32 @@ class Dispatcher:
         self._accepting = False
 
     async def drain(self, grace: float) -> None:
-        """Stop accepting calls; give running ones ``grace`` seconds, then cancel them.
+        """Stop accepting calls; give running and waiting ones ``grace`` seconds, then
+        cancel them.
 
         Every call still ends with exactly one answer (``cancelled``, error kind
-        ``shutdown``, for those cut short).
+        ``shutdown``, for those cut short), sent as soon as the grace runs out: a sync
+        handler's thread is never waited for, and an ``async def`` handler that ignores
+        its cancellation gets a fraction of a second before its call is answered
+        without it.
         """
         self._accepting = False
-        if self._tasks:
-            await asyncio.wait(set(self._tasks), timeout=max(0.0, grace))
+        if not self._idle.is_set():
+            idle = asyncio.ensure_future(self._idle.wait())
+            try:
+                await asyncio.wait({idle}, timeout=max(0.0, grace))
+            finally:
+                idle.cancel()
         for entry in list(self._running):
             self._cancel(entry, ErrorKind.SHUTDOWN)
-        await self.settled()
+        if self._tasks:
+            await asyncio.wait(set(self._tasks), timeout=_CANCEL_WAIT)
+        for entry in list(self._running):
+            if not entry.done and entry.started:
+                # Its handler ignored the cancellation: answer for it.
+                self._reply_soon(self._cancelled, entry)
+        while self._replier is not None:
+            await asyncio.shield(self._replier)
 
     # -- one call ----------------------------------------------------------------------
 
@@ -252,65 +322,212 @@ class Dispatcher:
 
     def _task_done(self, task: asyncio.Task[None]) -> None:
         self._tasks.discard(task)
-        if not self._tasks:
+        if not self._tasks and not self._waiting:
             self._idle.set()
+
+    def _reply_soon(
+        self, answer: Callable[..., Coroutine[Any, Any, None]], entry: CallState, *args: Any
+    ) -> None:
+        """Queue an answer that needs no handler (``answer(entry, *args)``); one task
+        sends them in order, so a flood of refused calls costs no task each."""
+        self._queue_reply((answer, entry, *args))
+
+    def _queue_reply(self, reply: tuple[Any, ...]) -> None:
+        """Queue ``(answer, *args)``: the replier awaits ``answer(*args)``. One flat tuple,
+        the cheapest record of a refused call."""
+        self._replies.append(reply)
+        if self._replier is None:
+            replier = asyncio.get_running_loop().create_task(self._send_replies())
+            self._replier = replier
+            self._tasks.add(replier)
+            self._idle.clear()
+            replier.add_done_callback(self._task_done)
+
+    async def _send_replies(self) -> None:
+        cancelled: asyncio.CancelledError | None = None
+        try:
+            while self._replies:
+                reply = self._replies.popleft()
+                try:
+                    await reply[0](*reply[1:])
+                except asyncio.CancelledError as exc:
+                    # The loop is shutting down: the answers still queued are sent (the
+                    # one cut short is not retried: it may have gone out).
+                    cancelled = cancelled or exc
+                except Exception:
+                    self._log.exception("answer failed", conversation_id=self._conversation_id)
+        finally:
+            self._replier = None
+        if cancelled is not None:
+            raise cancelled
+
+    async def _refuse_busy(
+        self, call: ToolCall, spec: ToolSpec, reply: ReplyMode, arrived: float
+    ) -> None:
+        entry = CallState(call, spec, reply, arrived, 0.0, False)
+        await self._fail(entry, ErrorKind.BUSY, _busy_text(spec.name))
+
+    async def _abort_waiting(self) -> None:
+        self._accepting = False
+        self._aborted = True
+        for entry in self._running:
+            if entry.task is not None and not entry.started:
+                entry.cancel_reason = ErrorKind.SHUTDOWN  # answers when its task starts
+        while self._waiting:
+            entry = self._waiting.popleft()
+            self._policy.waiting.release()
+            if entry.timer is not None:
+                entry.timer.cancel()
+            entry.cancel_reason = ErrorKind.SHUTDOWN
+            await self._cancelled(entry)
+
+    @property
+    def _conversation_id(self) -> str | None:
+        return self._conversation.conversation_id
+
+    # -- slots ---------------------------------------------------------------------------
+
+    def _limit_of(self, spec: ToolSpec) -> int:
+        return spec.max_concurrent or self._policy.per_tool_limit
+
+    def _has_room(self, spec: ToolSpec) -> bool:
+        return self._active < self._policy.max_concurrent_calls and self._active_by_tool.get(
+            spec.name, 0
+        ) < self._limit_of(spec)
+
+    def _start(self, entry: CallState, spec: ToolSpec, kwargs: dict[str, Any]) -> None:
+        """Take a slot for ``entry`` and start its task."""
+        self._active += 1
+        self._active_by_tool[spec.name] = self._active_by_tool.get(spec.name, 0) + 1
+        entry.counted = True
+        if spec.context_param is not None:
+            # Built only now: a waiting call costs no bound logger.
+            call = entry.event
+            remaining = entry.deadline - asyncio.get_running_loop().time()
+            entry.ctx = ToolContext(
+                call=call,
+                tool=spec.name,
+                conversation=self._conversation,
+                log=self._log.bind(
+                    tool=spec.name,
+                    conversation_id=self._conversation.conversation_id,
+                    tool_call_id=call.tool_call_id,
+                    inference_id=call.inference_id,
+                    seq=call.seq,
+                ),
+                settings=self._settings_for(spec.plugin),
+                deadline=time.monotonic() + remaining,
+            )
+            kwargs[spec.context_param] = entry.ctx
+        self._spawn(entry, self._run(entry, spec, kwargs))
+
+    def _release(self, entry: CallState) -> None:
+        """Give back ``entry``'s slot and start the waiting calls that now have room."""
+        if not entry.counted:
+            return
+        entry.counted = False
+        assert entry.spec is not None
+        name = entry.spec.name
+        self._active -= 1
+        left = self._active_by_tool[name] - 1
+        if left:
+            self._active_by_tool[name] = left
+        else:
+            del self._active_by_tool[name]
+        if self._aborted or not self._waiting or self._active >= self._policy.max_concurrent_calls:
+            return
+        for waiting in list(self._waiting):
+            spec = waiting.spec
+            assert spec is not None and waiting.kwargs is not None
+            if not self._has_room(spec):
+                if self._active >= self._policy.max_concurrent_calls:
+                    break
+                continue
+            self._unwait(waiting)
+            kwargs, waiting.kwargs = waiting.kwargs, None
+            self._start(waiting, spec, kwargs)
+
+    def _unwait(self, entry: CallState) -> None:
+        self._waiting.remove(entry)
+        self._policy.waiting.release()
 
     def _cancel(self, entry: CallState, reason: ErrorKind) -> None:
         if entry.done or entry.cancel_reason is not None or entry.timed_out:
             return
         entry.cancel_reason = reason
+        if entry.task is None:  # waiting for a slot
+            if entry.timer is not None:
+                entry.timer.cancel()
+            self._unwait(entry)
+            self._reply_soon(self._cancelled, entry)
+            return
         if entry.ctx is not None:
             entry.ctx._mark_cancelled()
         # A task cancelled before its first step never runs its body, so it could not
         # answer: an unstarted call sees ``cancel_reason`` when it starts instead.
-        if entry.task is not None and entry.started:
+        if entry.started:
             entry.task.cancel()
 
     async def _run(self, entry: CallState, spec: ToolSpec, kwargs: dict[str, Any]) -> None:
         entry.started = True
-        if entry.cancel_reason is not None:
-            await self._cancelled(entry)
+        if entry.cancel_reason is not None or entry.timed_out:
+            if entry.timer is not None:
+                entry.timer.cancel()
+            self._release(entry)
+            if entry.timed_out:
+                await self._timed_out(entry, spec)
+            else:
+                await self._cancelled(entry)
             return
-        loop = asyncio.get_running_loop()
-        # One timer per call, cancelled as soon as the handler ends. The timer can only
-        # fire while this task is suspended in the handler or the semaphore, so the
-        # CancelledError it causes always lands in the try block below, never in the
-        # answer's send.
-        timer = loop.call_at(entry.deadline, self._expire, entry)
+        # One timer per call (made when it started waiting, if it did), cancelled as
+        # soon as the handler ends. Once the task runs, the timer can only fire while it
+        # is suspended in the handler, so the CancelledError it causes always lands in
+        # the try block below, never in the answer's send.
+        timer = entry.timer
+        if timer is None:
+            timer = asyncio.get_running_loop().call_at(entry.deadline, self._expire, entry)
+        entry.timer = None
         try:
             try:
-                async with self._semaphore:
-                    if spec.is_async:
-                        value = await spec.function(**kwargs)
-                    else:
-                        value = await loop.run_in_executor(
-                            self._executor, functools.partial(spec.function, **kwargs)
-                        )
+                if spec.is_async:
+                    value = await spec.function(**kwargs)
+                else:
+                    value = await self._call_sync(spec, kwargs)
             finally:
                 timer.cancel()
+                self._release(entry)
             # A spoken answer gets the tool's say= sentence, or words rather than JSON.
             # UnsendableResult (a value with no JSON text) is a ToolError: answered below.
             mode = effective_reply(entry.reply, entry.event.tool_call_id)
             text, explicit = render_answer(value, mode, spec.say, tool=spec.name)
         except asyncio.CancelledError:
             if entry.timed_out:
-                timeout = spec.timeout if spec.timeout is not None else self._policy.default_timeout
-                await self._finish(
-                    entry,
-                    OutcomeKind.TIMEOUT,
-                    text=f"{spec.name} timed out after {timeout:g} s",
-                    ok=False,
-                )
+                await self._timed_out(entry, spec)
                 return
             reason = entry.cancel_reason
             entry.cancel_reason = reason or ErrorKind.SHUTDOWN
             await self._cancelled(entry)
             if reason is None:
-                raise  # cancelled from outside (loop shutdown): answered, now propagate
+                # Cancelled from outside (the loop is shutting down): no task started
+                # now would run, so the waiting calls are answered from here.
+                await self._abort_waiting()
+                raise  # answered, now propagate
             return
         except ToolError as exc:
             await self._finish(
                 entry, OutcomeKind.ERROR, text=exc.message, ok=False, error=ErrorKind.TOOL_ERROR
+            )
+            return
+        except PoolBusy as exc:
+            self._log.warning(
+                "no thread for a sync handler",
+                tool=spec.name,
+                conversation_id=self._conversation_id,
+                tool_call_id=entry.event.tool_call_id,
+                detail=str(exc),
+            )
+            await self._fail(
+                entry, ErrorKind.BUSY, f"{spec.name} is busy: no worker is free; try again shortly"
             )
             return
         except Exception:
@@ -331,14 +548,38 @@ class Dispatcher:
             return
         await self._finish(entry, OutcomeKind.SUCCESS, text=text, ok=True, explicit=explicit)
 
+    async def _call_sync(self, spec: ToolSpec, kwargs: dict[str, Any]) -> Any:
+        call = functools.partial(spec.function, **kwargs)
+        pool = self._executor
+        if not isinstance(pool, ToolPool):
+            return await asyncio.get_running_loop().run_in_executor(pool, call)
+        future = pool.submit(call)
+        try:
+            return await asyncio.wrap_future(future)
+        except asyncio.CancelledError:
+            # The thread may go on: the pool counts it as a zombie, not as a worker.
+            pool.abandon(future)
+            raise
+
     def _expire(self, entry: CallState) -> None:
-        if entry.done or entry.cancel_reason is not None:
+        if entry.done or entry.cancel_reason is not None or entry.timed_out:
             return
         entry.timed_out = True
+        if entry.task is None:  # still waiting for a slot
+            assert entry.spec is not None
+            self._unwait(entry)
+            self._reply_soon(self._timed_out, entry, entry.spec)
+            return
         if entry.ctx is not None:
             entry.ctx._mark_cancelled()
-        if entry.task is not None:
+        if entry.started:  # else _run sees ``timed_out`` when it starts
             entry.task.cancel()
+
+    async def _timed_out(self, entry: CallState, spec: ToolSpec) -> None:
+        timeout = spec.timeout if spec.timeout is not None else self._policy.default_timeout
+        await self._finish(
+            entry, OutcomeKind.TIMEOUT, text=f"{spec.name} timed out after {timeout:g} s", ok=False
+        )
 
     async def _fail(self, entry: CallState, error: ErrorKind, message: str) -> None:
         await self._finish(entry, OutcomeKind.ERROR, text=message, ok=False, error=error)

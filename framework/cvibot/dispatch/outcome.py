@@ -30,6 +30,7 @@ class ErrorKind(StrEnum):
     OVERSIZE = "oversize"  # the answer did not fit the app-message limit
     INTERRUPTED = "interrupted"  # cancelled: the replica was interrupted
     SHUTDOWN = "shutdown"  # cancelled: the bot stopped before the call ended
+    BUSY = "busy"  # refused at once: too many calls waiting, or no thread for a sync handler
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,22 +20,27 @@ class CallState:
 
     ``arrived`` is a ``time.perf_counter()`` value, ``deadline`` a loop-time value.
     ``done`` is set once, by the code that reports the outcome; ``cancel_reason`` and
-    ``timed_out`` say why the task was cut short, when it was.
+    ``timed_out`` say why the task was cut short, when it was. A call waiting for a slot
+    has no task yet: it keeps its validated ``kwargs`` and its deadline ``timer``;
+    ``counted`` is true while it holds a slot.
     """
 
     __slots__ = (
         "arrived",
         "cancel_on_interrupt",
         "cancel_reason",
+        "counted",
         "ctx",
         "deadline",
         "done",
         "event",
+        "kwargs",
         "reply",
         "spec",
         "started",
         "task",
         "timed_out",
+        "timer",
     )
 
     def __init__(
@@ -56,6 +61,9 @@ class CallState:
         self.cancel_reason: ErrorKind | None = None
         self.ctx: ToolContext | None = None
         self.task: asyncio.Task[None] | None = None
+        self.kwargs: dict[str, Any] | None = None
+        self.timer: asyncio.TimerHandle | None = None
+        self.counted = False
         self.started = False
         self.timed_out = False
         self.done = False

@@ -4,7 +4,8 @@ Hooks are called here, not by pluggy, so that an awaitable result is awaited (``
 def`` implementations work) and each plugin sees only its own settings.
 :class:`HookRunner` holds the pluggy manager and the settings per plugin name;
 :class:`~cvibot.plugins.PluginHost` builds on it. Nothing here is meant for the
-per-tool-call path: per-event observers are resolved once by :meth:`HookRunner.observers`.
+per-tool-call path: per-event observers are resolved once by :meth:`HookRunner.observers`
+(and moved off the event loop by :class:`~cvibot.plugins.workers.HookWorkers`).
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ import structlog
 from cvibot.plugins import hookspecs
 from cvibot.plugins.hookspecs import PROJECT_NAME
 from cvibot.plugins.loading import EMPTY_SETTINGS
+from cvibot.plugins.workers import call_in_thread
+from cvibot.tools.schema import is_async_callable
 
 __all__ = ["BoundImpl", "HookRunner"]
 
@@ -103,15 +106,20 @@ class HookRunner:
                     break
         return results
 
-    async def call_first(self, hook: str, **kwargs: Any) -> Any:
+    async def call_first(self, hook: str, *, in_thread: bool = False, **kwargs: Any) -> Any:
         """The first result of ``hook`` that is not None, or None when there is none.
 
         Implementations run one at a time in pluggy's order, each awaited before the
-        next; the rest are not called. Arguments and errors as for :meth:`call`.
+        next; the rest are not called. With ``in_thread``, a sync implementation runs in
+        a thread of its own (:func:`~cvibot.plugins.workers.call_in_thread`), so a slow
+        one cannot block the event loop. Arguments and errors as for :meth:`call`.
         """
         self._check_call(hook, kwargs)
         for impl in self.observers(hook):
-            result = impl(**kwargs)
+            if in_thread and not is_async_callable(impl.function):
+                result = await call_in_thread(impl, **kwargs)
+            else:
+                result = impl(**kwargs)
             if inspect.isawaitable(result):
                 result = await result
             if result is not None:

@@ -25,9 +25,12 @@ Rules shared by every hook:
   plugins the config names and the built-ins. Wrappers (``wrapper=True`` /
   ``hookwrapper=True``) are not supported, because the host calls each implementation
   on its own.
-- Apart from :func:`cvibot_register_tools`, hooks run on the bot's event loop thread.
-  A sync implementation runs inline on the loop, so it must return quickly; blocking
-  work belongs in an ``async def`` that awaits ``asyncio.to_thread(...)``.
+- Apart from :func:`cvibot_register_tools`, hooks run on the bot's event loop thread,
+  except sync :func:`cvibot_event` / :func:`cvibot_tool_outcome` implementations (in
+  their plugin's worker thread, :mod:`cvibot.plugins.workers`) and a sync
+  :func:`cvibot_respond_to_utterance` (in a thread of its own). Other sync
+  implementations run inline on the loop, so they must return quickly; blocking work
+  belongs in an ``async def`` that awaits ``asyncio.to_thread(...)``.
 """
 
 from __future__ import annotations
@@ -136,11 +139,11 @@ def cvibot_event(event: Event, session: Any, settings: Mapping[str, Any]) -> Non
     """Observe every event the bot accepts, after decoding and deduplication.
 
     ``event`` is a :class:`~cvibot.protocol.events.Event`; ``session`` the conversation
-    it belongs to. This is the hot path: it runs on the event loop for every event, and a
-    sync implementation runs inline before the event is dispatched, so it must be quick
-    (record, count, enqueue); an ``async def`` one is awaited in a task of its own, so it
-    does not hold up the event. Return value is ignored. An exception is logged and never
-    stops the bot.
+    it belongs to. This is the hot path, called for every event: a sync implementation
+    runs in its plugin's worker thread, in order (events past ``dispatch.observer_queue``
+    queued ones are dropped for it, with a warning); an ``async def`` one is awaited in a
+    task of its own on the loop. Neither holds up the event. Return value is ignored.
+    An exception is logged and never stops the bot.
     """
 
 
@@ -148,7 +151,8 @@ def cvibot_event(event: Event, session: Any, settings: Mapping[str, Any]) -> Non
 def cvibot_tool_outcome(outcome: Any, session: Any, settings: Mapping[str, Any]) -> None:
     """Observe the terminal outcome of each tool call: its result, error, timeout or cancel.
 
-    Runs on the event loop once per tool call, after its answer was sent (or dropped).
+    Runs once per tool call, after its answer was sent (or dropped): on the event loop
+    for an ``async def``, in the plugin's worker thread for a sync implementation.
     Return value is ignored. An exception is logged and never stops the bot.
     """
 
@@ -166,6 +170,7 @@ def cvibot_respond_to_utterance(
     are asked in pluggy's order, last registered first: of the config's plugins, the
     one listed last is asked first.
 
-    Runs on the event loop once per final ``utterance`` of the user. An exception is
+    Runs once per final ``utterance`` of the user (a sync implementation in a thread of
+    its own, so it cannot block the loop). An exception is
     logged, the utterance gets no answer, and the bot carries on.
     """

@@ -43,6 +43,7 @@ def build_tool_spec(
     say: Callable[[Any], str | None] | None = None,
     timeout: float | None = None,
     cancel_on_interrupt: bool | None = None,
+    max_concurrent: int | None = None,
     origin: Origin | str = Origin.LLM,
     on_call: str | None = None,
     static_filler: str | None = None,
@@ -79,6 +80,7 @@ def build_tool_spec(
         say=say,
         timeout=timeout,
         cancel_on_interrupt=cancel_on_interrupt,
+        max_concurrent=max_concurrent,
         origin=origin,  # type: ignore[arg-type]
         on_call=on_call,
         static_filler=static_filler,
@@ -99,6 +101,7 @@ def tool(
     say: Callable[[Any], str | None] | None = None,
     timeout: float | None = None,
     cancel_on_interrupt: bool | None = None,
+    max_concurrent: int | None = None,
     origin: Origin | str = Origin.LLM,
     on_call: str | None = None,
     static_filler: str | None = None,
@@ -116,6 +119,7 @@ def tool(
     say: Callable[[Any], str | None] | None = None,
     timeout: float | None = None,
     cancel_on_interrupt: bool | None = None,
+    max_concurrent: int | None = None,
     origin: Origin | str = Origin.LLM,
     on_call: str | None = None,
     static_filler: str | None = None,
@@ -138,6 +142,9 @@ def tool(
       loop: format, do no I/O.
     - ``timeout``: seconds, > 0; ``None`` lets the configuration decide (10 s by default).
     - ``cancel_on_interrupt``: cancel the call when the user interrupts; ``None`` = config.
+    - ``max_concurrent``: calls of this tool running at once per conversation, >= 1;
+      ``None`` = config (``dispatch.max_concurrent_per_tool``). More wait their turn
+      without holding up calls of other tools.
     - ``origin``: ``"llm"`` (``conversation.tool_call``) or ``"vision"`` / ``"audio"``
       (Raven perception tools, ``conversation.perception_tool_call``, §4.5).
     - ``on_call``, ``static_filler``, ``on_resolve``: Tavus's server-side behaviour, only
@@ -154,6 +161,7 @@ def tool(
         "say": say,
         "timeout": timeout,
         "cancel_on_interrupt": cancel_on_interrupt,
+        "max_concurrent": max_concurrent,
         "origin": origin,
         "on_call": on_call,
         "static_filler": static_filler,

@@ -94,6 +94,7 @@ def dynamic_tool(
     say: Callable[[Any], str | None] | None = None,
     timeout: float | None = None,
     cancel_on_interrupt: bool | None = None,
+    max_concurrent: int | None = None,
     origin: Origin | str = Origin.LLM,
     on_call: str | None = None,
     static_filler: str | None = None,
@@ -148,6 +149,7 @@ def dynamic_tool(
         say=say,
         timeout=timeout,
         cancel_on_interrupt=cancel_on_interrupt,
+        max_concurrent=max_concurrent,
         origin=origin,  # type: ignore[arg-type]
         on_call=on_call,
         static_filler=static_filler,

@@ -50,6 +50,7 @@ _OPTION_FIELDS: Final = (
     "say",
     "timeout",
     "cancel_on_interrupt",
+    "max_concurrent",
     "origin",
     "on_call",
     "static_filler",
@@ -135,14 +136,17 @@ class ToolSpec:
     - ``reply`` / ``origin`` is not a :class:`ReplyMode` / :class:`Origin` value (strings are
       converted to the enums);
     - ``timeout`` is not a number of seconds > 0;
+    - ``max_concurrent`` is not an integer >= 1;
     - ``on_call`` / ``on_resolve`` is not a Tavus value (:data:`ON_CALL_VALUES`,
       :data:`ON_RESOLVE_VALUES`); ``static_filler`` is missing although ``on_call`` is
       ``"static_filler"``, or set although it is not;
     - a perception tool (``origin`` vision/audio) has an ``on_call`` or an ``on_resolve``
       other than ``"fire_and_forget"`` (§7.2).
 
-    ``None`` for ``reply``, ``timeout`` and ``cancel_on_interrupt`` means "the configured
-    default decides" (10 s for the timeout). ``say`` (a callable, else ``None``) turns the
+    ``None`` for ``reply``, ``timeout``, ``cancel_on_interrupt`` and ``max_concurrent``
+    means "the configured default decides" (10 s for the timeout;
+    ``dispatch.max_concurrent_per_tool`` for ``max_concurrent``, the calls of one tool
+    running at once per conversation). ``say`` (a callable, else ``None``) turns the
     handler's result into the sentence spoken when the answer is spoken (see
     :func:`cvibot.dispatch.answer.spoken_text`). ``on_call``, ``static_filler`` and ``on_resolve``
     only matter when definitions are exported to Tavus (:mod:`cvibot.tools.export`).
@@ -161,6 +165,7 @@ class ToolSpec:
     say: Callable[[Any], str | None] | None = field(default=None, compare=False, repr=False)
     timeout: float | None = None
     cancel_on_interrupt: bool | None = None
+    max_concurrent: int | None = None
     origin: Origin = Origin.LLM
     on_call: str | None = None
     static_filler: str | None = None
@@ -212,6 +217,11 @@ class ToolSpec:
                 "say must be a plain function that turns the result into the sentence "
                 f"spoken (say=lambda result: ...), not {self.say!r}"
             )
+        limit = self.max_concurrent
+        if limit is not None and (
+            isinstance(limit, bool) or not isinstance(limit, int) or limit < 1
+        ):
+            raise self._fail(f"max_concurrent must be an integer >= 1 or None, not {limit!r}")
         if self.cancel_on_interrupt is not None and not isinstance(self.cancel_on_interrupt, bool):
             raise self._fail(
                 f"cancel_on_interrupt must be true, false or None, not {self.cancel_on_interrupt!r}"
@@ -269,9 +279,10 @@ class ToolSpec:
         """Return a copy with some options changed, validated like the original.
 
         Accepted keys: ``name``, ``description``, ``reply``, ``say``, ``timeout``,
-        ``cancel_on_interrupt``, ``origin``, ``on_call``, ``static_filler``, ``on_resolve``,
-        ``plugin``. Raises :class:`~cvibot.errors.ToolDefinitionError` for another key or a
-        bad value, e.g. ``spec.with_options(reply="echo", timeout=5)``.
+        ``cancel_on_interrupt``, ``max_concurrent``, ``origin``, ``on_call``,
+        ``static_filler``, ``on_resolve``, ``plugin``. Raises
+        :class:`~cvibot.errors.ToolDefinitionError` for another key or a bad value, e.g.
+        ``spec.with_options(reply="echo", timeout=5)``.
         """
         unknown = sorted(set(changes) - set(_OPTION_FIELDS))
         if unknown:
