@@ -306,3 +306,25 @@ async def test_send_after_close_is_forwarded_not_recorded(tmp_path: Path) -> Non
     await recording.send(echo("late"))
     assert inner.sent == [echo("late")]
     assert [line["direction"] for line in read_lines(path)] == ["meta"]
+
+
+async def test_a_message_too_deep_to_write_is_noted_and_the_recording_carries_on(
+    tmp_path: Path,
+) -> None:
+    deep: Any = "bottom"
+    for _ in range(100_000):  # past the depth json and repr can recurse to
+        deep = [deep]
+    inner = MemoryTransport()
+    path = tmp_path / "conv.jsonl"
+    recording = RecordingTransport(inner, path)
+    receiver = FakeReceiver()
+    await recording.open()
+    inner.push(deep, REPLICA_ID)
+    inner.push(tool_call("lookup", {"order_id": "A1"}, "t1", seq=1), REPLICA_ID)
+    inner.end()
+    await recording.run(receiver)
+    await recording.close()
+
+    inbound = [line for line in read_lines(path) if line["direction"] == "in"]
+    assert inbound[0]["message"] == "<not recorded: nested too deeply to write>"
+    assert inbound[1]["message"]["properties"]["tool_call_id"] == "t1"

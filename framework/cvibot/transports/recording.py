@@ -72,12 +72,17 @@ def _encode(line: Mapping[str, Any]) -> bytes:
 
     A lone surrogate (which UTF-8 cannot carry) is written as a ``\\u`` escape instead;
     a value JSON cannot represent is written as its ``repr``, and so is a whole message
-    that cannot be encoded at all (a circular one).
+    that cannot be encoded at all (a circular one); one nested too deeply for even that
+    is replaced by a note, so the recording carries on.
     """
     try:
         text = json.dumps(line, ensure_ascii=False, default=repr)
     except (ValueError, RecursionError):
-        line = {**line, "message": repr(line.get("message"))}
+        try:
+            kept = repr(line.get("message"))
+        except RecursionError:  # repr recurses too: a message nested past Python's limit
+            kept = "<not recorded: nested too deeply to write>"
+        line = {**line, "message": kept}
         text = json.dumps(line, ensure_ascii=False, default=repr)
     try:
         return (text + "\n").encode("utf-8")
