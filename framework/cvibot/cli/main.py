@@ -298,9 +298,7 @@ def run(
     """
     from cvibot.errors import ConfigError
 
-    bot = load_bot(
-        config, log_level, log_format, plugin_args, verbose=verbose, view=not quiet
-    )
+    bot = load_bot(config, log_level, log_format, plugin_args, verbose=verbose, view=not quiet)
     try:
         plan = _plan_from_config(bot, conversation_url, conversation_id, record)
     except ConfigError as exc:
@@ -375,9 +373,7 @@ def replay(
         def on_sent(self, message: Mapping[str, Any]) -> None:
             self.messages.append(message)
 
-    bot = load_bot(
-        config, log_level, log_format, plugin_args, verbose=verbose, view=not quiet
-    )
+    bot = load_bot(config, log_level, log_format, plugin_args, verbose=verbose, view=not quiet)
     expected: list[Mapping[str, Any]] = []
     if check:
         try:

@@ -165,8 +165,7 @@ class Transcript(SessionListener):
         answered = "  → answered with an error" if rejection.tool_call_id else ""
         self._line(
             "  ✗ ",
-            f"rejected {what} ({rejection.reason.value}): {_clip(rejection.detail, 120)}"
-            f"{answered}",
+            f"rejected {what} ({rejection.reason.value}): {_clip(rejection.detail, 120)}{answered}",
             "red",
         )
 
@@ -185,9 +184,8 @@ class Transcript(SessionListener):
     def on_untrusted(self, message: Any, sender: str) -> None:
         parsed = parse_event(message)
         what = _name(parsed.event_type or "message")
-        self._line(
-            "  ✗ ", f"ignored {what} from {_clip(sender)}: not the replica (untrusted_sender)", "red"
-        )
+        why = "not the replica (untrusted_sender)"
+        self._line("  ✗ ", f"ignored {what} from {_clip(sender)}: {why}", "red")
 
     def on_outcome(self, outcome: ToolOutcome) -> None:
         mark, colour = _MARKS[outcome.kind]
@@ -209,7 +207,8 @@ class Transcript(SessionListener):
             sent = f"{label}: {_clip(str(body))}"
         trunc = " (truncated)" if outcome.truncated else ""
         took = f"{outcome.latency * 1000:.1f} ms"
-        self._line(f"    {mark} ", f"{_name(outcome.tool)} {kind} in {took} → {sent}{trunc}", colour)
+        body = f"{_name(outcome.tool)} {kind} in {took} → {sent}{trunc}"
+        self._line(f"    {mark} ", body, colour)
 
 
 def _counts(counter: Counter[str] | Mapping[str, int]) -> str:
