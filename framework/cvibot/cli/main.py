@@ -175,7 +175,7 @@ def _serve(
     import structlog
 
     from cvibot.cli.live import StopRequested, serve
-    from cvibot.cli.transcript import Transcript, format_summary
+    from cvibot.cli.transcript import Transcript
     from cvibot.errors import ConfigError, CvibotError
     from cvibot.runtime import PluginStartupError
     from cvibot.transports.base import TransportError
@@ -191,8 +191,8 @@ def _serve(
     def header(where: str) -> None:
         if printer is not None:
             printer.header(
-                f"cvibot · {where} · pipeline_mode {bot.pipeline_mode} · "
-                f"{_count(len(bot.tools), 'tool')}: {', '.join(sorted(bot.tools)) or 'none'}"
+                f"cvibot · {where} · pipeline_mode {bot.pipeline_mode}",
+                f"{_count(len(bot.tools), 'tool')}: {', '.join(sorted(bot.tools)) or 'none'}",
             )
 
     try:
@@ -217,7 +217,7 @@ def _serve(
         _fail(f"{type(exc).__name__}: {exc}", EXIT_RUNTIME)
     log.info("run summary", **session.stats.as_dict(), conversation_id=session.conversation_id)
     if printer is not None:
-        click.echo(format_summary(session.stats))
+        printer.summary(session.stats)
     return session
 
 

@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 __all__ = ["Styler", "wants_color"]
 
 _RENDER_WIDTH = 1 << 16  # rich's own width: lines are wrapped here, never by rich
-_MIN_WIDTH = 20  # narrower than this a hanging indent leaves no room: not indented
+_MIN_WIDTH = 20  # narrower than this, rows are left to the terminal; no indent leaving less
 
 
 def _isatty(stream: IO[str]) -> bool:
@@ -106,7 +106,7 @@ class Styler:
         from rich.cells import cell_len
         from rich.text import Text
 
-        if width is None or cell_len(text.plain) <= width:
+        if width is None or width < _MIN_WIDTH or cell_len(text.plain) <= width:
             return [text]
         if width - indent < _MIN_WIDTH:
             indent = 0

@@ -47,6 +47,7 @@ a transcript line says already: left out of console logs while the transcript is
 view, so that each call is printed once."""
 
 _PREVIEW = 160
+_SUMMARY_INDENT = 14  # "  events      ": where a summary line's counts start
 _NAME = 64  # characters shown of a name, id or event type
 _CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
 _MARKS = {
@@ -121,8 +122,23 @@ class Transcript(SessionListener):
 
         self._styler.line(head + body, style, indent=cell_len(printable(head)))
 
-    def header(self, text: str) -> None:
-        self._line("", text, "bold")
+    def header(self, text: str, detail: str | None = None) -> None:
+        """The run's first line, bold, and a ``detail`` line under it (the tools);
+        wrapped rows indented by two columns."""
+        lines: list[tuple[str, str | None, int]] = [(text, "bold", 2)]
+        if detail is not None:
+            lines.append((f"  {detail}", None, 4))
+        self._styler.lines(lines)
+
+    def summary(self, stats: SessionStats) -> None:
+        """The end-of-run summary (:func:`format_summary`), each line's wrapped rows
+        aligned under its counts."""
+        self._styler.lines(
+            [
+                (line, "bold" if i == 0 else None, _SUMMARY_INDENT)
+                for i, line in enumerate(format_summary(stats).split("\n"))
+            ]
+        )
 
     def note(self, text: str) -> None:
         """A note the recording carries about the line replayed next (what a demo's
