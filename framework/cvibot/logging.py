@@ -22,7 +22,7 @@ from __future__ import annotations
 import logging
 import sys
 import traceback
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import Any, Literal, TextIO
 
 import structlog
@@ -46,20 +46,28 @@ _PLAIN = (int, float, bool, type(None))
 
 
 def configure_logging(
-    level: str = "info", fmt: LogFormat = "auto", stream: TextIO | None = None
+    level: str = "info",
+    fmt: LogFormat = "auto",
+    stream: TextIO | None = None,
+    *,
+    omit: Collection[str] = (),
 ) -> None:
     """Configure structlog for the process.
 
     ``level`` is a standard level name (``debug`` … ``error``); ``fmt`` ``console`` renders
-    aligned key=value lines (coloured on a terminal), ``json`` one JSON object per line
-    with ISO-8601 UTC timestamps, ``auto`` picks ``console`` on a terminal and ``json``
-    otherwise. Fields are capped by :func:`cap_fields`. Raises ``ValueError`` for an
-    unknown level.
+    aligned key=value lines (coloured on a terminal unless ``NO_COLOR`` is set, or when
+    ``FORCE_COLOR`` is), ``json`` one JSON object per line with ISO-8601 UTC timestamps,
+    ``auto`` picks ``console`` on a terminal and ``json`` otherwise. Fields are capped by
+    :func:`cap_fields`. ``omit``: event names (a log call's message) not logged at all,
+    for what a person already sees another way (the transcript). Raises ``ValueError``
+    for an unknown level.
     """
     out = stream if stream is not None else sys.stderr
     numeric = logging.getLevelName(level.upper())
     if not isinstance(numeric, int):
         raise ValueError(f"unknown log level {level!r}")
+    from cvibot.cli.style import wants_color
+
     tty = out.isatty()
     use_json = fmt == "json" or (fmt == "auto" and not tty)
     renderer: structlog.typing.Processor = (
@@ -67,9 +75,12 @@ def configure_logging(
         if use_json
         # Set explicitly: the default is rich's traceback when rich is installed, and
         # that shows every frame's locals (plugin settings, API keys).
-        else structlog.dev.ConsoleRenderer(colors=tty, exception_formatter=_plain_traceback)
+        else structlog.dev.ConsoleRenderer(
+            colors=wants_color(out), exception_formatter=_plain_traceback
+        )
     )
-    processors: list[structlog.typing.Processor] = [
+    processors: list[structlog.typing.Processor] = [_Omit(frozenset(omit))] if omit else []
+    processors += [
         structlog.contextvars.merge_contextvars,
         structlog.processors.add_log_level,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
@@ -158,6 +169,18 @@ def _fit_items(value: Any, depth: int) -> Any:
     if len(items) > ITEMS_CAP:
         fitted_items.append(f"…[{len(items) - ITEMS_CAP} more items]")
     return fitted_items
+
+
+class _Omit:
+    """structlog processor: drops the events whose name is in ``names``."""
+
+    def __init__(self, names: frozenset[str]) -> None:
+        self.names = names
+
+    def __call__(self, _logger: WrappedLogger, _method: str, event_dict: EventDict) -> EventDict:
+        if event_dict.get("event") in self.names:
+            raise structlog.DropEvent
+        return event_dict
 
 
 def _plain_traceback(sio: TextIO, exc_info: ExcInfo) -> None:

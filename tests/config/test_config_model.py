@@ -43,7 +43,7 @@ def test_defaults_of_a_minimal_config() -> None:
     assert config.dispatch == DispatchConfig(
         max_concurrent_calls=16, sync_workers=8, message_limit=4096, on_oversize="truncate"
     )
-    assert config.logging == LoggingConfig(level="info", format="auto", transcript=True)
+    assert config.logging == LoggingConfig(level=None, format="auto", transcript=True)
 
 
 def test_models_are_frozen() -> None:

@@ -55,12 +55,17 @@ def load_bot(
     level: str | None = None,
     fmt: str | None = None,
     plugin_args: Sequence[str] = (),
+    *,
+    verbose: int = 0,
+    view: bool = False,
 ) -> Bot:
     """Load CONFIG and its plugins (with the ``-p`` values ``plugin_args``; installed
     plugins nobody names only as :meth:`PluginSelection.autoloads` decides, the same for
     every command); logging is set up in between, so that what loading the plugins logs
-    (a skipped plugin) goes to stderr in the configured format. Exits with status 2 on a
-    config error."""
+    (a skipped plugin) goes to stderr in the configured format. ``level`` (``--log-level``)
+    wins over ``verbose`` (the count of ``-v``), which wins over the config; ``view``: the
+    command prints the transcript if the config lets it (see :func:`log_settings`).
+    Exits with status 2 on a config error."""
     from cvibot.config import load_config
     from cvibot.errors import ConfigError
     from cvibot.plugins.selection import PluginSelection, SelectionError
@@ -72,16 +77,51 @@ def load_bot(
         _fail(str(exc), EXIT_CONFIG)
     try:
         loaded = load_config(config)
-        _configure_logging(loaded.config.logging, level, fmt)
+        _configure_logging(loaded.config.logging, level, fmt, verbose, view)
         return Bot.from_config(loaded, selection=selection)
     except ConfigError as exc:
         _fail(str(exc), EXIT_CONFIG)
 
 
-def _configure_logging(cfg: LoggingConfig, level: str | None, fmt: str | None) -> None:
+def log_settings(
+    cfg: LoggingConfig,
+    level: str | None,
+    verbose: int,
+    transcript: bool,
+    console: bool,
+) -> tuple[str, bool]:
+    """The log level and whether to leave out what the transcript shows
+    (:data:`cvibot.cli.transcript.SHOWN_EVENTS`).
+
+    ``--log-level`` (``level``) wins, then ``-v`` (``verbose``: 1 info, 2 or more
+    debug): asked for on the command line, every log line is shown. Otherwise, when the
+    ``transcript`` is printed and logs are ``console`` lines for a person, the transcript
+    is the view: logs at ``logging.level`` (unset: warning) without the lines that repeat
+    it. Otherwise (JSON logs, no transcript) ``logging.level`` (unset: info).
+    """
+    if level is not None:
+        return level, False
+    if verbose > 0:
+        return ("info" if verbose == 1 else "debug"), False
+    if transcript and console:
+        return cfg.level or "warning", True
+    return cfg.level or "info", False
+
+
+def _configure_logging(
+    cfg: LoggingConfig, level: str | None, fmt: str | None, verbose: int = 0, view: bool = False
+) -> None:
+    from cvibot.cli.transcript import SHOWN_EVENTS
     from cvibot.logging import configure_logging
 
-    configure_logging(level or cfg.level, fmt or cfg.format)  # type: ignore[arg-type]
+    chosen = fmt or cfg.format
+    console = chosen == "console" or (chosen == "auto" and sys.stderr.isatty())
+    resolved, omit = log_settings(cfg, level, verbose, view and cfg.transcript, console)
+    configure_logging(
+        resolved,
+        chosen,  # type: ignore[arg-type]
+        omit=SHOWN_EVENTS if omit else (),
+    )
 
 
 def _plan_from_config(
@@ -135,21 +175,24 @@ def _serve(
     import structlog
 
     from cvibot.cli.live import StopRequested, serve
-    from cvibot.cli.transcript import Transcript, format_summary
+    from cvibot.cli.transcript import Transcript
     from cvibot.errors import ConfigError, CvibotError
     from cvibot.runtime import PluginStartupError
     from cvibot.transports.base import TransportError
+    from cvibot.transports.replay import ReplayTransport
 
     log = structlog.get_logger("cvibot.cli")
     printer = Transcript(sys.stdout) if transcript else None
     if printer is not None:
         listeners = [printer, *listeners]
+        if isinstance(plan.transport, ReplayTransport):
+            plan.transport.on_note = printer.note
 
     def header(where: str) -> None:
         if printer is not None:
             printer.header(
-                f"cvibot · {where} · pipeline_mode {bot.pipeline_mode} · "
-                f"{_count(len(bot.tools), 'tool')}: {', '.join(sorted(bot.tools)) or 'none'}"
+                f"cvibot · {where} · pipeline_mode {bot.pipeline_mode}",
+                f"{_count(len(bot.tools), 'tool')}: {', '.join(sorted(bot.tools)) or 'none'}",
             )
 
     try:
@@ -174,7 +217,7 @@ def _serve(
         _fail(f"{type(exc).__name__}: {exc}", EXIT_RUNTIME)
     log.info("run summary", **session.stats.as_dict(), conversation_id=session.conversation_id)
     if printer is not None:
-        click.echo(format_summary(session.stats))
+        printer.summary(session.stats)
     return session
 
 
@@ -190,6 +233,13 @@ _log_format = click.option(
     "--log-format",
     type=click.Choice(["auto", "console", "json"]),
     help="Log lines on stderr: console (readable), json (one object per line) or auto.",
+)
+_verbose = click.option(
+    "-v",
+    "--verbose",
+    count=True,
+    help="Show logs on stderr: -v info, -vv debug (--log-level wins). By default only "
+    "warnings and errors the transcript does not already show.",
 )
 _quiet = click.option(
     "--quiet", "-q", is_flag=True, help="No transcript or summary on stdout (logs only)."
@@ -224,6 +274,7 @@ def cli() -> None:
 )
 @plugin_option
 @_log_level
+@_verbose
 @_log_format
 @_quiet
 def run(
@@ -233,6 +284,7 @@ def run(
     record: Path | None,
     plugin_args: tuple[str, ...],
     log_level: str | None,
+    verbose: int,
     log_format: str | None,
     quiet: bool,
 ) -> None:
@@ -246,7 +298,7 @@ def run(
     """
     from cvibot.errors import ConfigError
 
-    bot = load_bot(config, log_level, log_format, plugin_args)
+    bot = load_bot(config, log_level, log_format, plugin_args, verbose=verbose, view=not quiet)
     try:
         plan = _plan_from_config(bot, conversation_url, conversation_id, record)
     except ConfigError as exc:
@@ -286,6 +338,7 @@ def run(
 )
 @plugin_option
 @_log_level
+@_verbose
 @_log_format
 @_quiet
 def replay(
@@ -297,6 +350,7 @@ def replay(
     check: bool,
     plugin_args: tuple[str, ...],
     log_level: str | None,
+    verbose: int,
     log_format: str | None,
     quiet: bool,
 ) -> None:
@@ -319,7 +373,7 @@ def replay(
         def on_sent(self, message: Mapping[str, Any]) -> None:
             self.messages.append(message)
 
-    bot = load_bot(config, log_level, log_format, plugin_args)
+    bot = load_bot(config, log_level, log_format, plugin_args, verbose=verbose, view=not quiet)
     expected: list[Mapping[str, Any]] = []
     if check:
         try:

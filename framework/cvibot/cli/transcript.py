@@ -14,8 +14,7 @@ from collections import Counter
 from collections.abc import Mapping
 from typing import IO, Any
 
-import click
-
+from cvibot.cli.style import Styler
 from cvibot.dispatch import OutcomeKind, ToolOutcome
 from cvibot.participants import Participant, ParticipantChange
 from cvibot.protocol.events import (
@@ -31,9 +30,24 @@ from cvibot.protocol.parse import Rejection, parse_event
 from cvibot.protocol.text import valid_unicode
 from cvibot.session import DropReason, SessionListener, SessionStats
 
-__all__ = ["Transcript", "format_summary", "printable"]
+__all__ = ["SHOWN_EVENTS", "Transcript", "format_summary", "printable"]
+
+SHOWN_EVENTS = frozenset(
+    {
+        "event dropped",
+        "event rejected",
+        "message from untrusted sender dropped",
+        "tool call answered",
+        "tool call failed",
+        "unknown tool",
+    }
+)
+"""The log events (messages of the session's and dispatcher's log calls) that say what
+a transcript line says already: left out of console logs while the transcript is the
+view, so that each call is printed once."""
 
 _PREVIEW = 160
+_SUMMARY_INDENT = 14  # "  events      ": where a summary line's counts start
 _NAME = 64  # characters shown of a name, id or event type
 _CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
 _MARKS = {
@@ -90,34 +104,55 @@ def _arguments(arguments: Mapping[str, Any], limit: int) -> str:
 class Transcript(SessionListener):
     """Prints speech, tool calls with their outcome, and anything rejected or dropped.
 
-    Colours are used when ``color`` is true (on a terminal by default).
+    One line per event, styled and wrapped by :class:`cvibot.cli.style.Styler`: colours
+    when ``color`` is true (``None``: on a terminal, unless ``NO_COLOR``), wrapped to
+    ``width`` columns (``None``: the terminal's, no wrapping off a terminal) with each
+    line's continuation rows indented under the text after its marker.
     """
 
-    def __init__(self, stream: IO[str], *, color: bool | None = None) -> None:
-        self._out = stream
-        self._color = stream.isatty() if color is None else color
+    def __init__(
+        self, stream: IO[str], *, color: bool | None = None, width: int | None = None
+    ) -> None:
+        self._styler = Styler(stream, color=color, width=width)
 
-    def _line(self, text: str, **style: Any) -> None:
-        text = printable(text)
-        if self._color and style:
-            text = click.style(text, **style)
-        try:
-            self._out.write(text + "\n")
-        except UnicodeEncodeError:  # a terminal that cannot show some character
-            encoding = getattr(self._out, "encoding", None) or "ascii"
-            self._out.write(text.encode(encoding, "backslashreplace").decode(encoding) + "\n")
-        self._out.flush()
+    def _line(self, head: str, body: str, style: str | None = None) -> None:
+        """``head`` (the indent and marker) then ``body``; wrapped rows line up under
+        ``body``."""
+        from rich.cells import cell_len
 
-    def header(self, text: str) -> None:
-        self._line(text, bold=True)
+        self._styler.line(head + body, style, indent=cell_len(printable(head)))
+
+    def header(self, text: str, detail: str | None = None) -> None:
+        """The run's first line, bold, and a ``detail`` line under it (the tools);
+        wrapped rows indented by two columns."""
+        lines: list[tuple[str, str | None, int]] = [(text, "bold", 2)]
+        if detail is not None:
+            lines.append((f"  {detail}", None, 4))
+        self._styler.lines(lines)
+
+    def summary(self, stats: SessionStats) -> None:
+        """The end-of-run summary (:func:`format_summary`), each line's wrapped rows
+        aligned under its counts."""
+        self._styler.lines(
+            [
+                (line, "bold" if i == 0 else None, _SUMMARY_INDENT)
+                for i, line in enumerate(format_summary(stats).split("\n"))
+            ]
+        )
+
+    def note(self, text: str) -> None:
+        """A note the recording carries about the line replayed next (what a demo's
+        deliberate error demonstrates), dim, before that line's own output."""
+        self._line("  ┊ ", _clip(text), "dim italic")
 
     def on_event(self, event: Event, *, late: bool) -> None:
         note = f"  (late: seq {event.seq})" if late else ""
         if isinstance(event, Utterance):
             who = "user" if event.role == "user" else event.role
             self._line(
-                f"  {who:<8}│ {_clip(event.speech)}{note}",
-                fg="cyan" if event.role == "user" else "magenta",
+                f"  {who:<8}│ ",
+                f"{_clip(event.speech)}{note}",
+                "cyan" if event.role == "user" else "magenta",
             )
         elif isinstance(event, ToolCall):
             kind = "perception tool call" if isinstance(event, PerceptionToolCall) else "tool call"
@@ -126,33 +161,33 @@ class Transcript(SessionListener):
                 ids.append(f"id {_name(event.tool_call_id)}")
             suffix = f"  [{', '.join(ids)}]" if ids else ""
             shown = _clip(_arguments(event.arguments, 120), 120)
-            self._line(f"  ⚙ {kind} {_name(event.name)}({shown}){suffix}{note}", bold=True)
+            self._line("  ⚙ ", f"{kind} {_name(event.name)}({shown}){suffix}{note}", "bold")
         elif event.is_replica_interruption:
-            self._line(f"  · replica interrupted{note}", dim=True)
+            self._line("  · ", f"replica interrupted{note}", "dim")
         elif isinstance(event, ReplicaJoined):
-            self._line("  · replica joined", dim=True)
+            self._line("  · ", "replica joined", "dim")
         elif isinstance(event, Shutdown):
             reason = _name(event.shutdown_reason or "no reason given")
-            self._line(f"  · conversation shut down ({reason})", dim=True)
+            self._line("  · ", f"conversation shut down ({reason})", "dim")
         elif isinstance(event, UnknownEvent):
-            self._line(f"  · unhandled event {_name(event.event_type)}{note}", dim=True)
+            self._line("  · ", f"unhandled event {_name(event.event_type)}{note}", "dim")
 
     def on_responded(self, utterance: Utterance, text: str) -> None:
         # What the replica is told to say under pipeline_mode echo, under the user's line.
-        self._line(f"  {'↳ echo':<8}│ {_clip(text)}", fg="cyan")
+        self._line(f"  {'↳ echo':<8}│ ", _clip(text), "cyan")
 
     def on_rejection(self, rejection: Rejection) -> None:
         what = _name(rejection.event_type or "message")
         answered = "  → answered with an error" if rejection.tool_call_id else ""
         self._line(
-            f"  ✗ rejected {what} ({rejection.reason.value}): {_clip(rejection.detail, 120)}"
-            f"{answered}",
-            fg="red",
+            "  ✗ ",
+            f"rejected {what} ({rejection.reason.value}): {_clip(rejection.detail, 120)}{answered}",
+            "red",
         )
 
     def on_drop(self, event: Event, reason: DropReason) -> None:
         seq = f" seq {event.seq}" if event.seq is not None else ""
-        self._line(f"  · dropped {_name(event.event_type)}{seq} ({reason.value})", dim=True)
+        self._line("  · ", f"dropped {_name(event.event_type)}{seq} ({reason.value})", "dim")
 
     def on_participant(
         self, change: ParticipantChange, participant: Participant, *, replica: bool
@@ -160,15 +195,13 @@ class Transcript(SessionListener):
         if change == "updated":
             return
         who = "replica" if replica else "participant"
-        self._line(f"  · {who} {_clip(participant.describe())} {change} the room", dim=True)
+        self._line("  · ", f"{who} {_clip(participant.describe())} {change} the room", "dim")
 
     def on_untrusted(self, message: Any, sender: str) -> None:
         parsed = parse_event(message)
         what = _name(parsed.event_type or "message")
-        self._line(
-            f"  ✗ ignored {what} from {_clip(sender)}: not the replica (untrusted_sender)",
-            fg="red",
-        )
+        why = "not the replica (untrusted_sender)"
+        self._line("  ✗ ", f"ignored {what} from {_clip(sender)}: {why}", "red")
 
     def on_outcome(self, outcome: ToolOutcome) -> None:
         mark, colour = _MARKS[outcome.kind]
@@ -190,7 +223,8 @@ class Transcript(SessionListener):
             sent = f"{label}: {_clip(str(body))}"
         trunc = " (truncated)" if outcome.truncated else ""
         took = f"{outcome.latency * 1000:.1f} ms"
-        self._line(f"    {mark} {_name(outcome.tool)} {kind} in {took} → {sent}{trunc}", fg=colour)
+        body = f"{_name(outcome.tool)} {kind} in {took} → {sent}{trunc}"
+        self._line(f"    {mark} ", body, colour)
 
 
 def _counts(counter: Counter[str] | Mapping[str, int]) -> str:

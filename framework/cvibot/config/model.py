@@ -40,7 +40,7 @@ The main keys, with their defaults (``config.example.yaml`` and
       on_oversize: truncate        # truncate | error
       shutdown_grace: 10.0         # seconds
     logging:
-      level: info                  # debug | info | warning | error
+      level: null                  # debug | info | warning | error
       format: auto                 # auto | console | json
       transcript: true
 
@@ -182,13 +182,15 @@ class DispatchConfig(BaseModel):
 
 
 class LoggingConfig(BaseModel):
-    """Log output: ``format`` ``auto`` is console on a terminal, JSON otherwise;
+    """Log output: ``level`` unset is ``warning`` while the transcript is printed and the
+    logs are console lines (the transcript is the view; log lines that repeat it are left
+    out), ``info`` otherwise; ``format`` ``auto`` is console on a terminal, JSON otherwise;
     ``transcript`` prints the conversation (speech, tool calls and their answers) and a
     summary on stdout (``--quiet`` turns it off)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    level: Literal["debug", "info", "warning", "error"] = "info"
+    level: Literal["debug", "info", "warning", "error"] | None = None
     format: Literal["auto", "console", "json"] = "auto"
     transcript: bool = True
 

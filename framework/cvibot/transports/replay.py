@@ -19,7 +19,12 @@ File format, one JSON value per line (blank lines are skipped):
     (``"out_failed"``, with an ``"error"``: what it tried to send when the send failed);
     not replayed, read by :func:`read_outbound` for ``cvibot replay --check``;
   - ``{"direction": "meta", "at": 0.0, "recording": {"version": 1, ...}}``: the header,
-    not replayed. A ``version`` newer than :data:`RECORDING_VERSION` is an error.
+    not replayed. A ``version`` newer than :data:`RECORDING_VERSION` is an error;
+  - ``{"direction": "note", "note": "..."}``: a note for a person reading the replay
+    about the next line delivered (a demo's deliberately malformed line, which cannot
+    carry one itself); ``in`` and ``participant`` lines may carry their own ``"note"``.
+    Notes are never delivered to the bot: :attr:`ReplayTransport.on_note` receives
+    them, as the transcript does, just before their line is delivered.
 
   Lines of any other ``direction`` are skipped (later versions may add some).
 
@@ -45,9 +50,10 @@ they would live.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, Literal, get_args
@@ -89,6 +95,7 @@ class RecordedMessage:
     sender: str | None
     at: float | None
     received_at: float | None = None
+    note: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,6 +107,7 @@ class RecordedParticipant:
     participant: Participant
     reason: str | None
     at: float | None
+    note: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,7 +125,14 @@ class RecordedOutbound:
     error: str | None = None
 
 
-_Entry = RecordedMessage | RecordedParticipant | RecordedOutbound
+@dataclass(frozen=True, slots=True)
+class _Note:
+    """A ``note`` line: said about the next line delivered."""
+
+    text: str
+
+
+_Entry = RecordedMessage | RecordedParticipant | RecordedOutbound | _Note
 
 
 def _number(value: Any) -> float | None:
@@ -153,6 +168,7 @@ def _recording_line(path: Path, line: int, value: Mapping[str, Any]) -> _Entry |
             _text(value.get("sender")),
             at,
             _number(value.get("received_at")),
+            _text(value.get("note")),
         )
     if direction == "participant":
         change = value.get("change")
@@ -166,7 +182,9 @@ def _recording_line(path: Path, line: int, value: Mapping[str, Any]) -> _Entry |
         participant = Participant.from_daily(value.get("participant"))
         if participant is None:
             raise _broken(path, line, 'a "participant" line without a participant id')
-        return RecordedParticipant(line, change, participant, _text(value.get("reason")), at)
+        return RecordedParticipant(
+            line, change, participant, _text(value.get("reason")), at, _text(value.get("note"))
+        )
     if direction in ("out", "out_failed"):
         message = value.get("message")
         if not isinstance(message, Mapping):
@@ -175,6 +193,9 @@ def _recording_line(path: Path, line: int, value: Mapping[str, Any]) -> _Entry |
         if direction == "out_failed":
             error = _text(value.get("error")) or "the send failed"
         return RecordedOutbound(line, message, _text(value.get("to")), at, error)
+    if direction == "note":
+        note = _text(value.get("note"))
+        return _Note(note) if note else None
     if direction == "meta":
         header = value.get("recording")
         version = header.get("version") if isinstance(header, Mapping) else None
@@ -281,7 +302,7 @@ def read_recording(path: Path) -> Iterator[RecordedMessage]:
     Raises :class:`TransportError` if the file cannot be read or a recording line is
     broken (see the module docstring).
     """
-    for entry in _read(path):
+    for entry in read_entries(path):
         if isinstance(entry, RecordedMessage):
             yield entry
 
@@ -289,8 +310,15 @@ def read_recording(path: Path) -> Iterator[RecordedMessage]:
 def read_entries(path: Path) -> Iterator[RecordedMessage | RecordedParticipant]:
     """Yield what a replay delivers: inbound messages and participant changes, in file
     order. Raises :class:`TransportError` as :func:`read_recording` does."""
+    note: str | None = None
     for entry in _read(path):
-        if not isinstance(entry, RecordedOutbound):
+        if isinstance(entry, _Note):
+            note = entry.text if note is None else f"{note}; {entry.text}"
+        elif not isinstance(entry, RecordedOutbound):
+            if note is not None:
+                own = f"{note}; {entry.note}" if entry.note else note
+                entry = dataclasses.replace(entry, note=own)
+                note = None
             yield entry
 
 
@@ -316,7 +344,8 @@ class ReplayTransport(Transport):
     flushed as it is written; it is created readable by its owner only (``0600``, see
     :mod:`cvibot.transports.private_file`). Nothing sent is kept in memory.
     Participant lines reach ``receiver.on_participant`` (``received_at=None``) in file
-    order with the messages.
+    order with the messages. ``on_note``, when set, is called with each line's note
+    (see the module docstring) just before that line is delivered.
     """
 
     name = "replay"
@@ -338,6 +367,7 @@ class ReplayTransport(Transport):
         self.pace = pace
         self.speed = speed
         self.out = out
+        self.on_note: Callable[[str], None] | None = None
         self._out_file: IO[bytes] | None = None
         self._closed = False
 
@@ -364,6 +394,8 @@ class ReplayTransport(Transport):
                 delay = started + item.at / self.speed - time.monotonic()
                 if delay > 0:
                     await asyncio.sleep(delay)
+            if item.note is not None and self.on_note is not None:
+                self.on_note(item.note)
             if isinstance(item, RecordedParticipant):
                 receiver.on_participant(item.change, item.participant, item.reason, None)
             else:

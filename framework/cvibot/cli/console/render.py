@@ -1,9 +1,11 @@
 """How ``cvibot console`` shows what the bot sends, as the replica would get it.
 
-One function per message kind, each returning the lines to print (plain text, no
-styling), so that a later restyling changes this module alone. :func:`render_sent`
-picks the function by ``event_type``; a kind it does not know is shown as its JSON.
-Long values are shown whole: the console is for reading what the bot really sent.
+One function per message kind, each returning the lines to print (plain text), so
+that a later restyling changes this module alone. :func:`render_sent` picks the function
+by ``event_type``; a kind it does not know is shown as its JSON. Long values are shown
+whole: the console is for reading what the bot really sent. :func:`line_style` gives
+each line its style and hanging indent, in the transcript's colours
+(:class:`cvibot.cli.style.Styler` writes them).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ if TYPE_CHECKING:
     from cvibot.tools import ToolSpec
 
 __all__ = [
+    "line_style",
     "render_append_context",
     "render_call",
     "render_echo",
@@ -46,6 +49,23 @@ _NOTE = "·"  # what happened, as the console saw it
 _INDENT = "    "
 
 Renderer = Callable[[Mapping[str, Any]], list[str]]
+
+
+def line_style(line: str) -> tuple[str | None, int]:
+    """The style (a rich style, ``None`` for none) and hanging indent of one rendered
+    line, by its marker: what the bot sends green (a result's lines plain, under it),
+    what the console sends cyan, notes dim, errors red."""
+    if line.startswith(_OUT):
+        return "green", 2
+    if line.startswith(_IN):
+        return "cyan", 2
+    if line.startswith(_NOTE):
+        return "dim", 2
+    if line.startswith("error:"):
+        return "red", 2
+    if line.startswith(_INDENT):
+        return None, len(_INDENT)
+    return None, 2
 
 
 def _props(message: Mapping[str, Any]) -> Mapping[str, Any]:

@@ -11,7 +11,6 @@ reads like a session.
 from __future__ import annotations
 
 import contextlib
-import threading
 import types
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -39,25 +38,23 @@ _HISTORY_LENGTH = 1000
 
 
 class Screen:
-    """Prints lines to ``stream`` from any thread, one block at a time.
+    """Prints lines to ``stream`` from any thread, one block at a time, styled as the
+    transcript is (:class:`cvibot.cli.style.Styler`: colours on a terminal unless
+    ``NO_COLOR``, wrapped to its width with hanging indents; plain text elsewhere).
 
     Text the stream's encoding cannot carry (a lone surrogate in what a tool returned)
-    is written escaped rather than failing.
+    is written escaped rather than failing; control characters are shown as escapes.
     """
 
-    def __init__(self, stream: IO[str]) -> None:
-        self._out = stream
-        self._lock = threading.Lock()
+    def __init__(
+        self, stream: IO[str], *, color: bool | None = None, width: int | None = None
+    ) -> None:
+        from cvibot.cli.style import Styler
+
+        self._styler = Styler(stream, color=color, width=width)
 
     def show(self, lines: list[str]) -> None:
-        text = "".join(line + "\n" for line in lines)
-        with self._lock:
-            try:
-                self._out.write(text)
-            except UnicodeEncodeError:
-                encoding = getattr(self._out, "encoding", None) or "utf-8"
-                self._out.write(text.encode(encoding, "backslashreplace").decode(encoding))
-            self._out.flush()
+        self._styler.lines([(line, *render.line_style(line)) for line in lines])
 
 
 def read_eval_print(
