@@ -13,8 +13,9 @@ blocked, while a created conversation is being ended). A daemon watchdog bounds 
 whole stop: if the process still runs the grace plus the time the
 transport's clean-up may take plus :data:`_STOP_SLACK` seconds after the first signal
 (an ``async`` handler that blocks the loop, a hook that hangs), it exits with status 1.
-:func:`exit_now` leaves with ``os._exit`` when a thread that the interpreter would join
-is still running (a sync handler past its grace), so no stuck thread outlives the stop.
+:func:`cvibot.cli.process.exit_now` leaves with ``os._exit`` when a thread that the
+interpreter would join is still running (a sync handler past its grace), so no stuck
+thread outlives the stop.
 """
 
 from __future__ import annotations
@@ -26,7 +27,6 @@ import signal
 import socket
 import sys
 import threading
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -43,11 +43,10 @@ if TYPE_CHECKING:
     from cvibot.transports.base import Transport
     from cvibot.transports.daily import DailyTransport
 
-__all__ = ["Plan", "StopRequested", "exit_now", "serve"]
+__all__ = ["Plan", "StopRequested", "serve"]
 
 _END_TIMEOUT = 10.0  # seconds for ending a created conversation at exit
 _STOP_SLACK = 2.0  # seconds the watchdog adds for the loop's own teardown
-_THREAD_WAIT = 0.2  # seconds exit_now gives threads to end before leaving without them
 EXIT_SIGNAL = 130  # a second signal, or one before the conversation started
 EXIT_STUCK = 1  # the watchdog: the stop did not finish in time
 _STDOUT_CLOSED = "closed stdout"
@@ -84,56 +83,14 @@ class Plan:
     record: Path | None = None
 
 
-def exit_now(code: int) -> None:
-    """Exit with ``code`` (141 instead of 0 once stdout's reader went away) after
-    flushing stdout and stderr.
-
-    At once (``os._exit``) if a Daily call client is still being released, or (in a
-    process of its own: :func:`cvibot.cli.process.own_process`) if a non-daemon thread
-    still runs a moment later (a sync tool handler past the grace, a plugin's thread;
-    idle pool workers end within that moment, so ordinary exits stay ordinary): the
-    interpreter would otherwise wait for them, up to ~19 s for the SDK and forever for
-    a handler that never returns. Their calls were answered already (with a shutdown
-    error): nothing is lost by not waiting.
-    """
-    from cvibot.cli.process import EXIT_STDOUT_CLOSED, owns_process, stdout_closed
-    from cvibot.transports.daily import pending_releases
-
-    if code == 0 and stdout_closed():
-        code = EXIT_STDOUT_CLOSED
-    _flush()
-    if pending_releases() or (owns_process() and _stuck_threads(_THREAD_WAIT)):
-        os._exit(code)
-    sys.exit(code)
-
-
-def _flush() -> None:
-    for stream in (sys.stdout, sys.stderr):
-        with contextlib.suppress(Exception):  # a closed or broken stream: nothing to save
-            stream.flush()
-
-
-def _stuck_threads(wait: float) -> list[threading.Thread]:
-    """Threads other than this one that interpreter exit would wait for and that are
-    still running after ``wait`` seconds in all (idle pool workers end at once)."""
-    current = threading.current_thread()
-    deadline = time.monotonic() + wait
-    stuck = []
-    for thread in threading.enumerate():
-        if thread is current or thread.daemon:
-            continue
-        thread.join(max(0.0, deadline - time.monotonic()))
-        if thread.is_alive():
-            stuck.append(thread)
-    return stuck
-
-
 def _exit_quietly(code: int, line: str) -> NoReturn:
     """Write ``line`` to stderr and exit with ``code`` at once, from any thread (an
     unbuffered write; stdout flushed in a thread of its own and given half a second,
     since a writer blocked on a full pipe may hold its lock)."""
     _write_stderr(line)
-    flusher = threading.Thread(target=_flush, name="cvibot-exit-flush", daemon=True)
+    from cvibot.cli.process import flush_streams
+
+    flusher = threading.Thread(target=flush_streams, name="cvibot-exit-flush", daemon=True)
     flusher.start()
     flusher.join(0.5)
     os._exit(code)

@@ -44,7 +44,7 @@ def _fail(message: str, code: int) -> NoReturn:
 
 
 def _exit(code: int) -> NoReturn:
-    from cvibot.cli.live import exit_now
+    from cvibot.cli.process import exit_now
 
     exit_now(code)
     raise SystemExit(code)

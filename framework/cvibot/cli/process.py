@@ -11,7 +11,7 @@ stream over file descriptor 1 whose raw writes catch the error, point the descri
 with :data:`EXIT_STDOUT_CLOSED`, without a traceback.
 
 :func:`own_process`: the console script says the process is its own, so exiting may
-use ``os._exit`` (see :func:`cvibot.cli.live.exit_now`); in-process callers (click's
+use ``os._exit`` (see :func:`exit_now`); in-process callers (click's
 test runner) only ever get ``SystemExit``. Kept here, light to import, since every
 command's entry goes through it.
 """
@@ -24,10 +24,13 @@ import io
 import os
 import sys
 import threading
+import time
 from collections.abc import Callable
 
 __all__ = [
     "EXIT_STDOUT_CLOSED",
+    "exit_now",
+    "flush_streams",
     "guard_stdout",
     "on_stdout_closed",
     "own_process",
@@ -37,6 +40,8 @@ __all__ = [
 
 EXIT_STDOUT_CLOSED = 141
 """128 + SIGPIPE: what a shell reports for a filter that SIGPIPE ended."""
+
+_THREAD_WAIT = 0.2  # seconds exit_now gives threads to end before leaving without them
 
 _lock = threading.Lock()
 _closed = False
@@ -129,3 +134,48 @@ def guard_stdout() -> None:
         line_buffering=getattr(current, "line_buffering", False),
         write_through=False,
     )
+
+
+def exit_now(code: int) -> None:
+    """Exit with ``code`` (141 instead of 0 once stdout's reader went away) after
+    flushing stdout and stderr.
+
+    At once (``os._exit``) if a Daily call client is still being released, or (in a
+    process of its own: :func:`own_process`) if a non-daemon thread
+    still runs a moment later (a sync tool handler past the grace, a plugin's thread;
+    idle pool workers end within that moment, so ordinary exits stay ordinary): the
+    interpreter would otherwise wait for them, up to ~19 s for the SDK and forever for
+    a handler that never returns. Their calls were answered already (with a shutdown
+    error): nothing is lost by not waiting.
+    """
+    if code == 0 and stdout_closed():
+        code = EXIT_STDOUT_CLOSED
+    flush_streams()
+    # Only a process that imported the Daily transport can have a release pending; not
+    # importing it otherwise keeps `cvibot --help` fast.
+    daily = sys.modules.get("cvibot.transports.daily.release")
+    releasing = daily is not None and daily.pending_releases()
+    if releasing or (owns_process() and _stuck_threads(_THREAD_WAIT)):
+        os._exit(code)
+    sys.exit(code)
+
+
+def flush_streams() -> None:
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):  # a closed or broken stream: nothing to save
+            stream.flush()
+
+
+def _stuck_threads(wait: float) -> list[threading.Thread]:
+    """Threads other than this one that interpreter exit would wait for and that are
+    still running after ``wait`` seconds in all (idle pool workers end at once)."""
+    current = threading.current_thread()
+    deadline = time.monotonic() + wait
+    stuck = []
+    for thread in threading.enumerate():
+        if thread is current or thread.daemon:
+            continue
+        thread.join(max(0.0, deadline - time.monotonic()))
+        if thread.is_alive():
+            stuck.append(thread)
+    return stuck
