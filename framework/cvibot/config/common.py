@@ -7,11 +7,11 @@ from typing import Annotated, Any
 
 from pydantic import Field
 
+from cvibot.tools.options import TimeoutSeconds
+
 __all__ = ["LocatedValueError", "TimeoutSeconds", "WaitSeconds", "describe"]
 
-# Tool timeouts, in seconds: positive, and at most an hour so a typo in minutes or
-# milliseconds is caught rather than leaving a call hanging.
-TimeoutSeconds = Annotated[float, Field(gt=0, le=3600, allow_inf_nan=False)]
+# Tool timeouts (seconds, at most an hour) are declared with the tool options.
 
 # Seconds for the network waits of the Daily transport: positive, at most 10 minutes.
 WaitSeconds = Annotated[float, Field(gt=0, le=600, allow_inf_nan=False)]

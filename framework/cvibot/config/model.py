@@ -50,7 +50,7 @@ The live sections (``conversation.url`` / ``create``, ``tavus``, ``trust``, the
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -70,7 +70,7 @@ from cvibot.config.transport import (
     ReplayTransportConfig,
     TransportConfig,
 )
-from cvibot.tools.options import ReplyMode
+from cvibot.tools.options import ReplyMode, config_model
 
 __all__ = [
     "BotConfig",
@@ -95,19 +95,14 @@ __all__ = [
 _RESPOND_UNDER_ECHO = "respond needs Tavus's LLM, which pipeline_mode: echo turns off"
 
 
-class ToolOverride(BaseModel):
-    """Per-tool settings from ``tools.<name>``; ``None`` keeps what the tool declares.
+# The ``tools.<name>:`` section: the ToolOptions fields marked ``config``, all optional.
+if TYPE_CHECKING:
 
-    ``timeout`` in seconds (0 < timeout <= 3600), from the call's arrival to its answer;
-    ``max_concurrent`` (>= 1) calls of the tool running at once per conversation.
-    """
+    class ToolOverride(BaseModel):  # what type checkers see of the model made below
+        def __getattr__(self, name: str) -> Any: ...
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    reply: ReplyMode | None = None
-    timeout: TimeoutSeconds | None = None
-    cancel_on_interrupt: bool | None = None
-    max_concurrent: int | None = Field(default=None, ge=1)
+else:
+    ToolOverride = config_model()
 
 
 class Defaults(BaseModel):
