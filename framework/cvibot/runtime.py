@@ -22,7 +22,7 @@ from cvibot.errors import (
     PluginLoadError,
     PluginSettingsError,
 )
-from cvibot.participants import ReplicaRule, TrustPolicy
+from cvibot.participants import TrustPolicy
 from cvibot.plugins import PluginHost
 from cvibot.plugins.selection import PluginSelection
 from cvibot.plugins.workers import HookWorkers
@@ -89,16 +89,7 @@ class Bot:
             on_oversize=dispatch.on_oversize,
             waiting=WaitingBound(dispatch.max_waiting_calls_total),
         )
-        trust = self.config.trust
-        self.trust = TrustPolicy(
-            senders=trust.senders,
-            replica=ReplicaRule(
-                user_id_markers=tuple(trust.replica.user_id_contains),
-                user_names=tuple(trust.replica.user_names),
-                participant_ids=tuple(trust.replica.participant_ids),
-            ),
-            answer_to=trust.answer_to,
-        )
+        self.trust: TrustPolicy = self.config.trust
         self.hook_workers = HookWorkers(dispatch.observer_queue)
         self._event_observers = self.hook_workers.offload(
             host.observers("cvibot_event"), "cvibot_event"

@@ -58,10 +58,8 @@ from cvibot.config.common import LocatedValueError, TimeoutSeconds
 from cvibot.config.live import (
     ConversationConfig,
     CreateConversationConfig,
-    ReplicaConfig,
     TavusConfig,
     ToolSyncConfig,
-    TrustConfig,
 )
 from cvibot.config.plugins import PluginEntry
 from cvibot.config.transport import (
@@ -70,6 +68,7 @@ from cvibot.config.transport import (
     ReplayTransportConfig,
     TransportConfig,
 )
+from cvibot.participants import TrustPolicy
 from cvibot.tools.options import ReplyMode, config_model
 
 __all__ = [
@@ -84,12 +83,10 @@ __all__ = [
     "PluginEntry",
     "ReconnectConfig",
     "ReplayTransportConfig",
-    "ReplicaConfig",
     "TavusConfig",
     "ToolOverride",
     "ToolSyncConfig",
     "TransportConfig",
-    "TrustConfig",
 ]
 
 _RESPOND_UNDER_ECHO = "respond needs Tavus's LLM, which pipeline_mode: echo turns off"
@@ -210,7 +207,7 @@ class BotConfig(BaseModel):
         default=None, discriminator="type"
     )
     tavus: TavusConfig = TavusConfig()
-    trust: TrustConfig = TrustConfig()
+    trust: TrustPolicy = TrustPolicy()
     plugins: list[PluginEntry] = []
     # Installed plugins nobody names join the bot only on request (they bring tools an
     # LLM can call): see cvibot.plugins.selection.
