@@ -64,7 +64,6 @@ from cvibot.config.live import (
 from cvibot.config.plugins import PluginEntry
 from cvibot.config.transport import (
     DailyTransportConfig,
-    ReconnectConfig,
     ReplayTransportConfig,
     TransportConfig,
 )
@@ -81,7 +80,6 @@ __all__ = [
     "LocatedValueError",
     "LoggingConfig",
     "PluginEntry",
-    "ReconnectConfig",
     "ReplayTransportConfig",
     "TavusConfig",
     "ToolOverride",
