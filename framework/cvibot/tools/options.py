@@ -24,16 +24,19 @@ from cvibot.errors import ToolDefinitionError
 
 __all__ = [
     "MAX_NAME_LENGTH",
+    "OMIT",
     "ON_CALL_VALUES",
     "ON_RESOLVE_VALUES",
     "Origin",
     "ReplyMode",
+    "TavusField",
     "TimeoutSeconds",
     "ToolBehaviourKwargs",
     "ToolOptionKwargs",
     "ToolOptions",
     "config_model",
     "name_problem",
+    "tavus_fields",
 ]
 
 #: Longest tool name Tavus accepts (``^[a-zA-Z_][a-zA-Z0-9_]{0,63}$``, §7.2).
@@ -54,8 +57,10 @@ TimeoutSeconds = Annotated[float, Field(gt=0, le=3600, allow_inf_nan=False)]
 
 _FIRST_CHARS: Final = frozenset(string.ascii_letters + "_")
 _NAME_CHARS: Final = _FIRST_CHARS | frozenset(string.digits)
-# The field metadata key naming the pydantic type of an option the config may set.
+# The field metadata keys: the pydantic type of an option the config may set, and the
+# TavusField of an option that is a field of Tavus's tools registry.
 _CONFIG: Final = "config"
+_TAVUS: Final = "tavus"
 
 
 class ReplyMode(StrEnum):
@@ -120,6 +125,38 @@ def _config(annotation: Any) -> dict[str, Any]:
     return {_CONFIG: annotation}
 
 
+#: A :class:`TavusField` default meaning "leave the field out of the body".
+OMIT: Final = "<omit>"
+
+
+@dataclass(frozen=True, slots=True)
+class TavusField:
+    """How an option is a field of the Tavus tools registry (§7.2): exported by
+    :func:`~cvibot.tools.to_registry_tool` and compared by :mod:`cvibot.sync.compare`.
+
+    ``export``: the value sent for an LLM tool that leaves the option ``None``;
+    ``perception``: the value sent (and assumed) for a vision/audio tool that does;
+    ``server``: Tavus's own default for an LLM tool, when the field is missing or ``null``.
+    :data:`OMIT` leaves the field out of the body.
+    """
+
+    export: Any
+    perception: Any
+    server: Any
+
+
+def _tavus(export: Any, perception: Any, server: Any) -> dict[str, Any]:
+    """Field metadata: the option is the Tavus registry field of the same name."""
+    return {_TAVUS: TavusField(export, perception, server)}
+
+
+def tavus_fields() -> dict[str, TavusField]:
+    """``{name: TavusField}`` of the options that are Tavus registry fields, in order."""
+    return {
+        f.name: f.metadata[_TAVUS] for f in dataclasses.fields(ToolOptions) if _TAVUS in f.metadata
+    }
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ToolOptions:
     """The options of one tool, checked on construction (a value that exists is valid).
@@ -144,7 +181,9 @@ class ToolOptions:
     Strings become the enums and a timeout a float. Raises
     :class:`~cvibot.errors.ToolDefinitionError` naming the tool and the rule. Fields whose
     metadata holds ``config`` may be set in the config's ``tools.<name>:`` section
-    (:func:`config_model`).
+    (:func:`config_model`); those holding ``tavus`` (a :class:`TavusField`) are fields of
+    Tavus's tools registry, exported and compared under the same name
+    (:func:`tavus_fields`).
     """
 
     name: str | None = None
@@ -156,9 +195,13 @@ class ToolOptions:
     cancel_on_interrupt: bool | None = field(default=None, metadata=_config(bool))
     max_concurrent: int | None = field(default=None, metadata=_config(Annotated[int, Field(ge=1)]))
     origin: Origin = Origin.LLM
-    on_call: str | None = None
-    static_filler: str | None = None
-    on_resolve: str | None = None
+    on_call: str | None = field(
+        default=None, metadata=_tavus("generate_filler", None, "generate_filler")
+    )
+    static_filler: str | None = field(default=None, metadata=_tavus(OMIT, OMIT, None))
+    on_resolve: str | None = field(
+        default=None, metadata=_tavus("generate_response", "fire_and_forget", "fire_and_forget")
+    )
 
     def __post_init__(self) -> None:
         if self.name is not None:
