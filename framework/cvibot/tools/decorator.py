@@ -22,7 +22,7 @@ from types import FrameType, ModuleType
 from typing import Any, Final, TypeVar, Unpack, overload
 
 from cvibot.errors import ToolDefinitionError
-from cvibot.tools.options import ToolOptionKwargs
+from cvibot.tools.options import ToolOptionKwargs, ToolOptions
 from cvibot.tools.schema import default_name, function_schema, is_async_callable, unwrap_partial
 from cvibot.tools.spec import ToolSpec
 
@@ -112,6 +112,10 @@ def tool(fn: Callable[..., Any] | None = None, /, **options: Unpack[ToolOptionKw
     option, an unannotated / ``*args`` / positional-only / ``tavus_`` parameter, two
     ``ToolContext`` parameters, or a docstring documenting a parameter that does not exist.
     """
+
+    unknown = sorted(set(options) - set(ToolOptions.option_names()))
+    if unknown:  # as for an explicit signature: at the call, not when the decorator runs
+        raise TypeError(f"tool() got an unexpected keyword argument {unknown[0]!r}")
 
     def decorate(func: F) -> F:
         return _mark(func, sys._getframe(1), options)
