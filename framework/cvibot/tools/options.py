@@ -4,8 +4,9 @@
 take them as keyword arguments (typed by :class:`ToolOptionKwargs`); a
 :class:`~cvibot.tools.ToolSpec` is a :class:`ToolOptions` with the function's parts added;
 the config's ``tools.<name>:`` section is :func:`config_model`, made from the fields marked
-``config``. A new option is one field here (and one key of :class:`ToolBehaviourKwargs`,
-which a test keeps in step), plus its documentation.
+``config``; the fields marked ``tavus`` are exported to and compared with Tavus's tools
+registry (:func:`tavus_fields`). A new option is one field here (and one key of
+:class:`ToolBehaviourKwargs`, which a test keeps in step), plus its documentation.
 """
 
 from __future__ import annotations
