@@ -6,7 +6,7 @@ forge a ``conversation.tool_call``. The session acts only on messages whose send
 
 The rule (:class:`ReplicaRule`): a participant matches when
 
-1. its Daily ``user_id`` contains one of ``user_id_markers`` (default ``tavus-replica``,
+1. its Daily ``user_id`` contains one of ``user_id_contains`` (default ``tavus-replica``,
    the rule of Tavus's own ``useReplicaIDs`` hook in ``@tavus/cvi-ui``; Daily sets
    ``user_id`` from the meeting token, so a browser cannot pick it), or its id is one of
    ``participant_ids`` (tests, fixed setups); **and**
@@ -45,9 +45,11 @@ Participants arrive as daily-python's dicts (``{"id": ..., "info": {"userId": ..
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
 
 __all__ = [
     "Participant",
@@ -97,17 +99,29 @@ class Participant:
         return f"{self.id} ({extra})" if extra else self.id
 
 
-@dataclass(frozen=True, slots=True)
-class ReplicaRule:
-    """How to recognise the replica's participant (see the module docstring).
+# A marker, id or name of the rule: an empty one would match everything or nothing.
+_Text = Annotated[str, Field(min_length=1)]
 
-    ``user_id_markers`` and ``participant_ids`` identify it (either is enough);
-    ``user_names``, when not empty, is a further condition on its user name.
+
+class ReplicaRule(BaseModel):
+    """How to recognise the replica's participant (see the module docstring); the
+    config's ``trust.replica`` section.
+
+    - ``user_id_contains``: markers of its Daily ``user_id`` (Tavus's rule:
+      ``tavus-replica``); identifies it.
+    - ``participant_ids``: fixed participant ids, optional; identifies it too.
+    - ``user_names``: optional; when set, the replica's participant name must also be
+      one of these (the persona's name). A further condition only: any participant
+      can take a name, so a name never identifies the replica alone.
+
+    Every entry is a non-empty string (pydantic's ``ValidationError`` otherwise).
     """
 
-    user_id_markers: tuple[str, ...] = ("tavus-replica",)
-    user_names: tuple[str, ...] = ()
-    participant_ids: tuple[str, ...] = ()
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    user_id_contains: list[_Text] = ["tavus-replica"]
+    user_names: list[_Text] = []
+    participant_ids: list[_Text] = []
 
     def matches(self, participant: Participant) -> bool:
         """True if ``participant`` (never the local one) fits the rule."""
@@ -115,7 +129,7 @@ class ReplicaRule:
             return False
         identified = participant.id in self.participant_ids or (
             participant.user_id is not None
-            and any(marker in participant.user_id for marker in self.user_id_markers)
+            and any(marker in participant.user_id for marker in self.user_id_contains)
         )
         if not identified:
             return False
@@ -214,15 +228,17 @@ class Roster:
         return len(self._participants)
 
 
-@dataclass(frozen=True, slots=True)
-class TrustPolicy:
-    """Whose messages the session acts on, and where answers go.
+class TrustPolicy(BaseModel):
+    """Whose messages the session acts on, and where answers go; the config's ``trust``
+    section.
 
-    - ``senders``: ``replica`` acts only on messages from the participant that
-      ``replica`` identifies as the replica; a message without a sender is trusted only
-      on a transport that does not identify senders
-      (:attr:`cvibot.transports.base.Transport.identifies_senders`: a memory transport, a
-      replay). ``any`` acts on every participant's messages (a room you control, tests).
+    - ``senders``: ``replica`` (default) acts only on messages from the participant that
+      ``replica`` identifies as the replica: other participants (a human's browser) can
+      broadcast app-messages too, and a forged tool call must not run a handler. A
+      message without a sender is trusted only on a transport that does not identify
+      senders (:attr:`cvibot.transports.base.Transport.identifies_senders`: a memory
+      transport, a replay). ``any`` acts on every participant's messages (a room you
+      control, tests).
     - ``answer_to``: ``broadcast`` sends every interaction to the whole room, as Tavus
       documents (``sendAppMessage(obj, '*')``, protocol reference §1) and as its own
       client does; ``replica`` addresses it to the replica's participant only, so other
@@ -231,6 +247,8 @@ class TrustPolicy:
       ``replica`` against a live room before relying on it.
     """
 
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
     senders: Literal["replica", "any"] = "replica"
-    replica: ReplicaRule = field(default_factory=ReplicaRule)
+    replica: ReplicaRule = ReplicaRule()
     answer_to: Literal["broadcast", "replica"] = "broadcast"

@@ -13,7 +13,6 @@ from typing import Any
 
 from cvibot.config import LoadedConfig
 from cvibot.dispatch import DispatchPolicy
-from cvibot.dispatch.admission import WaitingBound
 from cvibot.dispatch.pool import ToolPool
 from cvibot.errors import (
     ConfigError,
@@ -22,7 +21,7 @@ from cvibot.errors import (
     PluginLoadError,
     PluginSettingsError,
 )
-from cvibot.participants import ReplicaRule, TrustPolicy
+from cvibot.participants import TrustPolicy
 from cvibot.plugins import PluginHost
 from cvibot.plugins.selection import PluginSelection
 from cvibot.plugins.workers import HookWorkers
@@ -75,31 +74,11 @@ class Bot:
         self.config = loaded.config
         self.host = host
         self.tools: Mapping[str, ToolSpec] = tools
-        defaults = self.config.defaults
-        dispatch = self.config.dispatch
-        self.policy = DispatchPolicy(
-            default_reply=defaults.reply,
-            perception_reply=defaults.perception_reply,
-            default_timeout=defaults.timeout,
-            cancel_on_interrupt=defaults.cancel_on_interrupt,
-            max_concurrent_calls=dispatch.max_concurrent_calls,
-            max_concurrent_per_tool=dispatch.max_concurrent_per_tool,
-            max_waiting_calls=dispatch.max_waiting_calls,
-            message_limit=dispatch.message_limit,
-            on_oversize=dispatch.on_oversize,
-            waiting=WaitingBound(dispatch.max_waiting_calls_total),
+        self.policy = DispatchPolicy.from_sections(
+            defaults=self.config.defaults, dispatch=self.config.dispatch
         )
-        trust = self.config.trust
-        self.trust = TrustPolicy(
-            senders=trust.senders,
-            replica=ReplicaRule(
-                user_id_markers=tuple(trust.replica.user_id_contains),
-                user_names=tuple(trust.replica.user_names),
-                participant_ids=tuple(trust.replica.participant_ids),
-            ),
-            answer_to=trust.answer_to,
-        )
-        self.hook_workers = HookWorkers(dispatch.observer_queue)
+        self.trust: TrustPolicy = self.config.trust
+        self.hook_workers = HookWorkers(self.policy.observer_queue)
         self._event_observers = self.hook_workers.offload(
             host.observers("cvibot_event"), "cvibot_event"
         )
@@ -108,7 +87,7 @@ class Bot:
         )
         self._has_responder = bool(host.pm.hook.cvibot_respond_to_utterance.get_hookimpls())
         self.watchdog: LoopWatchdog | None = None
-        if dispatch.loop_warn_after is not None:
+        if self.policy.loop_warn_after is not None:
             hooks = [
                 (name, impl.plugin_name, impl.function)
                 for name in host.pm.hook.__dict__
@@ -116,7 +95,7 @@ class Bot:
                 for impl in getattr(host.pm.hook, name).get_hookimpls()
             ]
             self.watchdog = LoopWatchdog(
-                dispatch.loop_warn_after, labels=code_labels(self.tools, hooks)
+                self.policy.loop_warn_after, labels=code_labels(self.tools, hooks)
             )
         self._sessions: set[Session] = set()
         self._runs = 0
@@ -226,7 +205,7 @@ class Bot:
         :class:`PluginStartupError` (the plugin's exception as its ``cause``) when a
         plugin's ``cvibot_startup`` hook raises: the bot then does not start.
         """
-        grace = self.config.dispatch.shutdown_grace if grace is None else grace
+        grace = self.policy.shutdown_grace if grace is None else grace
         self._runs += 1
         if self.watchdog is not None:
             self.watchdog.start()  # idempotent: the first conversation starts it
@@ -328,8 +307,8 @@ class Bot:
 
     def _pool(self) -> ToolPool:
         if self._executor is None:
-            dispatch = self.config.dispatch
-            self._executor = ToolPool(dispatch.sync_workers, dispatch.max_sync_threads)
+            policy = self.policy
+            self._executor = ToolPool(policy.sync_workers, policy.max_sync_threads)
         return self._executor
 
     async def _serve(self, transport: Transport, session: Session, grace: float) -> None:

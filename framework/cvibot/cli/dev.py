@@ -139,9 +139,10 @@ def _grace(config: Path) -> float:
     from cvibot.errors import ConfigError
 
     try:
-        return load_config(config).config.dispatch.shutdown_grace
+        grace: float = load_config(config).config.dispatch.shutdown_grace
     except ConfigError:
         return _DEFAULT_GRACE
+    return grace
 
 
 @contextlib.contextmanager

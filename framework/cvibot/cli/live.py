@@ -97,25 +97,13 @@ def _exit_quietly(code: int, line: str) -> NoReturn:
 
 
 def _daily_transport(bot: Bot, plan: Plan, url: str, token: str | None) -> DailyTransport:
-    from cvibot.config import DailyTransportConfig
-    from cvibot.transports.daily import DailyTransport, ReconnectPolicy
+    from cvibot.transports.daily import DailyOptions, DailyTransport
 
-    cfg = plan.daily or DailyTransportConfig(type="daily")
-    configured = cfg.meeting_token.get_secret_value() if cfg.meeting_token else None
-    return DailyTransport(
+    return DailyTransport.from_options(
         url,
-        meeting_token=configured or token,
-        user_name=cfg.user_name,
-        join_timeout=cfg.join_timeout,
-        leave_timeout=cfg.leave_timeout,
-        send_timeout=cfg.send_timeout,
+        plan.daily or DailyOptions(),
+        meeting_token=token,
         message_limit=bot.config.dispatch.message_limit,
-        reconnect=ReconnectPolicy(
-            enabled=cfg.reconnect.enabled,
-            max_attempts=cfg.reconnect.max_attempts,
-            initial_backoff=cfg.reconnect.initial_backoff,
-            max_backoff=cfg.reconnect.max_backoff,
-        ),
     )
 
 

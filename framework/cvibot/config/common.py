@@ -3,18 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Annotated, Any
+from typing import Any
 
-from pydantic import Field
+from cvibot.tools.options import TimeoutSeconds
+from cvibot.transports.daily.options import WaitSeconds
 
 __all__ = ["LocatedValueError", "TimeoutSeconds", "WaitSeconds", "describe"]
 
-# Tool timeouts, in seconds: positive, and at most an hour so a typo in minutes or
-# milliseconds is caught rather than leaving a call hanging.
-TimeoutSeconds = Annotated[float, Field(gt=0, le=3600, allow_inf_nan=False)]
-
-# Seconds for the network waits of the Daily transport: positive, at most 10 minutes.
-WaitSeconds = Annotated[float, Field(gt=0, le=600, allow_inf_nan=False)]
+# Tool timeouts (seconds, at most an hour) are declared with the tool options.
 
 
 class LocatedValueError(ValueError):

@@ -1,8 +1,11 @@
-"""The live conversation: which one the bot serves, the Tavus API, and whom it trusts."""
+"""The live conversation: which one the bot serves and the Tavus API.
+
+Whom the bot trusts (the ``trust`` section) is :class:`cvibot.participants.TrustPolicy`.
+"""
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
 from pydantic import (
     AnyHttpUrl,
@@ -19,10 +22,8 @@ from cvibot.config.common import LocatedValueError, WaitSeconds
 __all__ = [
     "ConversationConfig",
     "CreateConversationConfig",
-    "ReplicaConfig",
     "TavusConfig",
     "ToolSyncConfig",
-    "TrustConfig",
 ]
 
 
@@ -128,38 +129,3 @@ class TavusConfig(BaseModel):
     _empty_key_is_none = field_validator("api_key", mode="before")(
         lambda value: None if value == "" else value
     )
-
-
-class ReplicaConfig(BaseModel):
-    """How the replica's participant is recognised (see :mod:`cvibot.participants`).
-
-    - ``user_id_contains``: markers of its Daily ``user_id`` (Tavus's rule:
-      ``tavus-replica``); identifies it.
-    - ``participant_ids``: fixed participant ids, optional; identifies it too.
-    - ``user_names``: optional; when set, the replica's participant name must also be
-      one of these (the persona's name). A further condition only: any participant
-      can take a name, so a name never identifies the replica alone.
-    """
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    user_id_contains: list[Annotated[str, Field(min_length=1)]] = ["tavus-replica"]
-    user_names: list[Annotated[str, Field(min_length=1)]] = []
-    participant_ids: list[Annotated[str, Field(min_length=1)]] = []
-
-
-class TrustConfig(BaseModel):
-    """Whose app-messages the bot acts on and where its answers go.
-
-    - ``senders``: ``replica`` (default) acts only on messages from the replica's
-      participant: other participants (a human's browser) can broadcast app-messages
-      too, and a forged tool call must not run a handler. ``any`` trusts everyone.
-    - ``answer_to``: ``broadcast`` (default, as Tavus documents) or ``replica`` (address
-      answers to the replica's participant, so other participants never see them).
-    """
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    senders: Literal["replica", "any"] = "replica"
-    replica: ReplicaConfig = ReplicaConfig()
-    answer_to: Literal["broadcast", "replica"] = "broadcast"

@@ -50,27 +50,27 @@ The live sections (``conversation.url`` / ``create``, ``tavus``, ``trust``, the
 
 from __future__ import annotations
 
-from typing import Literal
+import dataclasses
+from typing import TYPE_CHECKING, Any, Literal, get_type_hints
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model, model_validator
 
-from cvibot.config.common import LocatedValueError, TimeoutSeconds
+from cvibot.config.common import LocatedValueError
 from cvibot.config.live import (
     ConversationConfig,
     CreateConversationConfig,
-    ReplicaConfig,
     TavusConfig,
     ToolSyncConfig,
-    TrustConfig,
 )
 from cvibot.config.plugins import PluginEntry
 from cvibot.config.transport import (
     DailyTransportConfig,
-    ReconnectConfig,
     ReplayTransportConfig,
     TransportConfig,
 )
-from cvibot.tools.options import ReplyMode
+from cvibot.dispatch.policy import DispatchPolicy, section_keys
+from cvibot.participants import TrustPolicy
+from cvibot.tools.options import ReplyMode, config_model
 
 __all__ = [
     "BotConfig",
@@ -82,103 +82,77 @@ __all__ = [
     "LocatedValueError",
     "LoggingConfig",
     "PluginEntry",
-    "ReconnectConfig",
     "ReplayTransportConfig",
-    "ReplicaConfig",
     "TavusConfig",
     "ToolOverride",
     "ToolSyncConfig",
     "TransportConfig",
-    "TrustConfig",
 ]
 
 _RESPOND_UNDER_ECHO = "respond needs Tavus's LLM, which pipeline_mode: echo turns off"
 
 
-class ToolOverride(BaseModel):
-    """Per-tool settings from ``tools.<name>``; ``None`` keeps what the tool declares.
+# The ``tools.<name>:`` section: the ToolOptions fields marked ``config``, all optional.
+if TYPE_CHECKING:
 
-    ``timeout`` in seconds (0 < timeout <= 3600), from the call's arrival to its answer;
-    ``max_concurrent`` (>= 1) calls of the tool running at once per conversation.
-    """
+    class ToolOverride(BaseModel):  # what type checkers see of the model made below
+        def __getattr__(self, name: str) -> Any: ...
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    reply: ReplyMode | None = None
-    timeout: TimeoutSeconds | None = None
-    cancel_on_interrupt: bool | None = None
-    max_concurrent: int | None = Field(default=None, ge=1)
+else:
+    ToolOverride = config_model()
 
 
-class Defaults(BaseModel):
-    """What applies to a tool that neither declares nor overrides a setting.
+def section_model(section: str, name: str, doc: str) -> type[BaseModel]:
+    """The model of the config section ``section`` of :class:`DispatchPolicy`: its fields
+    read from there (:func:`~cvibot.dispatch.policy.section_keys`) under their config
+    keys, with their types, constraints and defaults; frozen, unknown keys refused. The
+    checks across fields run too, located at the key they name."""
+    keys = section_keys(section)
+    hints = get_type_hints(DispatchPolicy, include_extras=True)
+    defaults = {f.name: f.default for f in dataclasses.fields(DispatchPolicy)}
+    fields: dict[str, Any] = {key: (hints[field], defaults[field]) for field, key in keys.items()}
 
-    - ``reply``: reply mode of LLM tool calls.
-    - ``perception_reply``: reply mode of perception tool calls, which Tavus treats as
-      fire-and-forget (protocol reference §4.5, §6 rule 7), hence ``none``.
-    - ``timeout``: seconds from the call's arrival to its answer (0 < timeout <= 3600).
-    - ``cancel_on_interrupt``: cancel a running call when the replica is interrupted.
-    """
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    reply: ReplyMode = ReplyMode.AUTO
-    perception_reply: ReplyMode = ReplyMode.NONE
-    timeout: TimeoutSeconds = 10.0
-    cancel_on_interrupt: bool = False
-
-
-class DispatchConfig(BaseModel):
-    """Limits of the dispatcher.
-
-    - ``max_concurrent_calls``: tool calls running at once per conversation, >= 1.
-    - ``max_concurrent_per_tool``: calls of one tool running at once per conversation,
-      for tools that set no ``max_concurrent``, >= 1; ``None``: half of
-      ``max_concurrent_calls`` (rounded up), so one slow tool never takes every slot.
-    - ``max_waiting_calls``: calls of one conversation waiting for a slot, >= 0; more
-      are answered at once with a ``busy`` error.
-    - ``max_waiting_calls_total``: the same bound for all conversations of the process.
-    - ``sync_workers``: sync handlers running at once (threads), >= 1.
-    - ``max_sync_threads``: threads in all, counting those still stuck in a handler whose
-      call timed out, >= ``sync_workers``; past it a sync call gets a ``busy`` error.
-    - ``observer_queue``: events queued per plugin for its sync observer hooks, >= 1;
-      past it events are dropped for that plugin (counted, warned about).
-    - ``loop_warn_after``: seconds the event loop may be held before a warning names
-      what holds it; ``None`` turns the watchdog off.
-    - ``message_limit``: bytes per outbound app-message (Daily's limit), >= 256.
-    - ``on_oversize``: ``truncate`` the answer to fit, or send an ``error`` instead.
-    - ``shutdown_grace``: seconds running calls get to finish when the bot stops (a
-      signal, the end of the conversation) before they are cancelled and answered.
-    """
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    max_concurrent_calls: int = Field(default=16, ge=1)
-    max_concurrent_per_tool: int | None = Field(default=None, ge=1)
-    max_waiting_calls: int = Field(default=64, ge=0)
-    max_waiting_calls_total: int = Field(default=1024, ge=0)
-    sync_workers: int = Field(default=8, ge=1)
-    max_sync_threads: int = Field(default=32, ge=1)
-    observer_queue: int = Field(default=1000, ge=1)
-    loop_warn_after: TimeoutSeconds | None = 0.25
-    message_limit: int = Field(default=4096, ge=256)
-    on_oversize: Literal["truncate", "error"] = "truncate"
-    shutdown_grace: TimeoutSeconds = 10.0
-
-    @model_validator(mode="after")
-    def _threads_cover_workers(self) -> DispatchConfig:
-        if self.max_sync_threads < self.sync_workers:
+    def check(model: BaseModel) -> BaseModel:
+        try:
+            DispatchPolicy(**{field: getattr(model, key) for field, key in keys.items()})
+        except ValidationError as exc:
+            error = exc.errors(include_url=False)[0]
+            cause = error.get("ctx", {}).get("error")
+            field = str(error["loc"][0]) if error["loc"] else ""
             raise LocatedValueError(
-                f"must be at least sync_workers ({self.sync_workers})", ("max_sync_threads",)
-            )
-        return self
+                str(cause) if cause is not None else error["msg"], (keys.get(field, field),)
+            ) from None
+        return model
 
-    @property
-    def per_tool_limit(self) -> int:
-        """The limit of a tool that sets no ``max_concurrent``."""
-        if self.max_concurrent_per_tool is not None:
-            return self.max_concurrent_per_tool
-        return max(1, (self.max_concurrent_calls + 1) // 2)
+    return create_model(
+        name,
+        __config__=ConfigDict(extra="forbid", frozen=True),
+        __doc__=doc,
+        __module__=__name__,
+        __validators__={"_checked_by_policy": model_validator(mode="after")(check)},  # type: ignore[dict-item]
+        **fields,
+    )
+
+
+# The ``defaults:`` and ``dispatch:`` sections: DispatchPolicy's fields, by section.
+if TYPE_CHECKING:
+
+    class Defaults(BaseModel):  # what type checkers see of the models made below
+        def __getattr__(self, name: str) -> Any: ...
+
+    class DispatchConfig(BaseModel):
+        def __getattr__(self, name: str) -> Any: ...
+
+else:
+    Defaults = section_model(
+        "defaults",
+        "Defaults",
+        "What applies to a tool that neither declares nor overrides a setting "
+        "(see :class:`cvibot.dispatch.DispatchPolicy`).",
+    )
+    DispatchConfig = section_model(
+        "dispatch", "DispatchConfig", "Limits of the dispatcher (see DispatchPolicy)."
+    )
 
 
 class LoggingConfig(BaseModel):
@@ -217,7 +191,7 @@ class BotConfig(BaseModel):
         default=None, discriminator="type"
     )
     tavus: TavusConfig = TavusConfig()
-    trust: TrustConfig = TrustConfig()
+    trust: TrustPolicy = TrustPolicy()
     plugins: list[PluginEntry] = []
     # Installed plugins nobody names join the bot only on request (they bring tools an
     # LLM can call): see cvibot.plugins.selection.

@@ -5,13 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from cvibot.config.common import WaitSeconds
+from cvibot.transports.daily.options import DailyOptions
 
 __all__ = [
     "DailyTransportConfig",
-    "ReconnectConfig",
     "ReplayTransportConfig",
     "TransportConfig",
 ]
@@ -46,53 +45,11 @@ class ReplayTransportConfig(BaseModel):
         return value
 
 
-class ReconnectConfig(BaseModel):
-    """Rejoining the room after the network dropped (exponential backoff with jitter).
-
-    - ``enabled``: rejoin at all; ``false`` ends the run with an error on a drop.
-    - ``max_attempts``: rejoin attempts before giving up, >= 1.
-    - ``initial_backoff`` / ``max_backoff``: seconds before the first retry / at most
-      between two.
-    """
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    enabled: bool = True
-    max_attempts: int = Field(default=5, ge=1, le=100)
-    initial_backoff: WaitSeconds = 0.5
-    max_backoff: WaitSeconds = 10.0
-
-
-class DailyTransportConfig(BaseModel):
-    """Join the conversation's Daily room with daily-python (the live transport).
-
-    The room is ``conversation.url`` (or the conversation the bot creates, or
-    ``cvibot run --conversation-url``). The bot subscribes to no media and publishes
-    none: it lives on the app-message data channel.
-
-    - ``meeting_token``: Daily meeting token for private rooms (``require_auth``);
-      ``None`` joins without one (a created private conversation's token is used).
-    - ``user_name``: the bot's participant name in the room.
-    - ``join_timeout``: seconds to wait for the join; the SDK itself only gives up on
-      an unreachable room after about 19 s.
-    - ``leave_timeout`` / ``send_timeout``: seconds to wait for a leave / for one
-      app-message's delivery.
-    - ``reconnect``: see :class:`ReconnectConfig`.
-    """
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
+class DailyTransportConfig(DailyOptions):
+    """Join the conversation's Daily room with daily-python (the live transport): the
+    settings of :class:`~cvibot.transports.daily.DailyOptions`, chosen by ``type: daily``."""
 
     type: Literal["daily"]
-    meeting_token: SecretStr | None = None
-    user_name: str = Field(default="cvibot", min_length=1, max_length=100)
-    join_timeout: WaitSeconds = 15.0
-    leave_timeout: WaitSeconds = 5.0
-    send_timeout: WaitSeconds = 5.0
-    reconnect: ReconnectConfig = ReconnectConfig()
-
-    _empty_token_is_none = field_validator("meeting_token", mode="before")(
-        lambda value: None if value == "" else value
-    )
 
 
 # A union discriminated by ``type``: errors name the allowed types and the keys of the

@@ -26,16 +26,15 @@ import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from concurrent.futures import Executor
-from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
 import structlog
 
 from cvibot.context import Conversation, ToolContext
-from cvibot.dispatch.admission import WaitingBound
 from cvibot.dispatch.answer import answer_for, effective_reply, explicit_answer, render_answer
 from cvibot.dispatch.limits import encode_answer
 from cvibot.dispatch.outcome import ErrorKind, OutcomeKind, ToolOutcome
+from cvibot.dispatch.policy import DispatchPolicy
 from cvibot.dispatch.pool import PoolBusy, ToolPool
 from cvibot.dispatch.state import CallState, rejected_tool_name
 from cvibot.errors import ToolError
@@ -51,34 +50,6 @@ __all__ = ["DispatchPolicy", "Dispatcher"]
 # How long cancelled handlers get to end once the grace has run out, before their calls
 # are answered without them (an ``async def`` that swallows its cancellation).
 _CANCEL_WAIT = 0.25
-
-
-@dataclass(frozen=True, slots=True)
-class DispatchPolicy:
-    """Defaults that apply where a tool sets nothing (timeouts in seconds, limit in bytes).
-
-    ``max_concurrent_per_tool`` ``None`` means half of ``max_concurrent_calls`` (rounded
-    up). ``waiting`` is the process-wide bound on waiting calls: share one policy (or one
-    :class:`WaitingBound`) between the conversations of a process.
-    """
-
-    default_reply: ReplyMode = ReplyMode.AUTO
-    perception_reply: ReplyMode = ReplyMode.NONE
-    default_timeout: float = 10.0
-    cancel_on_interrupt: bool = False
-    max_concurrent_calls: int = 16
-    max_concurrent_per_tool: int | None = None
-    max_waiting_calls: int = 64
-    message_limit: int = 4096
-    on_oversize: Literal["truncate", "error"] = "truncate"
-    waiting: WaitingBound = field(default_factory=WaitingBound, compare=False, repr=False)
-
-    @property
-    def per_tool_limit(self) -> int:
-        """The limit of a tool that sets no ``max_concurrent``."""
-        if self.max_concurrent_per_tool is not None:
-            return self.max_concurrent_per_tool
-        return max(1, (self.max_concurrent_calls + 1) // 2)
 
 
 @functools.lru_cache(maxsize=256)

@@ -15,6 +15,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
+from cvibot.tools.options import OMIT, tavus_fields
+
 __all__ = [
     "REGISTRY_FIELDS",
     "FieldChange",
@@ -29,9 +31,7 @@ REGISTRY_FIELDS: Final = (
     "description",
     "parameters",
     "origin",
-    "on_call",
-    "static_filler",
-    "on_resolve",
+    *tavus_fields(),
     "delivery",
 )
 """The fields of a registry tool (§7.2) that cvibot manages, in the order they are shown."""
@@ -76,11 +76,11 @@ def registry_fields(tool: Mapping[str, Any]) -> dict[str, Any]:
         "description": "",
         "parameters": {},
         "origin": "llm",
-        "on_call": None if origin in _PERCEPTION else "generate_filler",
-        "static_filler": None,
-        "on_resolve": "fire_and_forget",
         "delivery": {"app_message": True},
     }
+    for name, tavus in tavus_fields().items():
+        default = tavus.perception if origin in _PERCEPTION else tavus.server
+        defaults[name] = None if default is OMIT else default
     fields: dict[str, Any] = {}
     for name in REGISTRY_FIELDS:
         value = tool.get(name)

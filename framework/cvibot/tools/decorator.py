@@ -19,10 +19,10 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable, Mapping
 from types import FrameType, ModuleType
-from typing import Any, Final, TypeVar, overload
+from typing import Any, Final, TypeVar, Unpack, overload
 
 from cvibot.errors import ToolDefinitionError
-from cvibot.tools.options import Origin, ReplyMode
+from cvibot.tools.options import ToolOptionKwargs, ToolOptions
 from cvibot.tools.schema import default_name, function_schema, is_async_callable, unwrap_partial
 from cvibot.tools.spec import ToolSpec
 
@@ -37,31 +37,24 @@ SPEC_ATTRIBUTE: Final = "__cvibot_tool__"
 def build_tool_spec(
     fn: Callable[..., Any],
     *,
-    name: str | None = None,
-    description: str | None = None,
-    reply: ReplyMode | str | None = None,
-    say: Callable[[Any], str | None] | None = None,
-    timeout: float | None = None,
-    cancel_on_interrupt: bool | None = None,
-    max_concurrent: int | None = None,
-    origin: Origin | str = Origin.LLM,
-    on_call: str | None = None,
-    static_filler: str | None = None,
-    on_resolve: str | None = None,
     localns: Mapping[str, Any] | None = None,
+    **options: Unpack[ToolOptionKwargs],
 ) -> ToolSpec:
     """Build the :class:`ToolSpec` of ``fn`` without marking ``fn``.
 
     What ``@tool`` does, for callables that cannot carry an attribute (bound methods) or
     that a plugin registers without decorating. ``name`` defaults to ``fn.__name__``,
-    ``description`` to the docstring; the options are those of :class:`ToolSpec` (``say``
-    as for :func:`tool`).
+    ``description`` to the docstring; the options are those of
+    :class:`~cvibot.tools.options.ToolOptions`, as for :func:`tool`.
     ``localns`` resolves string annotations naming types local to the function that defines
     ``fn``; by default the caller's locals are used when the caller is that function.
     Raises :class:`~cvibot.errors.ToolDefinitionError`.
     """
     if localns is None:
         localns = _defining_scope_locals(fn, sys._getframe(1))
+    rest: dict[str, Any] = dict(options)
+    name = rest.pop("name", None)
+    description = rest.pop("description", None)
     if name is None:
         name = default_name(fn)
         if name is None:
@@ -75,16 +68,8 @@ def build_tool_spec(
         is_async=is_async_callable(fn),
         arguments_model=schema.arguments_model,
         context_param=schema.context_param,
-        # The enums accept their string values; ToolSpec converts and checks them.
-        reply=reply,  # type: ignore[arg-type]
-        say=say,
-        timeout=timeout,
-        cancel_on_interrupt=cancel_on_interrupt,
-        max_concurrent=max_concurrent,
-        origin=origin,  # type: ignore[arg-type]
-        on_call=on_call,
-        static_filler=static_filler,
-        on_resolve=on_resolve,
+        # The options as given: ToolOptions converts and checks them.
+        **rest,
     )
 
 
@@ -93,40 +78,13 @@ def tool(fn: F, /) -> F: ...
 
 
 @overload
-def tool(
-    *,
-    name: str | None = None,
-    description: str | None = None,
-    reply: ReplyMode | str | None = None,
-    say: Callable[[Any], str | None] | None = None,
-    timeout: float | None = None,
-    cancel_on_interrupt: bool | None = None,
-    max_concurrent: int | None = None,
-    origin: Origin | str = Origin.LLM,
-    on_call: str | None = None,
-    static_filler: str | None = None,
-    on_resolve: str | None = None,
-) -> Callable[[F], F]: ...
+def tool(**options: Unpack[ToolOptionKwargs]) -> Callable[[F], F]: ...
 
 
-def tool(
-    fn: Callable[..., Any] | None = None,
-    /,
-    *,
-    name: str | None = None,
-    description: str | None = None,
-    reply: ReplyMode | str | None = None,
-    say: Callable[[Any], str | None] | None = None,
-    timeout: float | None = None,
-    cancel_on_interrupt: bool | None = None,
-    max_concurrent: int | None = None,
-    origin: Origin | str = Origin.LLM,
-    on_call: str | None = None,
-    static_filler: str | None = None,
-    on_resolve: str | None = None,
-) -> Any:
+def tool(fn: Callable[..., Any] | None = None, /, **options: Unpack[ToolOptionKwargs]) -> Any:
     """Declare a function as a tool; usable as ``@tool``, ``@tool()`` or ``@tool(...)``.
 
+    The keyword arguments are the options of :class:`~cvibot.tools.options.ToolOptions`.
     Returns the function itself, unchanged, with its :class:`ToolSpec` in the attribute
     ``__cvibot_tool__`` (read it with :func:`get_tool_spec`).
 
@@ -154,19 +112,10 @@ def tool(
     option, an unannotated / ``*args`` / positional-only / ``tavus_`` parameter, two
     ``ToolContext`` parameters, or a docstring documenting a parameter that does not exist.
     """
-    options: dict[str, Any] = {
-        "name": name,
-        "description": description,
-        "reply": reply,
-        "say": say,
-        "timeout": timeout,
-        "cancel_on_interrupt": cancel_on_interrupt,
-        "max_concurrent": max_concurrent,
-        "origin": origin,
-        "on_call": on_call,
-        "static_filler": static_filler,
-        "on_resolve": on_resolve,
-    }
+
+    unknown = sorted(set(options) - set(ToolOptions.option_names()))
+    if unknown:  # as for an explicit signature: at the call, not when the decorator runs
+        raise TypeError(f"tool() got an unexpected keyword argument {unknown[0]!r}")
 
     def decorate(func: F) -> F:
         return _mark(func, sys._getframe(1), options)
@@ -176,7 +125,7 @@ def tool(
     return _mark(fn, sys._getframe(1), options)
 
 
-def _mark(fn: F, caller: FrameType, options: dict[str, Any]) -> F:
+def _mark(fn: F, caller: FrameType, options: ToolOptionKwargs) -> F:
     spec = build_tool_spec(fn, localns=_defining_scope_locals(fn, caller), **options)
     try:
         setattr(fn, SPEC_ATTRIBUTE, spec)

@@ -27,13 +27,13 @@ from __future__ import annotations
 import inspect
 import warnings
 from collections.abc import Callable, Mapping
-from typing import Any, Final
+from typing import Any, Final, Unpack
 
 from pydantic import BaseModel, ConfigDict, create_model
 
 from cvibot.context import ToolContext
 from cvibot.errors import ToolDefinitionError
-from cvibot.tools.options import Origin, ReplyMode
+from cvibot.tools.options import ToolBehaviourKwargs
 from cvibot.tools.schema import checked_parameters, is_async_callable
 from cvibot.tools.spec import ToolSpec
 
@@ -89,16 +89,7 @@ def dynamic_tool(
     description: str,
     arguments: type[BaseModel] | Mapping[str, Any],
     handler: Callable[..., Any],
-    *,
-    reply: ReplyMode | str | None = None,
-    say: Callable[[Any], str | None] | None = None,
-    timeout: float | None = None,
-    cancel_on_interrupt: bool | None = None,
-    max_concurrent: int | None = None,
-    origin: Origin | str = Origin.LLM,
-    on_call: str | None = None,
-    static_filler: str | None = None,
-    on_resolve: str | None = None,
+    **options: Unpack[ToolBehaviourKwargs],
 ) -> ToolSpec:
     """Build the :class:`~cvibot.tools.ToolSpec` of a tool described by data.
 
@@ -116,7 +107,8 @@ def dynamic_tool(
       :class:`~cvibot.context.ToolContext`, passed when the handler takes two positional
       parameters. Its return value and exceptions mean what they mean for ``@tool``
       functions (``ToolError`` → error answer with its message).
-    - the options: as for :func:`~cvibot.tools.tool` (``say`` included: the sentence
+    - the options: those of :class:`~cvibot.tools.options.ToolOptions` but ``name`` and
+      ``description``, as for :func:`~cvibot.tools.tool` (``say`` included: the sentence
       spoken for the handler's result).
 
     Raises :class:`~cvibot.errors.ToolDefinitionError` naming the tool for a bad name or
@@ -144,16 +136,8 @@ def dynamic_tool(
         is_async=call_type is _AsyncCall,
         arguments_model=model,
         context_param=CONTEXT_PARAM if takes_context else None,
-        # The enums accept their string values; ToolSpec converts and checks them.
-        reply=reply,  # type: ignore[arg-type]
-        say=say,
-        timeout=timeout,
-        cancel_on_interrupt=cancel_on_interrupt,
-        max_concurrent=max_concurrent,
-        origin=origin,  # type: ignore[arg-type]
-        on_call=on_call,
-        static_filler=static_filler,
-        on_resolve=on_resolve,
+        # The options as given: ToolOptions converts and checks them.
+        **dict[str, Any](options),
     )
 
 

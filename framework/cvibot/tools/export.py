@@ -19,7 +19,7 @@ import json
 from collections.abc import Iterable, Sequence
 from typing import Any, Final
 
-from cvibot.tools.options import Origin
+from cvibot.tools.options import OMIT, Origin, tavus_fields
 from cvibot.tools.schema import RESERVED_PREFIX, reserved_properties
 from cvibot.tools.spec import ToolSpec, name_problem
 
@@ -88,14 +88,12 @@ def to_registry_tool(spec: ToolSpec) -> dict[str, Any]:
         "parameters": copy.deepcopy(spec.parameters),
         "origin": spec.origin.value,
     }
-    if spec.is_perception:
-        body["on_call"] = None
-        body["on_resolve"] = "fire_and_forget"
-    else:
-        body["on_call"] = spec.on_call or "generate_filler"
-        if spec.static_filler is not None:
-            body["static_filler"] = spec.static_filler
-        body["on_resolve"] = spec.on_resolve or "generate_response"
+    for name, tavus in tavus_fields().items():
+        value = getattr(spec, name)
+        if value is None:
+            value = tavus.perception if spec.is_perception else tavus.export
+        if value is not OMIT:
+            body[name] = value
     body["delivery"] = {"app_message": True}
     return body
 

@@ -8,8 +8,6 @@ run it (the function, its argument validator, reply mode, timeout, cancellation 
 from __future__ import annotations
 
 import dataclasses
-import inspect
-import string
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
@@ -17,7 +15,14 @@ from typing import Any, Final
 from pydantic import BaseModel, ValidationError
 
 from cvibot.errors import ToolDefinitionError
-from cvibot.tools.options import Origin, ReplyMode
+from cvibot.tools.options import (
+    MAX_NAME_LENGTH,
+    ON_CALL_VALUES,
+    ON_RESOLVE_VALUES,
+    Origin,
+    ToolOptions,
+    name_problem,
+)
 
 __all__ = [
     "MAX_NAME_LENGTH",
@@ -28,59 +33,9 @@ __all__ = [
     "name_problem",
 ]
 
-#: Longest tool name Tavus accepts (``^[a-zA-Z_][a-zA-Z0-9_]{0,63}$``, §7.2).
-MAX_NAME_LENGTH: Final = 64
-#: ``on_call`` values of the tools registry (§7.2): what the replica does while the tool runs.
-ON_CALL_VALUES: Final = ("generate_filler", "static_filler", "silent", "passthrough")
-#: ``on_resolve`` values of the tools registry (§7.2): what Tavus does with the result.
-ON_RESOLVE_VALUES: Final = (
-    "generate_response",
-    "response_in_result",
-    "add_to_context",
-    "fire_and_forget",
-)
-
-_FIRST_CHARS: Final = frozenset(string.ascii_letters + "_")
-_NAME_CHARS: Final = _FIRST_CHARS | frozenset(string.digits)
-# The fields `with_options` may change; the others are derived from the function.
-_OPTION_FIELDS: Final = (
-    "name",
-    "description",
-    "reply",
-    "say",
-    "timeout",
-    "cancel_on_interrupt",
-    "max_concurrent",
-    "origin",
-    "on_call",
-    "static_filler",
-    "on_resolve",
-    "plugin",
-)
+# The fields `with_options` may change: the options, and the plugin that registered it.
+_OPTION_FIELDS: Final = (*ToolOptions.option_names(), "plugin")
 _INPUT_REPR_LIMIT: Final = 40
-
-
-def name_problem(name: object) -> str | None:
-    """Say why ``name`` breaks Tavus's tool-name rule (§7.2), or return ``None`` if it is valid.
-
-    The rule is ``^[a-zA-Z_][a-zA-Z0-9_]{0,63}$``: 1 to 64 ASCII letters, digits and
-    underscores, not starting with a digit.
-    """
-    if not isinstance(name, str):
-        return f"must be a string, not {type(name).__name__}"
-    if not name:
-        return "must not be empty"
-    if len(name) > MAX_NAME_LENGTH:
-        return f"must be at most {MAX_NAME_LENGTH} characters long (it has {len(name)})"
-    if name[0] not in _FIRST_CHARS:
-        return f"must start with an ASCII letter or an underscore, not {name[0]!r}"
-    bad = sorted(set(name) - _NAME_CHARS)
-    if bad:
-        return (
-            "may contain only ASCII letters, digits and underscores "
-            f"(found {', '.join(map(repr, bad))})"
-        )
-    return None
 
 
 class ArgumentsError(ValueError):
@@ -125,23 +80,15 @@ def _short_repr(value: object) -> str:
 
 
 @dataclass(frozen=True, slots=True)
-class ToolSpec:
-    """One tool: its Tavus definition, its handler and how calls to it are run.
+class ToolSpec(ToolOptions):
+    """One tool: its :class:`~cvibot.tools.options.ToolOptions` (every option is an
+    attribute), its Tavus definition and its handler.
 
     Built by :func:`~cvibot.tools.tool` (or :func:`~cvibot.tools.build_tool_spec`); option
     values are checked on construction and by :meth:`with_options`, so a spec that exists is
-    valid. Raises :class:`~cvibot.errors.ToolDefinitionError` naming the tool and the rule:
-
-    - ``name`` breaks ``^[a-zA-Z_][a-zA-Z0-9_]{0,63}$`` (§7.2);
-    - ``reply`` / ``origin`` is not a :class:`ReplyMode` / :class:`Origin` value (strings are
-      converted to the enums);
-    - ``timeout`` is not a number of seconds > 0;
-    - ``max_concurrent`` is not an integer >= 1;
-    - ``on_call`` / ``on_resolve`` is not a Tavus value (:data:`ON_CALL_VALUES`,
-      :data:`ON_RESOLVE_VALUES`); ``static_filler`` is missing although ``on_call`` is
-      ``"static_filler"``, or set although it is not;
-    - a perception tool (``origin`` vision/audio) has an ``on_call`` or an ``on_resolve``
-      other than ``"fire_and_forget"`` (§7.2).
+    valid (:class:`~cvibot.tools.options.ToolOptions` lists the rules; a bad value raises
+    :class:`~cvibot.errors.ToolDefinitionError` naming the tool). Here ``name`` and
+    ``description`` are required, and ``plugin`` names the plugin that registered the tool.
 
     ``None`` for ``reply``, ``timeout``, ``cancel_on_interrupt`` and ``max_concurrent``
     means "the configured default decides" (10 s for the timeout;
@@ -160,98 +107,19 @@ class ToolSpec:
     is_async: bool
     arguments_model: type[BaseModel]
     context_param: str | None = None
-    reply: ReplyMode | None = None
-    # Left out of the hash and of equality: two lambdas are never equal.
-    say: Callable[[Any], str | None] | None = field(default=None, compare=False, repr=False)
-    timeout: float | None = None
-    cancel_on_interrupt: bool | None = None
-    max_concurrent: int | None = None
-    origin: Origin = Origin.LLM
-    on_call: str | None = None
-    static_filler: str | None = None
-    on_resolve: str | None = None
     plugin: str | None = None
 
     def __post_init__(self) -> None:
-        problem = name_problem(self.name)
-        if problem is not None:
-            raise ToolDefinitionError(f"tool name {self.name!r} {problem}")
-        set_ = object.__setattr__  # frozen: normalised values are written this way
-        set_(self, "reply", self._enum_option("reply", self.reply, ReplyMode))
-        set_(self, "origin", self._enum_option("origin", self.origin, Origin))
-        set_(self, "timeout", self._checked_timeout())
-        self._check_options()
-
-    def _fail(self, message: str) -> ToolDefinitionError:
-        return ToolDefinitionError(f"tool {self.name!r}: {message}")
-
-    def _enum_option(self, option: str, value: Any, enum: type[Any]) -> Any:
-        if value is None and option == "reply":
-            return None
-        try:
-            return enum(value)
-        except ValueError:
-            allowed = ", ".join(repr(member.value) for member in enum)
-            raise self._fail(f"{option} must be one of {allowed}, not {value!r}") from None
-
-    def _checked_timeout(self) -> float | None:
-        timeout = self.timeout
-        if timeout is None:
-            return None
-        # bool is an int: `timeout=True` is a mistake, not one second.
-        if isinstance(timeout, bool) or not isinstance(timeout, int | float):
-            raise self._fail(f"timeout must be a number of seconds, not {timeout!r}")
-        if not timeout > 0:  # also rejects NaN
-            raise self._fail(f"timeout must be > 0 seconds, not {timeout!r}")
-        return float(timeout)
-
-    def _check_options(self) -> None:
+        if not isinstance(self.name, str):
+            raise ToolDefinitionError(f"tool name {self.name!r} {name_problem(self.name)}")
+        ToolOptions.__post_init__(self)
         if not isinstance(self.description, str):
             raise self._fail(f"description must be a string, not {self.description!r}")
-        if self.say is not None and (
-            not callable(self.say)
-            or inspect.iscoroutinefunction(self.say)
-            or inspect.isasyncgenfunction(self.say)
-        ):
-            raise self._fail(
-                "say must be a plain function that turns the result into the sentence "
-                f"spoken (say=lambda result: ...), not {self.say!r}"
-            )
-        limit = self.max_concurrent
-        if limit is not None and (
-            isinstance(limit, bool) or not isinstance(limit, int) or limit < 1
-        ):
-            raise self._fail(f"max_concurrent must be an integer >= 1 or None, not {limit!r}")
-        if self.cancel_on_interrupt is not None and not isinstance(self.cancel_on_interrupt, bool):
-            raise self._fail(
-                f"cancel_on_interrupt must be true, false or None, not {self.cancel_on_interrupt!r}"
-            )
-        for option, value, allowed in (
-            ("on_call", self.on_call, ON_CALL_VALUES),
-            ("on_resolve", self.on_resolve, ON_RESOLVE_VALUES),
-        ):
-            if value is not None and value not in allowed:
-                choices = ", ".join(map(repr, allowed))
-                raise self._fail(f"{option} must be one of {choices} or None, not {value!r}")
-        if self.on_call == "static_filler":
-            if not isinstance(self.static_filler, str) or not self.static_filler:
-                raise self._fail('on_call="static_filler" needs a non-empty static_filler text')
-        elif self.static_filler is not None:
-            raise self._fail(
-                f"static_filler is only used with on_call='static_filler' (on_call is "
-                f"{self.on_call!r}); set on_call='static_filler' or drop static_filler"
-            )
-        if self.origin is not Origin.LLM:
-            if self.on_call is not None:
-                raise self._fail(
-                    f"perception tools (origin {self.origin.value!r}) cannot have on_call "
-                    f"(got {self.on_call!r}); Tavus requires it to be null (§7.2)"
-                )
-            if self.on_resolve not in (None, "fire_and_forget"):
-                raise self._fail(
-                    f"perception tools (origin {self.origin.value!r}) only allow "
-                    f"on_resolve='fire_and_forget' (got {self.on_resolve!r}); Tavus rule (§7.2)"
-                )
+
+    @property
+    def options(self) -> ToolOptions:
+        """The spec's options alone, as a :class:`~cvibot.tools.options.ToolOptions`."""
+        return ToolOptions(**{name: getattr(self, name) for name in ToolOptions.option_names()})
 
     @property
     def is_perception(self) -> bool:
@@ -278,9 +146,8 @@ class ToolSpec:
     def with_options(self, **changes: Any) -> ToolSpec:
         """Return a copy with some options changed, validated like the original.
 
-        Accepted keys: ``name``, ``description``, ``reply``, ``say``, ``timeout``,
-        ``cancel_on_interrupt``, ``max_concurrent``, ``origin``, ``on_call``,
-        ``static_filler``, ``on_resolve``, ``plugin``. Raises
+        Accepted keys: the fields of :class:`~cvibot.tools.options.ToolOptions` and
+        ``plugin``. Raises
         :class:`~cvibot.errors.ToolDefinitionError` for another key or a bad value, e.g.
         ``spec.with_options(reply="echo", timeout=5)``.
         """

@@ -2,13 +2,13 @@
 
 Importing this package does not import ``daily``; :meth:`DailyTransport.open` does.
 
-- :class:`DailyTransport` (:mod:`.transport`), :class:`ReconnectPolicy` (:mod:`.connection`);
+- :class:`DailyTransport` (:mod:`.transport`), its settings :class:`DailyOptions` and
+  :class:`ReconnectPolicy` (:mod:`.options`);
 - the errors, all :class:`cvibot.transports.base.TransportError` (:mod:`.errors`);
 - :func:`pending_releases`: call clients still being released in the background, so a
   process can exit with ``os._exit`` instead of waiting for the SDK (:mod:`.release`).
 """
 
-from cvibot.transports.daily.connection import ReconnectPolicy
 from cvibot.transports.daily.errors import (
     ConnectionLost,
     DailyError,
@@ -22,12 +22,14 @@ from cvibot.transports.daily.errors import (
     RoomUnreachable,
     SendFailed,
 )
+from cvibot.transports.daily.options import DailyOptions, ReconnectPolicy
 from cvibot.transports.daily.release import pending_releases
 from cvibot.transports.daily.transport import DailyTransport
 
 __all__ = [
     "ConnectionLost",
     "DailyError",
+    "DailyOptions",
     "DailyTransport",
     "InvalidAppMessage",
     "InvalidClientSettings",

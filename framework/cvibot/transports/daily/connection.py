@@ -21,7 +21,6 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any, Literal
 
 import structlog
@@ -41,41 +40,15 @@ from cvibot.transports.daily.errors import (
     strip_context,
 )
 from cvibot.transports.daily.inbox import Inbox
+from cvibot.transports.daily.options import ReconnectPolicy
 from cvibot.transports.daily.outbox import Outbox
 from cvibot.transports.daily.room import RoomAddress
 
-__all__ = ["Connection", "ReconnectPolicy", "State"]
+__all__ = ["Connection", "State"]
 
 State = Literal["new", "joining", "joined", "reconnecting", "ended", "closed"]
 
 _DROPPED = frozenset({"disconnected", "failed"})
-
-
-@dataclass(frozen=True, slots=True)
-class ReconnectPolicy:
-    """How to rejoin after a network drop.
-
-    - ``enabled``: rejoin at all; ``False`` makes a drop end
-      :meth:`~cvibot.transports.daily.DailyTransport.run` with
-      :class:`.errors.ConnectionLost` at once;
-    - ``max_attempts``: rejoin attempts before giving up, >= 1;
-    - ``initial_backoff``: seconds before the first attempt; the wait before attempt
-      ``n > 1`` is ``2**(n-1) * initial_backoff`` plus up to ``initial_backoff / 2`` of
-      jitter, capped at ``max_backoff`` seconds.
-
-    Raises ``ValueError`` for values out of range.
-    """
-
-    enabled: bool = True
-    max_attempts: int = 5
-    initial_backoff: float = 0.5
-    max_backoff: float = 10.0
-
-    def __post_init__(self) -> None:
-        if self.max_attempts < 1:
-            raise ValueError("max_attempts must be at least 1")
-        if not (self.initial_backoff >= 0 and self.max_backoff >= self.initial_backoff):
-            raise ValueError("backoffs must satisfy 0 <= initial_backoff <= max_backoff")
 
 
 def _status_word(status: Any) -> str:

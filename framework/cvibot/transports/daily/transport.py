@@ -28,9 +28,10 @@ from cvibot.participants import Participant, ParticipantChange
 from cvibot.protocol.interactions import DEFAULT_MESSAGE_LIMIT
 from cvibot.transports.base import Receiver, Transport, TransportError
 from cvibot.transports.daily.call import Call
-from cvibot.transports.daily.connection import Connection, ReconnectPolicy
+from cvibot.transports.daily.connection import Connection
 from cvibot.transports.daily.errors import ConnectionLost
 from cvibot.transports.daily.inbox import Inbox
+from cvibot.transports.daily.options import DailyOptions, ReconnectPolicy
 from cvibot.transports.daily.outbox import Outbox
 from cvibot.transports.daily.room import RoomAddress
 from cvibot.transports.daily.sdk import ensure_initialised, load_sdk
@@ -119,6 +120,33 @@ class DailyTransport(Transport):
         )
         self._connection = Connection(
             call, address, reconnect=self.reconnect, inbox=self._inbox, outbox=self._outbox, log=log
+        )
+
+    @classmethod
+    def from_options(
+        cls,
+        conversation_url: str,
+        options: DailyOptions,
+        *,
+        meeting_token: str | None = None,
+        message_limit: int = DEFAULT_MESSAGE_LIMIT,
+        sdk: Any = None,
+    ) -> DailyTransport:
+        """The transport that ``options`` (the config's Daily section) describe.
+
+        ``meeting_token`` is used when the options set none (a created private
+        conversation's token); every other field of :class:`DailyOptions` is passed as the
+        keyword argument of the same name.
+        """
+        settings = {name: getattr(options, name) for name in DailyOptions.model_fields}
+        configured = settings.pop("meeting_token")
+        token = configured.get_secret_value() if configured is not None else None
+        return cls(
+            conversation_url,
+            meeting_token=token or meeting_token,
+            message_limit=message_limit,
+            sdk=sdk,
+            **settings,
         )
 
     def describe(self) -> str:
