@@ -395,22 +395,27 @@ def _plain_bound(value: Any) -> int | None:
 
     A character takes at most 6 bytes (a ``\\u00XX`` escape; non-ASCII UTF-8 takes at
     most 4), so the usual answer is shown to fit without paying for ``json.dumps``.
+    Strings, the usual children, are measured inline (no call per value).
     """
     kind = type(value)
-    if kind is str:
-        if not value.isascii() and has_surrogates(value):
-            return None
-        return 6 * len(value) + 2
     if kind is dict:
         total = 2
         for key, child in value.items():
             if type(key) is not str or (not key.isascii() and has_surrogates(key)):
                 return None
-            size = _plain_bound(child)
-            if size is None:
-                return None
-            total += 6 * len(key) + 4 + size
+            total += 6 * len(key) + 4
+            if type(child) is str:
+                if not child.isascii() and has_surrogates(child):
+                    return None
+                total += 6 * len(child) + 2
+            else:
+                size = _plain_bound(child)
+                if size is None:
+                    return None
+                total += size
         return total
+    if kind is str:
+        return None if not value.isascii() and has_surrogates(value) else 6 * len(value) + 2
     if kind is list:
         total = 2
         for child in value:

@@ -120,14 +120,15 @@ class Outbox:
         else:
             self._queue.append(item)
             self._log.debug("app-message queued until joined", seq=item.seq, state=self._holding)
+        loop = asyncio.get_running_loop()
         while True:
             await item.issued
+            # A plain timer rather than asyncio.wait_for: one handle, no extra future.
+            timer = loop.call_later(self._send_timeout, self._expire, item.done)
             try:
-                outcome = await asyncio.wait_for(item.done, self._send_timeout)
-            except TimeoutError:
-                raise SendFailed(
-                    f"daily-python did not confirm the app-message within {self._send_timeout:g} s"
-                ) from None
+                outcome = await item.done
+            finally:
+                timer.cancel()
             if isinstance(outcome, _Outgoing):
                 item = outcome  # queued again: the channel closed under it during a drop
                 continue
@@ -168,6 +169,14 @@ class Outbox:
         if len(self._valid_to) >= 64:  # participants come and go: keep it small
             self._valid_to.clear()
         self._valid_to.add(to)
+
+    def _expire(self, done: asyncio.Future[_Outgoing | DailyError | None]) -> None:
+        if not done.done():  # a completion arriving later finds it done and is ignored
+            done.set_exception(
+                SendFailed(
+                    f"daily-python did not confirm the app-message within {self._send_timeout:g} s"
+                )
+            )
 
     def _issue(self, item: _Outgoing) -> None:
         if item.issued.done():  # the caller stopped waiting before it went out
