@@ -572,7 +572,14 @@ def main() -> None:
     )
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
     args = parser.parse_args()
-    results = asyncio.run(_main(args.calls if not args.quick else 500, args.quick, args.daily_only))
+    factory = None
+    if os.environ.get("CVIBOT_LOOP") == "uvloop":  # both paths measured on uvloop
+        import uvloop
+
+        factory = uvloop.new_event_loop
+    with asyncio.Runner(loop_factory=factory) as runner:
+        calls = args.calls if not args.quick else 500
+        results = runner.run(_main(calls, args.quick, args.daily_only))
     if args.json:
         args.json.write_text(json.dumps(results, indent=2))
     print(json.dumps(results["summary"]))  # the last line: the figures against the targets
