@@ -137,7 +137,7 @@ class Outbox:
             return
 
     def _precheck(self, message: Mapping[str, Any], to: str | None) -> Any:
-        if to is not None and to not in self._valid_to:
+        if to is not None and (type(to) is not str or to not in self._valid_to):
             self._check_to(to)
         if type(message) is EncodedMessage and message.bound <= self._message_limit:
             # Checked and encoded once already (encode_interaction): a plain dict, as
