@@ -11,8 +11,20 @@ Measures, with the in-memory transport and the real session/dispatcher code:
 2. sustained tool calls per second in one process (async no-op handler);
 3. what a 2-second handler (async sleep, and sync sleep in the thread pool) running at
    the same time adds to the latency of other calls (p50/p99 difference, µs);
-4. wall time of ``cvibot --help`` (median of 15 runs, ms) and whether heavy modules
+4. the Daily transport on the fake SDK (a real ``Bot`` + ``Session`` + ``DailyTransport``)
+   beside a hand-written asyncio baseline on the same fake, in interleaved rounds: the
+   emitter thread's callback → ``loop.call_soon_threadsafe`` → a task → the tool (a
+   ``run_in_executor`` for the sync one) → ``json.dumps`` → ``send_app_message``. Latency
+   from the emitter thread to ``send_app_message``, one call at a time, and calls/s with
+   1,000 in flight (median of the batches);
+5. wall time of ``cvibot --help`` (median of 15 runs, ms) and whether heavy modules
    (pydantic, daily) are imported by it.
+
+The last line printed is one JSON object: ``daily_async_p50_ratio``,
+``daily_async_throughput_ratio``, ``sync_p50_ratio`` (cvibot over the baseline),
+``daily_async_p50_us``, ``baseline_async_p50_us``, ``help_ms`` and more. Targets: p50
+ratios <= 1.5, throughput ratio >= 0.6. ``--daily-only`` runs parts 4 and 5 alone;
+``CVIBOT_LOOP=uvloop`` runs everything on uvloop.
 
 Targets on a 2-core machine: async p50 <= 100 µs and p99 <= 1 ms; >= 10,000 calls/s;
 a slow neighbour adds <= 1 ms; ``cvibot --help`` <= 250 ms.
