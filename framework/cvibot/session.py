@@ -67,7 +67,7 @@ from cvibot.protocol.events import (
     ToolCall,
     Utterance,
 )
-from cvibot.protocol.interactions import Echo, Interaction, check_size
+from cvibot.protocol.interactions import Echo, Interaction, encode_interaction
 from cvibot.protocol.parse import Rejection, parse_event
 from cvibot.tools import ToolSpec
 from cvibot.transports.base import Transport
@@ -193,9 +193,9 @@ class Session:
         (``dispatch.message_limit``, bytes) and ``ValueError`` for an interaction that
         cannot be sent (a ``ToolResult`` without ``tool_call_id``).
         """
-        message = interaction.to_message(self._conversation_id or "")
-        check_size(message, self._policy.message_limit)
-        await self._transmit(message)
+        await self._transmit(
+            encode_interaction(interaction, self._conversation_id or "", self._policy.message_limit)
+        )
 
     # -- inbound ---------------------------------------------------------------------------
 

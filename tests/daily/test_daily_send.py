@@ -10,9 +10,11 @@ from typing import Any
 import pytest
 from daily_helpers import MakeTransport, eventually
 
+from cvibot.protocol import ToolResult, encode_interaction
 from cvibot.testing.fake_daily import CHANNEL_NOT_OPEN, FakeDaily
 from cvibot.transports.base import TransportError
 from cvibot.transports.daily import InvalidAppMessage, NotJoined, SendFailed
+from cvibot.transports.daily import outbox as outbox_module
 from cvibot.transports.daily.errors import send_error
 
 
@@ -83,6 +85,7 @@ async def test_addressed_sends_pass_the_participant_id(
         (["not", "an", "object"], None, "JSON object"),
         ({"x": 1}, "nonexistent", "UUID"),
         ({"x": 1}, 123, "UUID"),
+        ({"x": 1}, ["unhashable"], "UUID"),
     ],
 )
 async def test_send_prechecks_raise_one_clear_error(
@@ -165,3 +168,33 @@ def test_send_error_strings_map_to_exceptions() -> None:
     assert "not in the room" in str(not_joined)
     other = send_error("AppMessage(TooLarge)")
     assert type(other) is SendFailed and str(other).endswith("AppMessage(TooLarge)")
+
+
+async def test_an_encoded_answer_is_handed_on_without_encoding_it_again(
+    fake: FakeDaily, make_transport: MakeTransport, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    transport = make_transport()
+    await transport.open()
+    encoded = encode_interaction(ToolResult(tool_call_id="c1", output="é ok"), "conv")
+    encodings: list[Any] = []
+    real = outbox_module.encode_message
+    monkeypatch.setattr(outbox_module, "encode_message", lambda m: encodings.append(m) or real(m))
+
+    await transport.send(encoded)
+
+    assert encodings == []  # checked once, by encode_interaction
+    [(payload, to)] = fake.client.sent
+    assert type(payload) is dict and payload == encoded and to is None
+    assert json.loads(encoded.data) == payload
+
+
+async def test_an_encoded_message_over_the_transports_own_limit_is_refused(
+    fake: FakeDaily, make_transport: MakeTransport
+) -> None:
+    transport = make_transport(message_limit=256)
+    await transport.open()
+    encoded = encode_interaction(ToolResult(tool_call_id="c1", output="x" * 400), "conv")
+
+    with pytest.raises(InvalidAppMessage, match="over the limit of 256 bytes"):
+        await transport.send(encoded)
+    assert fake.client.sent == []

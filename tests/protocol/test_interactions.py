@@ -14,6 +14,7 @@ from cvibot.protocol import (
     DEFAULT_MESSAGE_LIMIT,
     AppendContext,
     Echo,
+    EncodedMessage,
     Interaction,
     Interrupt,
     MessageTooLarge,
@@ -22,6 +23,7 @@ from cvibot.protocol import (
     Sensitivity,
     ToolResult,
     check_size,
+    encode_interaction,
     encode_message,
     fit_to_limit,
 )
@@ -466,3 +468,48 @@ def test_fit_to_limit_always_fits_and_keeps_the_longest_prefix(text: str, limit:
         _assert_maximal_truncation(
             respond.text or "", fitted.text, lambda t: Respond(text=t), limit
         )
+
+
+_ANY_TEXT = st.text(st.characters(min_codepoint=0, max_codepoint=0x10FFFF, categories=None))
+
+
+@settings(max_examples=300, deadline=None)
+@given(output=_ANY_TEXT, call_id=_ANY_TEXT.filter(bool), limit=st.integers(100, 5000))
+def test_encode_interaction_checks_and_encodes_once(output: str, call_id: str, limit: int) -> None:
+    """Whatever the text (lone surrogates, escapes, astral characters): the message is
+    valid UTF-8 JSON, fits the limit exactly when its real encoding does, and the bound
+    handed to transports is never below the real size."""
+    interaction = ToolResult(tool_call_id=call_id, output=output)
+    data = encode_message(interaction.to_message(CID))  # mended, so always encodable
+    if len(data) > limit:
+        with pytest.raises(MessageTooLarge) as caught:
+            encode_interaction(interaction, CID, limit)
+        assert caught.value.size == len(data)
+        return
+    encoded = encode_interaction(interaction, CID, limit)
+    assert isinstance(encoded, EncodedMessage) and isinstance(encoded, dict)
+    assert encoded.data == data and encoded.size == len(data)
+    assert len(data) <= encoded.bound <= limit
+    assert json.loads(data.decode("utf-8")) == encoded
+
+
+def test_encode_interaction_hands_on_the_json_that_was_measured() -> None:
+    """A custom interaction holding a tuple or a float is measured for real, and the
+    message handed on is exactly that JSON (the tuple a list)."""
+
+    class Custom(Interaction):
+        event_type = "conversation.custom"
+
+        def properties(self) -> dict[str, Any]:
+            return {"pair": (1, 2), "ratio": 0.5}
+
+    encoded = encode_interaction(Custom(), CID)
+    assert encoded["properties"] == {"pair": [1, 2], "ratio": 0.5}
+    assert encoded.bound == len(encoded.data)
+    with pytest.raises(ValueError, match="not JSON-encodable"):
+
+        class NotJson(Custom):
+            def properties(self) -> dict[str, Any]:
+                return {"x": float("nan")}
+
+        encode_interaction(NotJson(), CID)

@@ -401,6 +401,9 @@ def serve(
     stopper = _Stopper(bot, _cleanup_budget(plan))
     stopper.install()
     try:
-        return asyncio.run(_run(bot, plan, listeners, header, stopper))
+        from cvibot.event_loop import loop_factory
+
+        with asyncio.Runner(loop_factory=loop_factory()) as runner:  # CVIBOT_LOOP
+            return runner.run(_run(bot, plan, listeners, header, stopper))
     finally:
         stopper.close()

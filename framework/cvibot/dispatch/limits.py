@@ -9,45 +9,33 @@ silently.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Literal
 
 from structlog.typing import FilteringBoundLogger
 
 from cvibot.dispatch.answer import ANSWER_MODES, answer_for, effective_reply
 from cvibot.protocol.events import ToolCall
-from cvibot.protocol.interactions import Interaction, MessageTooLarge, check_size, fit_to_limit
+from cvibot.protocol.interactions import (
+    EncodedMessage,
+    Interaction,
+    MessageTooLarge,
+    encode_interaction,
+    encode_message,
+    fit_to_limit,
+)
 from cvibot.tools.options import ReplyMode
 
-__all__ = ["EncodedAnswer", "encode_answer", "size_bound"]
-
-
-def size_bound(value: Any) -> int:
-    """An upper bound of the compact JSON size of ``value`` in bytes, without encoding it.
-
-    A character takes at most 6 bytes (a ``\\u00XX`` escape; non-ASCII UTF-8 takes at
-    most 4), so most answers are shown to fit without paying for ``json.dumps``.
-    """
-    if isinstance(value, str):
-        return 6 * len(value) + 2
-    if isinstance(value, Mapping):
-        return 2 + sum(6 * len(k) + 4 + size_bound(v) for k, v in value.items())
-    if isinstance(value, list | tuple):
-        return 2 + sum(size_bound(v) + 1 for v in value)
-    if value is None or isinstance(value, bool):
-        return 5
-    if isinstance(value, int) and abs(value) < 10**15:
-        return 16
-    return 1 << 30  # floats and anything else: measure for real
+__all__ = ["EncodedAnswer", "encode_answer"]
 
 
 @dataclass(frozen=True, slots=True)
 class EncodedAnswer:
-    """The app-message to send; ``oversize`` is the error text when an error answer
-    replaced the answer (too large to send, or not encodable as JSON at all)."""
+    """The app-message to send, checked and encoded once (transports hand it on as is);
+    ``oversize`` is the error text when an error answer replaced the answer (too large
+    to send, or not encodable as JSON at all)."""
 
-    message: Mapping[str, Any]
+    message: EncodedMessage
     truncated: bool = False
     oversize: str | None = None
 
@@ -72,11 +60,7 @@ def encode_answer(
     content, so the call always gets its answer.
     """
     try:
-        message = interaction.to_message(conversation_id)
-        if size_bound(message) <= limit:
-            return EncodedAnswer(message)
-        check_size(message, limit)
-        return EncodedAnswer(message)
+        return EncodedAnswer(encode_interaction(interaction, conversation_id, limit))
     except MessageTooLarge as exc:
         too_large = exc
     except ValueError as exc:
@@ -98,7 +82,9 @@ def encode_answer(
         try:
             fitted, truncated = fit_to_limit(interaction, conversation_id, limit)
             log.warning("answer truncated to the app-message limit", **fields)
-            return EncodedAnswer(fitted.to_message(conversation_id), truncated=truncated)
+            return EncodedAnswer(
+                encode_interaction(fitted, conversation_id, limit), truncated=truncated
+            )
         except MessageTooLarge:
             pass
     error_text = (
@@ -121,4 +107,7 @@ def _replaced(
         tool_call_id=call.tool_call_id,
     )
     assert fallback is not None
-    return EncodedAnswer(fallback.to_message(conversation_id), oversize=error_text)
+    # Owed whatever its size: measured here, it is checked by the transport's limit.
+    message = fallback.to_message(conversation_id)
+    data = encode_message(message)
+    return EncodedAnswer(EncodedMessage(message, bound=len(data), data=data), oversize=error_text)

@@ -8,8 +8,11 @@ construction, and serialises to exactly the documented JSON with
      "conversation_id": "c123", "properties": {"modality": "text", "text": "Hi", "done": true}}
 
 The message travels as one Daily app-message, documented at 4 KB at most
-(:data:`DEFAULT_MESSAGE_LIMIT`); :func:`check_size` enforces the limit and
-:func:`fit_to_limit` shortens the text of an interaction that would exceed it.
+(:data:`DEFAULT_MESSAGE_LIMIT`). :func:`encode_interaction` is the one place an
+outbound message is built, checked against the limit and encoded: it returns an
+:class:`EncodedMessage` that transports hand on without checking or encoding it again.
+:func:`check_size` checks a message built by hand, and :func:`fit_to_limit` shortens the
+text of an interaction that would exceed the limit.
 
 Outbound text is always valid UTF-8. Inbound strings may hold lone UTF-16 surrogates
 (JSON's ``"\\ud83d"`` escape decodes to one), and a handler may echo them back in its
@@ -37,6 +40,7 @@ __all__ = [
     "DEFAULT_MESSAGE_LIMIT",
     "AppendContext",
     "Echo",
+    "EncodedMessage",
     "Interaction",
     "Interrupt",
     "MessageTooLarge",
@@ -46,6 +50,7 @@ __all__ = [
     "SensitivityLevel",
     "ToolResult",
     "check_size",
+    "encode_interaction",
     "encode_message",
     "fit_to_limit",
 ]
@@ -345,6 +350,112 @@ def encode_message(message: Mapping[str, Any]) -> bytes:
         return text.encode("utf-8")
     except (TypeError, ValueError, RecursionError) as exc:
         raise ValueError(f"message is not JSON-encodable: {exc}") from exc
+
+
+class EncodedMessage(dict[str, Any]):
+    """An app-message checked once (:func:`encode_interaction`): a plain JSON object
+    (``dict``/``list``/``str``/``int``/``bool``/``None`` and finite floats, string keys)
+    whose strings are valid UTF-8 and whose compact encoding fits the limit it was built
+    for.
+
+    It is the message itself, a ``dict``, so a transport whose SDK takes a Python object
+    (daily-python's ``send_app_message`` serialises it natively) hands it over as is.
+    ``bound`` is an upper bound of its size in bytes (within the limit), often reached
+    without encoding it; :attr:`data` gives the compact UTF-8 JSON bytes, encoded on first
+    use only. A transport whose own limit ``bound`` fits needs no check of its own. Do
+    not change it after it was built: the bound would no longer hold.
+    """
+
+    __slots__ = ("_data", "bound")
+
+    def __init__(
+        self, message: Mapping[str, Any], *, bound: int, data: bytes | None = None
+    ) -> None:
+        super().__init__(message)
+        self.bound = bound
+        self._data = data
+
+    @property
+    def data(self) -> bytes:
+        """The compact UTF-8 JSON (:func:`encode_message`), encoded once."""
+        if self._data is None:
+            self._data = encode_message(self)
+        return self._data
+
+    @property
+    def size(self) -> int:
+        """Bytes of :attr:`data`."""
+        return len(self.data)
+
+
+def _plain_bound(value: Any) -> int | None:
+    """An upper bound of the compact JSON size of ``value`` in bytes, without encoding
+    it; ``None`` when only a real encoding can tell (a float, a tuple, a non-string key,
+    a string holding a surrogate, any other type).
+
+    A character takes at most 6 bytes (a ``\\u00XX`` escape; non-ASCII UTF-8 takes at
+    most 4), so the usual answer is shown to fit without paying for ``json.dumps``.
+    Strings, the usual children, are measured inline (no call per value).
+    """
+    kind = type(value)
+    if kind is dict:
+        total = 2
+        for key, child in value.items():
+            if type(key) is not str or (not key.isascii() and has_surrogates(key)):
+                return None
+            total += 6 * len(key) + 4
+            if type(child) is str:
+                if not child.isascii() and has_surrogates(child):
+                    return None
+                total += 6 * len(child) + 2
+            else:
+                size = _plain_bound(child)
+                if size is None:
+                    return None
+                total += size
+        return total
+    if kind is str:
+        return None if not value.isascii() and has_surrogates(value) else 6 * len(value) + 2
+    if kind is list:
+        total = 2
+        for child in value:
+            size = _plain_bound(child)
+            if size is None:
+                return None
+            total += size + 1
+        return total
+    if value is None or kind is bool:
+        return 5
+    if kind is int and -(10**15) < value < 10**15:
+        return 17
+    return None
+
+
+def encode_interaction(
+    interaction: Interaction, conversation_id: str, limit: int = DEFAULT_MESSAGE_LIMIT
+) -> EncodedMessage:
+    """Build, check and encode ``interaction``'s app-message for ``conversation_id``.
+
+    The one place an outbound interaction gets its size limit (``limit`` bytes of compact
+    UTF-8 JSON, exactly ``limit`` fits), its UTF-8 rule (lone surrogates mended by
+    :meth:`Interaction.to_message`) and its encoding. Raises :class:`MessageTooLarge`
+    over the limit and ``ValueError`` for a message that is not strict JSON (a custom
+    interaction holding a NaN, an integer too long to write) or cannot be built (a
+    ``ToolResult`` without ``tool_call_id``).
+    """
+    message = interaction.to_message(conversation_id)
+    try:
+        bound = _plain_bound(message)
+    except RecursionError:  # absurdly nested: let the encoder say so
+        bound = None
+    if bound is not None and bound <= limit:
+        return EncodedMessage(message, bound=bound)
+    data = encode_message(message)
+    if len(data) > limit:
+        raise MessageTooLarge(len(data), limit, interaction.event_type)
+    if bound is None:  # tuples, subclasses...: hand on exactly the JSON that was measured
+        message = json.loads(data)
+    return EncodedMessage(message, bound=len(data), data=data)
 
 
 def check_size(message: Mapping[str, Any], limit: int = DEFAULT_MESSAGE_LIMIT) -> bytes:

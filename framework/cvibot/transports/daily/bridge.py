@@ -9,14 +9,19 @@ never blocks, never waits on the loop and never calls back into the SDK.
 
 A loop that is already closed (the transport is gone; a late completion of a join
 that timed out) makes the hand-off a silent no-op.
+
+The hand-offs of one loop share a :class:`_Mailbox`: a burst of events and completions
+wakes the loop once (one ``call_soon_threadsafe``, one self-pipe write) and runs in
+arrival order, instead of one wake-up each.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import functools
 import time
+import weakref
+from collections import deque
 from collections.abc import Callable
 from typing import Any, TypeVar, cast
 
@@ -29,9 +34,56 @@ Handoff = Callable[[str, tuple[Any, ...], float], None]
 taken on the emitter thread when the event arrived."""
 
 
-def _call_soon(loop: asyncio.AbstractEventLoop, fn: Callable[..., None], *args: Any) -> None:
-    with contextlib.suppress(RuntimeError):  # the loop is closed: nobody is left to tell
-        loop.call_soon_threadsafe(fn, *args)
+class _Mailbox:
+    """Calls posted from any thread, run on ``loop`` in order, one wake-up per batch.
+
+    ``post`` appends, then schedules a drain unless one is pending; the drain clears the
+    flag before it takes the first call, so a call posted at any moment is either taken
+    by a running drain or schedules the next one. A call that raises is reported to the
+    loop's exception handler, as ``call_soon_threadsafe`` would, and the rest still run.
+    """
+
+    __slots__ = ("_calls", "_loop", "_pending")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._loop = loop
+        self._calls: deque[tuple[Callable[..., None], tuple[Any, ...]]] = deque()
+        self._pending = False
+
+    def post(self, fn: Callable[..., None], *args: Any) -> None:
+        self._calls.append((fn, args))  # deque.append is atomic under the GIL
+        if not self._pending:
+            self._pending = True
+            try:
+                self._loop.call_soon_threadsafe(self._drain)
+            except RuntimeError:  # the loop is closed: nobody is left to tell
+                self._pending = False
+                self._calls.clear()
+
+    def _drain(self) -> None:
+        self._pending = False
+        calls = self._calls
+        while calls:
+            fn, args = calls.popleft()
+            try:
+                fn(*args)
+            except Exception as exc:
+                self._loop.call_exception_handler(
+                    {"message": f"Exception in callback {fn!r}", "exception": exc}
+                )
+
+
+_mailboxes: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Mailbox] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _mailbox(loop: asyncio.AbstractEventLoop) -> _Mailbox:
+    """The loop's mailbox (made on the loop's thread, where the bridge is set up)."""
+    box = _mailboxes.get(loop)
+    if box is None:
+        box = _mailboxes[loop] = _Mailbox(loop)
+    return box
 
 
 def to_loop(loop: asyncio.AbstractEventLoop, fn: Callable[..., None]) -> Callable[..., None]:
@@ -42,8 +94,10 @@ def to_loop(loop: asyncio.AbstractEventLoop, fn: Callable[..., None]) -> Callabl
     come back in (daily-python.md §0.8).
     """
 
+    post = _mailbox(loop).post
+
     def completion(*args: Any) -> None:
-        _call_soon(loop, fn, time.time(), *args)
+        post(fn, time.time(), *args)
 
     return completion
 
@@ -60,8 +114,10 @@ class _Handlers:
     _cvibot_post: Callable[[str, tuple[Any, ...]], None]
 
     def __init__(self, *, loop: asyncio.AbstractEventLoop, target: Handoff) -> None:
+        mail = _mailbox(loop).post
+
         def post(kind: str, args: tuple[Any, ...]) -> None:
-            _call_soon(loop, target, kind, args, time.time())
+            mail(target, kind, args, time.time())
 
         self._cvibot_post = post
 

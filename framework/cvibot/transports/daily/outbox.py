@@ -20,7 +20,7 @@ from typing import Any
 
 import structlog
 
-from cvibot.protocol.interactions import encode_message
+from cvibot.protocol.interactions import EncodedMessage, encode_message
 from cvibot.transports.base import TransportError
 from cvibot.transports.daily.bridge import to_loop
 from cvibot.transports.daily.errors import (
@@ -79,6 +79,7 @@ class Outbox:
         self._client: CallClientLike | None = None  # set while open
         self._holding = "joining"  # why sends are queued (for the log)
         self._stopped = False
+        self._valid_to: set[str] = set()  # participant ids checked already
 
     def open(self, client: CallClientLike) -> None:
         """Issue sends on ``client`` from now on, the queued ones first, in order."""
@@ -119,14 +120,15 @@ class Outbox:
         else:
             self._queue.append(item)
             self._log.debug("app-message queued until joined", seq=item.seq, state=self._holding)
+        loop = asyncio.get_running_loop()
         while True:
             await item.issued
+            # A plain timer rather than asyncio.wait_for: one handle, no extra future.
+            timer = loop.call_later(self._send_timeout, self._expire, item.done)
             try:
-                outcome = await asyncio.wait_for(item.done, self._send_timeout)
-            except TimeoutError:
-                raise SendFailed(
-                    f"daily-python did not confirm the app-message within {self._send_timeout:g} s"
-                ) from None
+                outcome = await item.done
+            finally:
+                timer.cancel()
             if isinstance(outcome, _Outgoing):
                 item = outcome  # queued again: the channel closed under it during a drop
                 continue
@@ -135,6 +137,12 @@ class Outbox:
             return
 
     def _precheck(self, message: Mapping[str, Any], to: str | None) -> Any:
+        if to is not None and (type(to) is not str or to not in self._valid_to):
+            self._check_to(to)
+        if type(message) is EncodedMessage and message.bound <= self._message_limit:
+            # Checked and encoded once already (encode_interaction): a plain dict, as
+            # the SDK takes it and serialises it itself; re-encoding would only repeat.
+            return dict(message)
         if not isinstance(message, Mapping):
             raise InvalidAppMessage(
                 f"an app-message must be a JSON object (a mapping), not {type(message).__name__}"
@@ -148,15 +156,27 @@ class Outbox:
                 f"the app-message is {len(encoded)} bytes, over the limit of "
                 f"{self._message_limit} bytes (Daily documents 4 KB per app-message)"
             )
-        if to is not None:
-            try:
-                valid = isinstance(to, str) and str(uuid.UUID(to)) == to.lower()
-            except ValueError:
-                valid = False
-            if not valid:
-                raise InvalidAppMessage(f"'to' must be a participant id (a UUID), not {to!r}")
         # What the SDK gets is exactly the JSON that was measured (tuples become lists).
         return json.loads(encoded)
+
+    def _check_to(self, to: Any) -> None:
+        try:
+            valid = isinstance(to, str) and str(uuid.UUID(to)) == to.lower()
+        except ValueError:
+            valid = False
+        if not valid:
+            raise InvalidAppMessage(f"'to' must be a participant id (a UUID), not {to!r}")
+        if len(self._valid_to) >= 64:  # participants come and go: keep it small
+            self._valid_to.clear()
+        self._valid_to.add(to)
+
+    def _expire(self, done: asyncio.Future[_Outgoing | DailyError | None]) -> None:
+        if not done.done():  # a completion arriving later finds it done and is ignored
+            done.set_exception(
+                SendFailed(
+                    f"daily-python did not confirm the app-message within {self._send_timeout:g} s"
+                )
+            )
 
     def _issue(self, item: _Outgoing) -> None:
         if item.issued.done():  # the caller stopped waiting before it went out
