@@ -26,6 +26,7 @@ import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from concurrent.futures import Executor
+from dataclasses import replace
 from typing import Any
 
 import structlog
@@ -50,6 +51,10 @@ __all__ = ["DispatchPolicy", "Dispatcher"]
 # How long cancelled handlers get to end once the grace has run out, before their calls
 # are answered without them (an ``async def`` that swallows its cancellation).
 _CANCEL_WAIT = 0.25
+
+
+_SLIM_CALL: dict[str, Any] = {"properties": {}, "raw": {}, "arguments": {}, "raw_arguments": None}
+_SLIM_PERCEPTION: dict[str, Any] = {**_SLIM_CALL, "frames": ()}
 
 
 @functools.lru_cache(maxsize=256)
@@ -162,7 +167,11 @@ class Dispatcher:
             if not runs and not (
                 len(self._waiting) < self._policy.max_waiting_calls and self._policy.waiting.take()
             ):
-                self._queue_reply((self._refuse_busy, call, spec, reply, arrived))
+                # Until its answer goes out, a refused call keeps only what the answer
+                # needs: not its raw message, arguments or frames (a flood of them is
+                # exactly when memory matters).
+                slim = _SLIM_PERCEPTION if perception else _SLIM_CALL
+                self._queue_reply((self._refuse_busy, replace(call, **slim), spec, reply, arrived))
                 return
         entry = CallState(call, spec, reply, arrived, loop.time() + timeout, cancellable)
         if cancel is not None:
