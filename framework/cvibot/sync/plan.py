@@ -34,8 +34,8 @@ __all__ = [
     "AttachTool",
     "CreateTool",
     "DetachTool",
-    "Plan",
     "RegistryPlan",
+    "SyncPlan",
     "UpdateTool",
     "plan_registry",
 ]
@@ -106,7 +106,7 @@ class RegistryPlan:
         return not (self.creates or self.updates or self.attaches or self.detaches)
 
 
-Plan: TypeAlias = RegistryPlan | PersonaPlan
+SyncPlan: TypeAlias = RegistryPlan | PersonaPlan
 """A plan of either target."""
 
 

@@ -16,7 +16,7 @@ from typing import Any, Final
 
 from pydantic import BaseModel, ValidationError
 
-from cvibot.errors import ToolDefinitionError
+from cvibot.errors import CvibotError, ToolDefinitionError
 from cvibot.tools.options import Origin, ReplyMode
 
 __all__ = [
@@ -83,7 +83,7 @@ def name_problem(name: object) -> str | None:
     return None
 
 
-class ArgumentsError(ValueError):
+class ArgumentsError(CvibotError, ValueError):
     """The LLM's arguments do not match the tool's parameters.
 
     ``errors`` lists ``(path, message)`` pairs, ``path`` dotted (``items.0.sku``; empty when

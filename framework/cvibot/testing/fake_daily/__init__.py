@@ -35,7 +35,7 @@ thread), :mod:`.room` (the call state, and :func:`participant`).
 """
 
 from cvibot.testing.fake_daily.client import FakeCallClient
-from cvibot.testing.fake_daily.errors import CHANNEL_NOT_OPEN, ROOM_LOOKUP_FAILED, EventHandler
+from cvibot.testing.fake_daily.rejections import CHANNEL_NOT_OPEN, ROOM_LOOKUP_FAILED, EventHandler
 from cvibot.testing.fake_daily.room import participant
 from cvibot.testing.fake_daily.sdk import FakeDaily, FakeSdkMisuse
 

@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from cvibot.testing.fake_daily.emitter import Emitter, Job
-from cvibot.testing.fake_daily.errors import (
+from cvibot.testing.fake_daily.rejections import (
     CHANNEL_NOT_OPEN,
     FETCH_FAILED,
     ROOM_LOOKUP_FAILED,

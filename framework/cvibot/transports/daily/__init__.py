@@ -3,13 +3,14 @@
 Importing this package does not import ``daily``; :meth:`DailyTransport.open` does.
 
 - :class:`DailyTransport` (:mod:`.transport`), :class:`ReconnectPolicy` (:mod:`.connection`);
-- the errors, all :class:`cvibot.transports.base.TransportError` (:mod:`.errors`);
+- the errors, all :class:`cvibot.transports.base.TransportError` (:mod:`.sdk_errors`);
 - :func:`pending_releases`: call clients still being released in the background, so a
   process can exit with ``os._exit`` instead of waiting for the SDK (:mod:`.release`).
 """
 
 from cvibot.transports.daily.connection import ReconnectPolicy
-from cvibot.transports.daily.errors import (
+from cvibot.transports.daily.release import pending_releases
+from cvibot.transports.daily.sdk_errors import (
     ConnectionLost,
     DailyError,
     InvalidAppMessage,
@@ -22,7 +23,6 @@ from cvibot.transports.daily.errors import (
     RoomUnreachable,
     SendFailed,
 )
-from cvibot.transports.daily.release import pending_releases
 from cvibot.transports.daily.transport import DailyTransport
 
 __all__ = [
