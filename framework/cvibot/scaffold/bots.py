@@ -19,7 +19,7 @@ from string import Template
 
 from cvibot.errors import CvibotError
 from cvibot.scaffold.names import MAX_NAME_LENGTH
-from cvibot.scaffold.render import ProjectExists
+from cvibot.scaffold.plugin_project import ProjectExists
 
 __all__ = ["BotNameError", "BotNames", "bot_files", "create_bot"]
 

@@ -24,9 +24,9 @@ from collections.abc import Iterable, Sequence
 from typing import Any, Final
 
 from cvibot.sync.apply import Applied
-from cvibot.sync.compare import FieldChange
 from cvibot.sync.persona_plan import PersonaPlan
 from cvibot.sync.plan import RegistryPlan, SyncPlan
+from cvibot.sync.tool_compare import FieldChange
 
 __all__ = ["render_applied", "render_partial", "render_plan", "render_problems"]
 
