@@ -17,7 +17,10 @@ if TYPE_CHECKING:
     from cvibot.errors import (
         ConfigError,
         CvibotError,
+        DuplicateToolError,
+        PluginLoadError,
         PluginSettingsError,
+        SyncError,
         ToolDefinitionError,
         ToolError,
     )
@@ -32,24 +35,31 @@ if TYPE_CHECKING:
         Sensitivity,
         ToolResult,
     )
-    from cvibot.runtime import Bot
+    from cvibot.runtime import Bot, PluginStartupError
     from cvibot.session import Session
+    from cvibot.tavus.api_errors import TavusAPIError
     from cvibot.tools import ReplyMode, ToolSpec, tool
+    from cvibot.transports.base import TransportError
 
 __all__ = [
     "AppendContext",
     "Bot",
     "ConfigError",
     "CvibotError",
+    "DuplicateToolError",
     "Echo",
     "Event",
     "Interrupt",
     "OverwriteContext",
+    "PluginLoadError",
     "PluginSettingsError",
+    "PluginStartupError",
     "ReplyMode",
     "Respond",
     "Sensitivity",
     "Session",
+    "SyncError",
+    "TavusAPIError",
     "ToolCall",
     "ToolContext",
     "ToolDefinitionError",
@@ -57,6 +67,7 @@ __all__ = [
     "ToolOutcome",
     "ToolResult",
     "ToolSpec",
+    "TransportError",
     "Utterance",
     "__version__",
     "hookimpl",
@@ -68,15 +79,20 @@ _HOMES = {
     "Bot": "cvibot.runtime",
     "ConfigError": "cvibot.errors",
     "CvibotError": "cvibot.errors",
+    "DuplicateToolError": "cvibot.errors",
     "Echo": "cvibot.protocol.interactions",
     "Event": "cvibot.protocol.events",
     "Interrupt": "cvibot.protocol.interactions",
     "OverwriteContext": "cvibot.protocol.interactions",
+    "PluginLoadError": "cvibot.errors",
     "PluginSettingsError": "cvibot.errors",
+    "PluginStartupError": "cvibot.runtime",
     "ReplyMode": "cvibot.tools",
     "Respond": "cvibot.protocol.interactions",
     "Sensitivity": "cvibot.protocol.interactions",
     "Session": "cvibot.session",
+    "SyncError": "cvibot.errors",
+    "TavusAPIError": "cvibot.tavus.api_errors",
     "ToolCall": "cvibot.protocol.events",
     "ToolContext": "cvibot.context",
     "ToolDefinitionError": "cvibot.errors",
@@ -84,6 +100,7 @@ _HOMES = {
     "ToolOutcome": "cvibot.dispatch",
     "ToolResult": "cvibot.protocol.interactions",
     "ToolSpec": "cvibot.tools",
+    "TransportError": "cvibot.transports.base",
     "Utterance": "cvibot.protocol.events",
     "hookimpl": "cvibot.plugins",
     "tool": "cvibot.tools",

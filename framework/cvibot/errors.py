@@ -1,14 +1,64 @@
-"""The exceptions cvibot raises, and the one handlers raise on purpose.
+"""Every exception a cvibot user can catch, and the one handlers raise on purpose.
 
-Hierarchy::
+The hierarchy (a test checks this drawing against the classes; a builtin in brackets is
+a second base, kept because callers catch it, e.g. pydantic turns a ``ValueError`` raised
+in a validator into a validation error)::
 
     CvibotError
-    ├── ToolError               raised by a handler: its message is the error answer
-    ├── PluginSettingsError     raised by a plugin: its settings are invalid, key by key
-    ├── ToolDefinitionError     a bad ``@tool`` (name rule, missing annotation, ...)
-    └── ConfigError             a bad config, plugin or tool set; names file, line, key
-        ├── PluginLoadError     a plugin named in the config could not be imported or registered
-        └── DuplicateToolError  two plugins register the same tool name
+    ├── ToolError                     a handler's error answer; its message is sent as is
+    │   └── UnsendableResult          the handler's return value is not JSON
+    ├── ToolDefinitionError [TypeError]   a bad ``@tool`` (name rule, annotation, option)
+    ├── ArgumentsError [ValueError]   the LLM's arguments do not fit the tool's parameters
+    ├── MessageTooLarge [ValueError]  an encoded interaction is over the app-message limit
+    ├── PoolBusy [RuntimeError]       no thread is free for a sync handler
+    ├── ConfigError                   a bad config, plugin or tool set; file, line, key
+    │   ├── PluginLoadError           a plugin in the config fails to import or register
+    │   ├── DuplicateToolError        two plugins register the same tool name
+    │   └── MissingAPIKey             ``TAVUS_API_KEY`` is not set
+    ├── PluginSettingsError [ValueError]  a plugin's ``settings`` are invalid, key by key
+    ├── SelectionError [ValueError]   a bad ``-p`` value or ``CVIBOT_AUTOLOAD`` setting
+    ├── PluginStartupError            a plugin's ``cvibot_startup`` hook raised
+    ├── TransportError                the transport cannot carry on (file, room, ...)
+    │   └── DailyError                a failure of the Daily room, with the SDK's ``raw``
+    │       ├── JoinFailed            the bot could not join the room
+    │       │   ├── InvalidRoomUrl    not an http(s) URL with a host
+    │       │   ├── RoomUnreachable   the room lookup failed (network, DNS)
+    │       │   ├── JoinTimeout       no join completion within ``join_timeout``
+    │       │   ├── InvalidClientSettings   the SDK refused the client settings
+    │       │   └── RoomEnded         ejected, or the meeting ended or expired
+    │       ├── NotJoined             a send while not in the room
+    │       ├── SendFailed            a send the SDK refused or never confirmed
+    │       ├── InvalidAppMessage [ValueError]  a message the SDK cannot carry
+    │       └── ConnectionLost        the room was lost and a rejoin gave up
+    ├── TavusAPIError                 a Tavus REST call failed: status, method, path
+    │   ├── BadRequest                400: invalid body, or the concurrency limit
+    │   ├── Unauthorized              401, 403: the API key was refused
+    │   ├── NotFound                  404: the conversation or persona does not exist
+    │   ├── Conflict                  409: the resource is in use or exists already
+    │   ├── RateLimited               429: too many requests (``retry_after``)
+    │   ├── ServerError               5xx
+    │   ├── TavusUnreachable          no HTTP answer: connect error, timeout, drop
+    │   └── UnexpectedResponse        a 2xx answer whose body is not the documented shape
+    ├── SyncError                     ``cvibot tools sync`` cannot make Tavus match
+    │   ├── LimitsExceeded            the tools break Tavus's limits; nothing was sent
+    │   └── ApplyFailed               a request failed; ``applied`` is what was done
+    ├── ProjectExists [FileExistsError]  ``cvibot new``: the folder exists already
+    ├── PluginNameError [ValueError]  ``cvibot new``: the plugin name breaks the rule
+    ├── BotNameError [ValueError]     ``cvibot new``: the bot name is not allowed
+    └── ReplyTimeout [AssertionError, TimeoutError]  a fake conversation waited in vain
+
+Each class lives beside the code that raises it. Import the bases users catch from
+``cvibot`` (``CvibotError``, ``ToolError``, ``ConfigError``, ``TransportError``,
+``TavusAPIError``, ...), the rest from their package: ``cvibot.tavus`` (the Tavus API
+errors), ``cvibot.transports.daily`` (the Daily errors), ``cvibot.sync``,
+``cvibot.scaffold``, ``cvibot.testing`` (``ReplyTimeout``).
+
+Left outside the tree on purpose: exceptions that never reach a user because the code
+that raises them catches them too (``LocatedValueError``, a pydantic validator's
+``ValueError`` that the loader turns into a :class:`ConfigError`; the command line's
+``StopRequested`` and ``BotEnded``; private ``_``-named signals), and the test doubles'
+``FakeSdkMisuse`` (stands for the real SDK aborting the process: it must not be caught)
+and ``Refusal`` (the fake Tavus API's way to answer an error status).
 """
 
 from __future__ import annotations
@@ -25,6 +75,7 @@ __all__ = [
     "DuplicateToolError",
     "PluginLoadError",
     "PluginSettingsError",
+    "SyncError",
     "ToolDefinitionError",
     "ToolError",
 ]
@@ -160,3 +211,11 @@ class DuplicateToolError(ConfigError):
         self.tool = tool
         self.first_plugin = first_plugin
         self.second_plugin = second_plugin
+
+
+class SyncError(CvibotError):
+    """``cvibot tools sync`` could not make the tools Tavus knows match the code.
+
+    The base of :class:`~cvibot.sync.LimitsExceeded` (checked before any request) and
+    :class:`~cvibot.sync.ApplyFailed` (a request failed part way).
+    """

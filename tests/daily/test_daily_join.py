@@ -22,7 +22,7 @@ from cvibot.transports.daily import (
     pending_releases,
 )
 from cvibot.transports.daily.call import CLIENT_SETTINGS, SUBSCRIPTION_PROFILES
-from cvibot.transports.daily.errors import join_error
+from cvibot.transports.daily.sdk_errors import join_error
 
 
 async def test_join_data_participants_then_events_in_order_on_the_loop_thread(

@@ -40,7 +40,7 @@ async def attempt(url):
 async def sdk_parse_error():
     # The SDK's own answer to a malformed URL, mapped as the transport maps it.
     import daily
-    from cvibot.transports.daily.errors import join_error
+    from cvibot.transports.daily.sdk_errors import join_error
     from cvibot.transports.daily.sdk import ensure_initialised
     ensure_initialised(daily)
     loop = asyncio.get_running_loop()

@@ -15,7 +15,7 @@ from cvibot.testing.fake_daily import CHANNEL_NOT_OPEN, FakeDaily
 from cvibot.transports.base import TransportError
 from cvibot.transports.daily import InvalidAppMessage, NotJoined, SendFailed
 from cvibot.transports.daily import outbox as outbox_module
-from cvibot.transports.daily.errors import send_error
+from cvibot.transports.daily.sdk_errors import send_error
 
 
 async def test_sends_before_the_join_are_queued_and_flushed_in_order(

@@ -6,8 +6,8 @@ import pytest
 from sync_helpers import PERSONA, spec, stored
 
 from cvibot.sync import AttachTool, DetachTool, FieldChange, LimitsExceeded, plan_registry
-from cvibot.sync.compare import json_equal, registry_changes, registry_fields
-from cvibot.sync.render import render_plan
+from cvibot.sync.report import render_plan
+from cvibot.sync.tool_compare import json_equal, registry_changes, registry_fields
 from cvibot.tools import ToolSpec, to_registry_tool
 
 

@@ -14,7 +14,7 @@ from pydantic import ValidationError
 
 from cvibot.config import ToolOverride
 from cvibot.errors import ToolDefinitionError
-from cvibot.sync.compare import REGISTRY_FIELDS
+from cvibot.sync.tool_compare import REGISTRY_FIELDS
 from cvibot.tools import build_tool_spec, dynamic_tool, to_registry_tool, tool
 from cvibot.tools.options import (
     Origin,

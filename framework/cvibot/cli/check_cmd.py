@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from cvibot.cli.options import table_lines
+from cvibot.cli.common_options import table_lines
 
 if TYPE_CHECKING:
     from cvibot.plugins.loading import LoadedPlugin

@@ -27,7 +27,7 @@ from typing import Any
 
 import click
 
-from cvibot.cli.options import plugin_option
+from cvibot.cli.common_options import plugin_option
 
 __all__ = ["WATCHED_SUFFIXES", "dev", "watched"]
 

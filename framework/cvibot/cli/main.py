@@ -15,10 +15,10 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 
+from cvibot.cli.common_options import plugin_option
 from cvibot.cli.console import console
 from cvibot.cli.dev import dev
 from cvibot.cli.new_cmd import new
-from cvibot.cli.options import plugin_option
 from cvibot.cli.plugins_cmd import plugins
 from cvibot.cli.tools_cmd import tools
 

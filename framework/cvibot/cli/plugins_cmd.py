@@ -11,7 +11,7 @@ from typing import Any
 
 import click
 
-from cvibot.cli.options import plugin_option, table_lines
+from cvibot.cli.common_options import plugin_option, table_lines
 
 __all__ = ["plugins"]
 

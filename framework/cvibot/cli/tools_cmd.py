@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 
-from cvibot.cli.options import plugin_option
+from cvibot.cli.common_options import plugin_option
 
 if TYPE_CHECKING:
     from cvibot.runtime import Bot

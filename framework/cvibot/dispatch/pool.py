@@ -22,10 +22,12 @@ from concurrent.futures import Executor, Future
 from dataclasses import dataclass
 from typing import Any
 
+from cvibot.errors import CvibotError
+
 __all__ = ["PoolBusy", "PoolStats", "ToolPool"]
 
 
-class PoolBusy(RuntimeError):
+class PoolBusy(CvibotError, RuntimeError):
     """No thread could be had for a sync handler: every thread up to the cap is busy."""
 
 

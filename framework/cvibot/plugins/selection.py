@@ -25,6 +25,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Final
 
+from cvibot.errors import CvibotError
+
 __all__ = [
     "AUTOLOAD_ENV",
     "BLOCK_PREFIX",
@@ -46,7 +48,7 @@ _ON: Final = frozenset({"1", "true", "yes", "on"})
 _OFF: Final = frozenset({"0", "false", "no", "off"})
 
 
-class SelectionError(ValueError):
+class SelectionError(CvibotError, ValueError):
     """A ``-p`` value that cannot be used (empty, or a plugin both added and blocked), or
     an :data:`AUTOLOAD_ENV` value that is no boolean."""
 

@@ -34,6 +34,7 @@ from typing import Any, ClassVar, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from cvibot.errors import CvibotError
 from cvibot.protocol.text import has_surrogates, valid_unicode
 
 __all__ = [
@@ -68,7 +69,7 @@ SensitivityLevel = Literal["superlow", "verylow", "low", "medium", "high", "auto
 typings; the docs list only ``low``, ``medium``, ``high`` (D12)."""
 
 
-class MessageTooLarge(ValueError):
+class MessageTooLarge(CvibotError, ValueError):
     """An encoded interaction exceeds the app-message limit.
 
     Attributes: ``size`` (bytes of the encoded message), ``limit`` (bytes) and

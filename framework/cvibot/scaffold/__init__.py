@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from cvibot.scaffold.bots import BotNameError, BotNames, bot_files, create_bot
 from cvibot.scaffold.names import PluginNameError, PluginNames, name_problem
-from cvibot.scaffold.render import ProjectExists, create_plugin, plugin_files
+from cvibot.scaffold.plugin_project import ProjectExists, create_plugin, plugin_files
 
 __all__ = [
     "BotNameError",

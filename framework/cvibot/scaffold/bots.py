@@ -17,15 +17,16 @@ from importlib import resources
 from pathlib import Path
 from string import Template
 
+from cvibot.errors import CvibotError
 from cvibot.scaffold.names import MAX_NAME_LENGTH
-from cvibot.scaffold.render import ProjectExists
+from cvibot.scaffold.plugin_project import ProjectExists
 
 __all__ = ["BotNameError", "BotNames", "bot_files", "create_bot"]
 
 _NAME = re.compile(r"[a-z][a-z0-9]*(?:[-_][a-z0-9]+)*")
 
 
-class BotNameError(ValueError):
+class BotNameError(CvibotError, ValueError):
     """A bot name that is not allowed; the message says why and what would be."""
 
 

@@ -11,13 +11,15 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from cvibot.errors import CvibotError
+
 __all__ = ["MAX_NAME_LENGTH", "PluginNameError", "PluginNames", "name_problem"]
 
 MAX_NAME_LENGTH = 40
 _NAME = re.compile(r"[a-z][a-z0-9]*(?:[-_][a-z0-9]+)*")
 
 
-class PluginNameError(ValueError):
+class PluginNameError(CvibotError, ValueError):
     """A plugin name that breaks the rule of :func:`name_problem`; the message says how."""
 
 

@@ -8,29 +8,29 @@
     if not plan.empty:
         applied = await apply_plan(api, plan)
 
-Modules: :mod:`~.limits` (Tavus's limits, checked before any request), :mod:`~.compare`
+Modules: :mod:`~.tavus_limits` (Tavus's limits, checked before any request), :mod:`~.tool_compare`
 (semantic comparison of definitions), :mod:`~.plan` (the registry plan and the plan
 types), :mod:`~.persona_plan` (the persona's JSON Patch), :mod:`~.remote` (reading
-Tavus and planning), :mod:`~.apply` (writing), :mod:`~.render` (the readable diff).
+Tavus and planning), :mod:`~.apply` (writing), :mod:`~.report` (the readable diff).
 """
 
 from __future__ import annotations
 
 from cvibot.sync.apply import Applied, ApplyFailed, Done, apply_plan
-from cvibot.sync.compare import FieldChange
-from cvibot.sync.limits import LimitsExceeded, check_limits
 from cvibot.sync.persona_plan import PersonaPlan, ToolChange, ToolListDiff, plan_persona
 from cvibot.sync.plan import (
     AttachTool,
     CreateTool,
     DetachTool,
-    Plan,
     RegistryPlan,
+    SyncPlan,
     UpdateTool,
     plan_registry,
 )
 from cvibot.sync.remote import Target, read_plan
-from cvibot.sync.render import render_applied, render_partial, render_plan, render_problems
+from cvibot.sync.report import render_applied, render_partial, render_plan, render_problems
+from cvibot.sync.tavus_limits import LimitsExceeded, check_limits
+from cvibot.sync.tool_compare import FieldChange
 
 __all__ = [
     "Applied",
@@ -42,8 +42,8 @@ __all__ = [
     "FieldChange",
     "LimitsExceeded",
     "PersonaPlan",
-    "Plan",
     "RegistryPlan",
+    "SyncPlan",
     "Target",
     "ToolChange",
     "ToolListDiff",

@@ -17,10 +17,10 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
-from cvibot.errors import CvibotError
+from cvibot.errors import SyncError
 from cvibot.sync.persona_plan import PersonaPlan
-from cvibot.sync.plan import Plan, RegistryPlan
-from cvibot.tavus.errors import TavusAPIError
+from cvibot.sync.plan import RegistryPlan, SyncPlan
+from cvibot.tavus.api_errors import TavusAPIError
 from cvibot.tavus.tools_api import MAX_ATTACH
 
 if TYPE_CHECKING:
@@ -54,7 +54,7 @@ class Applied:
         return Counter(d.action for d in self.done)[action]
 
 
-class ApplyFailed(CvibotError):
+class ApplyFailed(SyncError):
     """A request of the sync failed: ``error`` is the Tavus error (its one line is this
     error's message) and ``applied`` what was done before it."""
 
@@ -64,7 +64,7 @@ class ApplyFailed(CvibotError):
         self.applied = applied
 
 
-async def apply_plan(api: TavusClient, plan: Plan) -> Applied:
+async def apply_plan(api: TavusClient, plan: SyncPlan) -> Applied:
     """Make the changes of ``plan`` (see the module docstring); what was done.
 
     Raises :class:`ApplyFailed` when a request fails.

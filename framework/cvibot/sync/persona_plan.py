@@ -21,8 +21,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
-from cvibot.sync.compare import FieldChange, legacy_changes, legacy_name
-from cvibot.sync.limits import check_limits
+from cvibot.sync.tavus_limits import check_limits
+from cvibot.sync.tool_compare import FieldChange, legacy_changes, legacy_name
 from cvibot.tools.export import to_legacy_tool, to_perception_tool
 from cvibot.tools.options import Origin
 from cvibot.tools.spec import ToolSpec
@@ -85,7 +85,7 @@ def plan_persona(
     """The persona plan for making the persona document ``persona`` (``GET
     /personas/{id}``) hold ``specs`` as inline tools (see the module docstring).
 
-    Raises :class:`~cvibot.sync.limits.LimitsExceeded` first, like ``check_limits``.
+    Raises :class:`~cvibot.sync.tavus_limits.LimitsExceeded` first, like ``check_limits``.
     """
     check_limits(specs)
     ordered = sorted(specs, key=lambda s: s.name)

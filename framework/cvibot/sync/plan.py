@@ -1,8 +1,8 @@
 """What ``cvibot tools sync`` will change, computed from the bot's tool specs and what
 Tavus has, before anything is sent (protocol reference §7).
 
-- :func:`~cvibot.sync.limits.check_limits`: Tavus's limits on the specs, checked by
-  both planners before anything else; :class:`~cvibot.sync.limits.LimitsExceeded` lists
+- :func:`~cvibot.sync.tavus_limits.check_limits`: Tavus's limits on the specs, checked by
+  both planners before anything else; :class:`~cvibot.sync.tavus_limits.LimitsExceeded` lists
   every problem.
 - :func:`plan_registry`: the registry target (§7.2): which tools to create in the account,
   which to update (only the fields that differ), which to attach to the persona (PAL)
@@ -22,9 +22,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, TypeAlias
 
-from cvibot.sync.compare import FieldChange, registry_changes
-from cvibot.sync.limits import check_limits
 from cvibot.sync.persona_plan import PersonaPlan
+from cvibot.sync.tavus_limits import check_limits
+from cvibot.sync.tool_compare import FieldChange, registry_changes
 from cvibot.tavus.tool_models import RegistryTool
 from cvibot.tavus.tools_api import MAX_ATTACH
 from cvibot.tools.export import to_registry_tool
@@ -34,8 +34,8 @@ __all__ = [
     "AttachTool",
     "CreateTool",
     "DetachTool",
-    "Plan",
     "RegistryPlan",
+    "SyncPlan",
     "UpdateTool",
     "plan_registry",
 ]
@@ -106,7 +106,7 @@ class RegistryPlan:
         return not (self.creates or self.updates or self.attaches or self.detaches)
 
 
-Plan: TypeAlias = RegistryPlan | PersonaPlan
+SyncPlan: TypeAlias = RegistryPlan | PersonaPlan
 """A plan of either target."""
 
 
@@ -130,8 +130,8 @@ def plan_registry(
     ``account``: the account's tools (``GET /tools``); ``attached``: the persona's
     (``GET /pals/{id}/tools``). Tools are matched by name (unique per account); an
     account tool differs from the code when a managed field differs semantically
-    (:func:`~cvibot.sync.compare.registry_changes`). System tools are ignored wherever
-    they appear. Raises :class:`~cvibot.sync.limits.LimitsExceeded` first.
+    (:func:`~cvibot.sync.tool_compare.registry_changes`). System tools are ignored wherever
+    they appear. Raises :class:`~cvibot.sync.tavus_limits.LimitsExceeded` first.
     """
     check_limits(specs)
     on_persona = {t.tool_id: t for t in attached if not t.is_system_tool}

@@ -6,9 +6,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Literal, TypeAlias
 
-from cvibot.sync.limits import check_limits
 from cvibot.sync.persona_plan import plan_persona
-from cvibot.sync.plan import Plan, plan_registry
+from cvibot.sync.plan import SyncPlan, plan_registry
+from cvibot.sync.tavus_limits import check_limits
 from cvibot.tools.spec import ToolSpec
 
 if TYPE_CHECKING:
@@ -23,14 +23,14 @@ persona's inline tools (§7.1, §7.3)."""
 
 async def read_plan(
     api: TavusClient, specs: Sequence[ToolSpec], *, target: Target, persona_id: str
-) -> Plan:
+) -> SyncPlan:
     """Check the limits, read what Tavus has and plan the sync of ``specs`` to ``target``.
 
     Registry: ``GET /pals/{persona_id}/tools`` (first, so an unknown persona is a
     ``NotFound`` before the account is read), then every page of ``GET /tools?type=user``.
     Persona: ``GET /personas/{persona_id}``.
 
-    Raises :class:`~cvibot.sync.limits.LimitsExceeded` before any request, and the
+    Raises :class:`~cvibot.sync.tavus_limits.LimitsExceeded` before any request, and the
     :class:`~cvibot.tavus.TavusAPIError` of a failed read.
     """
     check_limits(specs)

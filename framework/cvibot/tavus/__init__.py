@@ -8,15 +8,14 @@ tools registry with a PAL's attached tools (§7.2).
     async with TavusClient.from_env() as api:
         conv = await api.create_conversation(persona_id="p123", test_mode=True)
 
-Errors are in :mod:`cvibot.tavus.errors`, the retry rule in :mod:`cvibot.tavus.retry`,
+Errors are in :mod:`cvibot.tavus.api_errors`, the retry rule in :mod:`cvibot.tavus.retry`,
 the bodies in :mod:`cvibot.tavus.models` and :mod:`cvibot.tavus.tool_models`; a local
 fake of the API for tests is :mod:`cvibot.testing.fake_tavus`.
 """
 
 from __future__ import annotations
 
-from cvibot.tavus.client import API_KEY_ENV, DEFAULT_BASE_URL, TavusClient
-from cvibot.tavus.errors import (
+from cvibot.tavus.api_errors import (
     BadRequest,
     Conflict,
     MissingAPIKey,
@@ -28,6 +27,7 @@ from cvibot.tavus.errors import (
     Unauthorized,
     UnexpectedResponse,
 )
+from cvibot.tavus.client import API_KEY_ENV, DEFAULT_BASE_URL, TavusClient
 from cvibot.tavus.models import (
     Conversation,
     ConversationProperties,

@@ -8,9 +8,9 @@
 
 This module holds the conversation and persona endpoints, one short method each; the
 tools endpoints (§7.2) are in :mod:`cvibot.tavus.tools_api`. They all go through one private
-path, ``_request`` (:mod:`cvibot.tavus.base`): JSON in and out, the ``x-api-key`` header,
+path, ``_request`` (:mod:`cvibot.tavus.base_client`): JSON in and out, the ``x-api-key`` header,
 a per-request timeout, the retry rule of :mod:`cvibot.tavus.retry`, a debug log line per
-attempt and the mapping of a failure to one :mod:`cvibot.tavus.errors` class.
+attempt and the mapping of a failure to one :mod:`cvibot.tavus.api_errors` class.
 
 The API key is sent only as a header. It is not kept in a readable attribute, and never
 appears in ``repr(client)``, a log line or an error message (server text that echoes it
@@ -23,8 +23,8 @@ import os
 from collections.abc import Mapping, Sequence
 from typing import Any, Self
 
-from cvibot.tavus.base import DEFAULT_BASE_URL
-from cvibot.tavus.errors import MissingAPIKey
+from cvibot.tavus.api_errors import MissingAPIKey
+from cvibot.tavus.base_client import DEFAULT_BASE_URL
 from cvibot.tavus.models import (
     Conversation,
     ConversationProperties,
@@ -80,7 +80,7 @@ class TavusClient(ToolsEndpoints):
     def from_env(cls, env_var: str = API_KEY_ENV, **kwargs: Any) -> Self:
         """A client whose key is the environment variable ``env_var`` (``TAVUS_API_KEY``).
 
-        ``kwargs`` go to the constructor. Raises :class:`~cvibot.tavus.errors.MissingAPIKey`
+        ``kwargs`` go to the constructor. Raises :class:`~cvibot.tavus.api_errors.MissingAPIKey`
         (a :class:`~cvibot.errors.ConfigError`) when the variable is unset or empty.
         """
         key = os.environ.get(env_var, "").strip()
@@ -130,7 +130,7 @@ class TavusClient(ToolsEndpoints):
         that was never made (see :mod:`cvibot.tavus.retry`).
 
         Raises ``pydantic.ValidationError`` (a ``ValueError``) for a bad argument, and
-        the :mod:`cvibot.tavus.errors` classes: ``BadRequest`` (also the "maximum
+        the :mod:`cvibot.tavus.api_errors` classes: ``BadRequest`` (also the "maximum
         concurrent conversations" refusal, ``err.concurrency_limit``), ``Unauthorized``,
         ``RateLimited``, ``ServerError``, ``TavusUnreachable``.
         """

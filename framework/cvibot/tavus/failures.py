@@ -1,4 +1,4 @@
-"""Which :mod:`cvibot.tavus.errors` class a failed attempt becomes, and its message.
+"""Which :mod:`cvibot.tavus.api_errors` class a failed attempt becomes, and its message.
 
 A status answer maps by status (400 → ``BadRequest``, 401/403 → ``Unauthorized``, 404 →
 ``NotFound``, 429 → ``RateLimited``, 5xx → ``ServerError``, any other → ``TavusAPIError``);
@@ -13,7 +13,7 @@ import json
 import httpx
 from pydantic import SecretStr
 
-from cvibot.tavus.errors import (
+from cvibot.tavus.api_errors import (
     BadRequest,
     Conflict,
     NotFound,

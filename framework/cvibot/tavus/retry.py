@@ -36,7 +36,7 @@ from email.utils import parsedate_to_datetime
 from tenacity import RetryCallState
 from tenacity.wait import wait_base
 
-from cvibot.tavus.errors import RateLimited, ServerError, TavusUnreachable
+from cvibot.tavus.api_errors import RateLimited, ServerError, TavusUnreachable
 
 __all__ = ["RetryPolicy", "parse_retry_after", "should_retry"]
 

@@ -22,8 +22,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any, Final, Literal
 
-from cvibot.tavus.base import BaseClient
-from cvibot.tavus.errors import UnexpectedResponse
+from cvibot.tavus.api_errors import UnexpectedResponse
+from cvibot.tavus.base_client import BaseClient
 from cvibot.tavus.paths import segment
 from cvibot.tavus.tool_models import (
     CreateToolRequest,
@@ -45,7 +45,7 @@ ToolType = Literal["user", "system"]
 
 class ToolsEndpoints(BaseClient):
     """The ``/tools`` and ``/pals/{id}/tools`` endpoints (§7.2). Every method raises the
-    mapped :mod:`cvibot.tavus.errors` classes (``BadRequest`` with Tavus's message,
+    mapped :mod:`cvibot.tavus.api_errors` classes (``BadRequest`` with Tavus's message,
     ``Unauthorized``, ``NotFound``, ``TavusUnreachable``, ``UnexpectedResponse`` for an
     answer that is not the documented shape)."""
 
@@ -91,7 +91,7 @@ class ToolsEndpoints(BaseClient):
         ``body``: a :class:`CreateToolRequest` or a dict of its fields, such as
         :func:`cvibot.tools.to_registry_tool` returns. Raises ``pydantic.ValidationError``
         (a ``ValueError``) for an unknown field or a wrong type, and ``BadRequest`` (or
-        another :class:`~cvibot.tavus.errors.TavusAPIError` for a 409) when Tavus refuses
+        another :class:`~cvibot.tavus.api_errors.TavusAPIError` for a 409) when Tavus refuses
         it: a bad name, a name taken, a limit broken.
         """
         request = (

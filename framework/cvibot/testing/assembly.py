@@ -28,12 +28,18 @@ if TYPE_CHECKING:
     from cvibot.runtime import Bot
     from cvibot.session import Session
 
-__all__ = ["HARNESS_PLUGIN", "ConfigSource", "Harness", "build_bot", "load_test_config"]
+__all__ = [
+    "FAKE_CONVERSATION_PLUGIN",
+    "ConfigSource",
+    "FakeConversationPlugin",
+    "build_bot",
+    "load_test_config",
+]
 
 ConfigSource = Mapping[str, Any] | str | os.PathLike[str] | None
 """A config as a test gives it: a mapping (the YAML's data), YAML text, a file, or none."""
 
-HARNESS_PLUGIN = "cvibot.testing"
+FAKE_CONVERSATION_PLUGIN = "cvibot.testing"
 """Name of the built-in plugin that brings the test's extra tools and watches the session."""
 
 # The bot never opens it: the fake conversation runs on a memory transport.
@@ -97,34 +103,34 @@ def build_bot(
     builtins: Sequence[object] = (),
     tools: Sequence[object] = (),
     autoload: bool = False,
-) -> tuple[Bot, Harness]:
-    """The bot of ``loaded``, with ``builtins`` and ``tools`` added; and its harness.
+) -> tuple[Bot, FakeConversationPlugin]:
+    """The bot of ``loaded``, with ``builtins`` and ``tools`` added; and that plugin.
 
     ``builtins`` are plugin objects (modules, or objects with ``@hookimpl`` methods),
     registered as built-in plugins under their ``__name__`` (a module's) or class name;
     the ``@tool`` functions of a module are collected too. ``tools`` are ``@tool``
     functions, plain functions or :class:`~cvibot.tools.ToolSpec` objects, attributed
-    to the plugin :data:`HARNESS_PLUGIN`. ``autoload`` loads the installed plugins the
-    config does not name. Raises :class:`ConfigError` as :meth:`Bot.from_config` does.
+    to the plugin :data:`FAKE_CONVERSATION_PLUGIN`. ``autoload`` loads the installed
+    plugins the config does not name. Raises :class:`ConfigError` as :meth:`Bot.from_config` does.
     """
     from cvibot.runtime import Bot
 
     named: list[tuple[str, object]] = []
-    taken: set[str] = {HARNESS_PLUGIN}
+    taken: set[str] = {FAKE_CONVERSATION_PLUGIN}
     extra: list[object] = []
     for obj in builtins:
         name = _unique(_plugin_name(obj), taken)
         named.append((name, obj))
         if isinstance(obj, types.ModuleType):
             extra.extend(_module_tools(obj))
-    harness = Harness([*extra, *tools])
+    plugin = FakeConversationPlugin([*extra, *tools])
     # Registered last of the built-ins, so a module's own tools stay attributed to it
     # wherever the host collects them itself.
-    named.append((HARNESS_PLUGIN, harness))
-    return Bot.from_config(loaded, autoload=autoload, builtins=named), harness
+    named.append((FAKE_CONVERSATION_PLUGIN, plugin))
+    return Bot.from_config(loaded, autoload=autoload, builtins=named), plugin
 
 
-class Harness:
+class FakeConversationPlugin:
     """The built-in plugin of a fake conversation.
 
     Registers the test's extra tools (``cvibot_register_tools``) and reports each

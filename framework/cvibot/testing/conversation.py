@@ -132,9 +132,7 @@ class FakeConversation:
             config, plugins=entries, pipeline_mode=pipeline_mode, base_dir=base_dir
         )
         self.bot: Bot
-        self.bot, self._harness = build_bot(
-            loaded, builtins=objects, tools=tools, autoload=autoload
-        )
+        self.bot, self._plugin = build_bot(loaded, builtins=objects, tools=tools, autoload=autoload)
         self.conversation_id = conversation_id
         self._grace = grace if grace is not None else self.bot.config.dispatch.shutdown_grace
         self._watch = Watcher()
@@ -176,7 +174,7 @@ class FakeConversation:
             if not started.done():
                 started.set_result(session)
 
-        self._harness.on_session = on_session
+        self._plugin.on_session = on_session
         self._transport = MemoryTransport(on_send=self._watch.record_sent)
         self._run = loop.create_task(
             self.bot.run(

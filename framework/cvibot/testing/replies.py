@@ -13,6 +13,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from cvibot.errors import CvibotError
+
 if TYPE_CHECKING:
     from cvibot.dispatch import ToolOutcome
 
@@ -29,7 +31,7 @@ _SHOWN_MESSAGES = 10
 _SHOWN_CHARS = 240
 
 
-class ReplyTimeout(AssertionError, TimeoutError):
+class ReplyTimeout(CvibotError, AssertionError, TimeoutError):
     """The bot sent no matching answer within the wait (seconds, in the message).
 
     Both an ``AssertionError`` (pytest reports a failed expectation) and a

@@ -133,7 +133,7 @@ OMIT: Final = "<omit>"
 @dataclass(frozen=True, slots=True)
 class TavusField:
     """How an option is a field of the Tavus tools registry (§7.2): exported by
-    :func:`~cvibot.tools.to_registry_tool` and compared by :mod:`cvibot.sync.compare`.
+    :func:`~cvibot.tools.to_registry_tool` and compared by :mod:`cvibot.sync.tool_compare`.
 
     ``export``: the value sent for an LLM tool that leaves the option ``None``;
     ``perception``: the value sent (and assumed) for a vision/audio tool that does;

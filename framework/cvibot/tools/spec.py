@@ -14,7 +14,7 @@ from typing import Any, Final
 
 from pydantic import BaseModel, ValidationError
 
-from cvibot.errors import ToolDefinitionError
+from cvibot.errors import CvibotError, ToolDefinitionError
 from cvibot.tools.options import (
     MAX_NAME_LENGTH,
     ON_CALL_VALUES,
@@ -38,7 +38,7 @@ _OPTION_FIELDS: Final = (*ToolOptions.option_names(), "plugin")
 _INPUT_REPR_LIMIT: Final = 40
 
 
-class ArgumentsError(ValueError):
+class ArgumentsError(CvibotError, ValueError):
     """The LLM's arguments do not match the tool's parameters.
 
     ``errors`` lists ``(path, message)`` pairs, ``path`` dotted (``items.0.sku``; empty when

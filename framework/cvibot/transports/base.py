@@ -12,13 +12,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
+from cvibot.errors import CvibotError
+
 if TYPE_CHECKING:
     from cvibot.participants import Participant, ParticipantChange
 
 __all__ = ["InboundMessage", "InboundParticipant", "Receiver", "Transport", "TransportError"]
 
 
-class TransportError(Exception):
+class TransportError(CvibotError):
     """The transport cannot carry on (file unreadable, room unreachable, ...)."""
 
 

@@ -1,19 +1,20 @@
 """The errors of cvibot-faq: bad settings and bad knowledge-base files.
 
 Both are :class:`ValueError` subclasses whose message says where the problem is, so the
-bot's start-up error (the host wraps what a hook raises) points at the right place.
+bot's start-up error (the host wraps what a hook raises) points at the right place; and
+both are :class:`cvibot.errors.CvibotError` subclasses, like every error a bot raises.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from cvibot.errors import PluginSettingsError
+from cvibot.errors import CvibotError, PluginSettingsError
 
 __all__ = ["FaqError", "FaqSettingsError", "FaqSourceError"]
 
 
-class FaqError(ValueError):
+class FaqError(CvibotError, ValueError):
     """Base class of the errors raised by cvibot-faq."""
 
 

@@ -111,3 +111,13 @@ def test_bad_settings_name_the_key(settings: dict[str, Any], message: str) -> No
 
     assert str(raised.value).startswith(message), str(raised.value)
     assert raised.value.key == message.split(":")[0]
+
+
+def test_faq_errors_sit_in_cvibots_error_tree() -> None:
+    from cvibot_faq.errors import FaqError, FaqSettingsError, FaqSourceError
+
+    from cvibot import CvibotError, PluginSettingsError
+
+    assert issubclass(FaqError, CvibotError)
+    assert issubclass(FaqSourceError, ValueError)
+    assert issubclass(FaqSettingsError, PluginSettingsError)

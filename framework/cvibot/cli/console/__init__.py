@@ -17,7 +17,7 @@ from pathlib import Path
 
 import click
 
-from cvibot.cli.options import plugin_option
+from cvibot.cli.common_options import plugin_option
 
 __all__ = ["console"]
 

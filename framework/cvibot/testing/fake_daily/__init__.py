@@ -28,16 +28,16 @@ And what §8 asks a faithful fake to add:
   :meth:`FakeCallClient.end_room`; ``sent`` (``(message, participant_id)`` pairs);
   :meth:`FakeCallClient.assert_callbacks_on_emitter`.
 
-Modules: :mod:`.sdk` (the fake module and its abort guards), :mod:`.client` (the
-requests a client serves), :mod:`.scripted` (the test helpers), :mod:`.errors` (the
+Modules: :mod:`.daily_module` (the fake module and its abort guards), :mod:`.call_client` (the
+requests a client serves), :mod:`.scripted` (the test helpers), :mod:`.rejections` (the
 argument checks and error strings, byte for byte), :mod:`.emitter` (the emitter
-thread), :mod:`.room` (the call state, and :func:`participant`).
+thread), :mod:`.room_view` (the call state, and :func:`participant`).
 """
 
-from cvibot.testing.fake_daily.client import FakeCallClient
-from cvibot.testing.fake_daily.errors import CHANNEL_NOT_OPEN, ROOM_LOOKUP_FAILED, EventHandler
-from cvibot.testing.fake_daily.room import participant
-from cvibot.testing.fake_daily.sdk import FakeDaily, FakeSdkMisuse
+from cvibot.testing.fake_daily.call_client import FakeCallClient
+from cvibot.testing.fake_daily.daily_module import FakeDaily, FakeSdkMisuse
+from cvibot.testing.fake_daily.rejections import CHANNEL_NOT_OPEN, ROOM_LOOKUP_FAILED, EventHandler
+from cvibot.testing.fake_daily.room_view import participant
 
 __all__ = [
     "CHANNEL_NOT_OPEN",

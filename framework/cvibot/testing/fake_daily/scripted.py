@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from cvibot.testing.fake_daily.emitter import Emitter
-from cvibot.testing.fake_daily.room import Room
+from cvibot.testing.fake_daily.room_view import Room
 
 __all__ = ["ScriptedEvents"]
 

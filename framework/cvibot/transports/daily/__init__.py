@@ -4,12 +4,14 @@ Importing this package does not import ``daily``; :meth:`DailyTransport.open` do
 
 - :class:`DailyTransport` (:mod:`.transport`), its settings :class:`DailyOptions` and
   :class:`ReconnectPolicy` (:mod:`.options`);
-- the errors, all :class:`cvibot.transports.base.TransportError` (:mod:`.errors`);
+- the errors, all :class:`cvibot.transports.base.TransportError` (:mod:`.sdk_errors`);
 - :func:`pending_releases`: call clients still being released in the background, so a
   process can exit with ``os._exit`` instead of waiting for the SDK (:mod:`.release`).
 """
 
-from cvibot.transports.daily.errors import (
+from cvibot.transports.daily.options import DailyOptions, ReconnectPolicy
+from cvibot.transports.daily.release import pending_releases
+from cvibot.transports.daily.sdk_errors import (
     ConnectionLost,
     DailyError,
     InvalidAppMessage,
@@ -22,8 +24,6 @@ from cvibot.transports.daily.errors import (
     RoomUnreachable,
     SendFailed,
 )
-from cvibot.transports.daily.options import DailyOptions, ReconnectPolicy
-from cvibot.transports.daily.release import pending_releases
 from cvibot.transports.daily.transport import DailyTransport
 
 __all__ = [

@@ -18,10 +18,10 @@ from typing import Any
 import structlog
 
 from cvibot.transports.daily.bridge import Handoff, handler_class, settle, to_loop
-from cvibot.transports.daily.errors import JoinFailed, JoinTimeout, join_error, short
 from cvibot.transports.daily.release import release_client
 from cvibot.transports.daily.room import RoomAddress
 from cvibot.transports.daily.sdk import CallClientLike
+from cvibot.transports.daily.sdk_errors import JoinFailed, JoinTimeout, join_error, short
 
 __all__ = ["CLIENT_SETTINGS", "SUBSCRIPTION_PROFILES", "Accept", "Call"]
 

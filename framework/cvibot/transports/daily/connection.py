@@ -29,7 +29,11 @@ from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait
 from cvibot.transports.base import TransportError
 from cvibot.transports.daily.bridge import Handoff
 from cvibot.transports.daily.call import Call
-from cvibot.transports.daily.errors import (
+from cvibot.transports.daily.inbox import Inbox
+from cvibot.transports.daily.options import ReconnectPolicy
+from cvibot.transports.daily.outbox import Outbox
+from cvibot.transports.daily.room import RoomAddress
+from cvibot.transports.daily.sdk_errors import (
     ConnectionLost,
     InvalidClientSettings,
     InvalidRoomUrl,
@@ -39,10 +43,6 @@ from cvibot.transports.daily.errors import (
     short,
     strip_context,
 )
-from cvibot.transports.daily.inbox import Inbox
-from cvibot.transports.daily.options import ReconnectPolicy
-from cvibot.transports.daily.outbox import Outbox
-from cvibot.transports.daily.room import RoomAddress
 
 __all__ = ["Connection", "State"]
 

@@ -23,14 +23,14 @@ import structlog
 from cvibot.protocol.interactions import EncodedMessage, encode_message
 from cvibot.transports.base import TransportError
 from cvibot.transports.daily.bridge import to_loop
-from cvibot.transports.daily.errors import (
+from cvibot.transports.daily.sdk import CallClientLike
+from cvibot.transports.daily.sdk_errors import (
     DailyError,
     InvalidAppMessage,
     NotJoined,
     SendFailed,
     send_error,
 )
-from cvibot.transports.daily.sdk import CallClientLike
 
 __all__ = ["Outbox"]
 

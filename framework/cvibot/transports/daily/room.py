@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from urllib.parse import urlsplit, urlunsplit
 
-from cvibot.transports.daily.errors import InvalidRoomUrl
+from cvibot.transports.daily.sdk_errors import InvalidRoomUrl
 
 __all__ = ["RoomAddress"]
 

@@ -29,12 +29,12 @@ from cvibot.protocol.interactions import DEFAULT_MESSAGE_LIMIT
 from cvibot.transports.base import Receiver, Transport, TransportError
 from cvibot.transports.daily.call import Call
 from cvibot.transports.daily.connection import Connection
-from cvibot.transports.daily.errors import ConnectionLost
 from cvibot.transports.daily.inbox import Inbox
 from cvibot.transports.daily.options import DailyOptions, ReconnectPolicy
 from cvibot.transports.daily.outbox import Outbox
 from cvibot.transports.daily.room import RoomAddress
 from cvibot.transports.daily.sdk import ensure_initialised, load_sdk
+from cvibot.transports.daily.sdk_errors import ConnectionLost
 
 __all__ = ["DailyTransport", "ReconnectPolicy"]
 
@@ -156,11 +156,11 @@ class DailyTransport(Transport):
         """Join the room; return once joined (the participants of the join data are
         then queued for :meth:`run`, before any message).
 
-        Raises, all :class:`TransportError`: :class:`.errors.InvalidRoomUrl` at once for
-        a URL that is not http(s) with a host (no SDK call); :class:`.errors.JoinTimeout`
-        after ``join_timeout`` s; :class:`.errors.RoomUnreachable`,
-        :class:`.errors.InvalidClientSettings`, :class:`.errors.RoomEnded` or
-        :class:`.errors.JoinFailed` with the SDK's string as ``.raw``. A failed open has
+        Raises, all :class:`TransportError`: :class:`.sdk_errors.InvalidRoomUrl` at once for
+        a URL that is not http(s) with a host (no SDK call); :class:`.sdk_errors.JoinTimeout`
+        after ``join_timeout`` s; :class:`.sdk_errors.RoomUnreachable`,
+        :class:`.sdk_errors.InvalidClientSettings`, :class:`.sdk_errors.RoomEnded` or
+        :class:`.sdk_errors.JoinFailed` with the SDK's string as ``.raw``. A failed open has
         already released the client (in the background, see :meth:`close`).
         """
         if self._connection.state != "new":
@@ -179,7 +179,7 @@ class DailyTransport(Transport):
         ``receiver.on_participant(change, participant, reason, received_at)``; the
         participants present at the join first. Events from before ``run`` were kept
         and come first. Returns when :meth:`close` is called, the room ends or the
-        receiver closes; raises :class:`.errors.ConnectionLost` when a rejoin gave up.
+        receiver closes; raises :class:`.sdk_errors.ConnectionLost` when a rejoin gave up.
         """
         if self._inbox.started:
             raise TransportError("run() was already called on this daily transport")
@@ -193,13 +193,13 @@ class DailyTransport(Transport):
     async def send(self, message: Mapping[str, Any], to: str | None = None) -> None:
         """Send one app-message: to the participant ``to`` (a UUID), or to everyone.
 
-        Checked first (:class:`.errors.InvalidAppMessage`, also a ``ValueError``: not a
+        Checked first (:class:`.sdk_errors.InvalidAppMessage`, also a ``ValueError``: not a
         mapping, not strict JSON, over ``message_limit`` bytes, ``to`` not a UUID).
         Before the join completes, or during a rejoin, the message waits in a queue and
         goes out in order once joined; then ``send_timeout`` s bound the SDK's
-        confirmation. Raises :class:`.errors.NotJoined` (channel not open),
-        :class:`.errors.SendFailed` (an SDK error or no confirmation in time),
-        :class:`.errors.ConnectionLost` when the rejoin it waited for failed, and
+        confirmation. Raises :class:`.sdk_errors.NotJoined` (channel not open),
+        :class:`.sdk_errors.SendFailed` (an SDK error or no confirmation in time),
+        :class:`.sdk_errors.ConnectionLost` when the rejoin it waited for failed, and
         :class:`TransportError` once the room ended, the bot left it while disconnected
         (:meth:`stop_rejoining`) or the transport is closed.
         """

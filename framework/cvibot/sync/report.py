@@ -24,9 +24,9 @@ from collections.abc import Iterable, Sequence
 from typing import Any, Final
 
 from cvibot.sync.apply import Applied
-from cvibot.sync.compare import FieldChange
 from cvibot.sync.persona_plan import PersonaPlan
-from cvibot.sync.plan import Plan, RegistryPlan
+from cvibot.sync.plan import RegistryPlan, SyncPlan
+from cvibot.sync.tool_compare import FieldChange
 
 __all__ = ["render_applied", "render_partial", "render_plan", "render_problems"]
 
@@ -38,7 +38,7 @@ def _count(n: int, noun: str) -> str:
     return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
 
 
-def render_plan(plan: Plan) -> list[str]:
+def render_plan(plan: SyncPlan) -> list[str]:
     """The plan: a header, one line per tool change (field changes indented under an
     update), the unchanged count, and a summary line (``nothing to change: ...`` when
     the plan is empty)."""
@@ -143,7 +143,7 @@ def _json_diff(old: Any, new: Any) -> list[str]:
     return [line for line in diff if not line.startswith(("---", "+++"))]
 
 
-def render_applied(plan: Plan, applied: Applied) -> list[str]:
+def render_applied(plan: SyncPlan, applied: Applied) -> list[str]:
     """The line saying what a sync did (``done: created 1, ...``)."""
     if isinstance(plan, PersonaPlan):
         ops = ", ".join(f"{d.detail} {d.name}" for d in applied.done) or "nothing"

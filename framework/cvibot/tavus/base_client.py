@@ -5,7 +5,7 @@ one private method every endpoint call goes through, :meth:`BaseClient._request`
 per-attempt timeout, the retry rule of :mod:`cvibot.tavus.retry` (tenacity), a debug log
 line per attempt (``tavus.request``: method, path, status or error, ``latency_ms``,
 attempt) and a warning per retry (``tavus.retry``: ``wait_s``). A failure raises the
-:mod:`cvibot.tavus.errors` class chosen by :mod:`cvibot.tavus.failures`.
+:mod:`cvibot.tavus.api_errors` class chosen by :mod:`cvibot.tavus.failures`.
 
 The API key is sent only as a header. It is not kept in a readable attribute, and never
 appears in ``repr(client)``, a log line or an error message (server text that echoes it
@@ -26,7 +26,7 @@ import structlog
 from pydantic import BaseModel, SecretStr, ValidationError
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt
 
-from cvibot.tavus.errors import UnexpectedResponse
+from cvibot.tavus.api_errors import UnexpectedResponse
 from cvibot.tavus.failures import server_message, status_error, unreachable
 from cvibot.tavus.retry import BackoffWait, RetryPolicy, should_retry
 
@@ -141,7 +141,7 @@ class BaseClient:
         ``path`` is relative to the base URL (``"/conversations"``), already encoded;
         ``json`` is the body (omitted when None); ``resource`` names the object for a
         404 message (``"conversation 'c1'"``); ``idempotent`` selects the retry rule.
-        Raises the mapped :class:`~cvibot.tavus.errors.TavusAPIError` of the last attempt.
+        Raises the mapped :class:`~cvibot.tavus.api_errors.TavusAPIError` of the last attempt.
         """
         retrying = AsyncRetrying(
             stop=stop_after_attempt(self._retry.attempts),

@@ -1,16 +1,9 @@
 """The errors of the Tavus REST client, one class per kind of failure.
 
-Hierarchy (all under :class:`cvibot.errors.CvibotError`)::
-
-    TavusAPIError            any failed call: status, method, path, message
-    ├── BadRequest           400: invalid body, or the concurrent-conversation limit
-    ├── Unauthorized         401, 403: the API key was refused
-    ├── NotFound             404: the conversation or persona does not exist
-    ├── RateLimited          429: too many requests (``retry_after`` seconds if sent)
-    ├── ServerError          5xx
-    ├── TavusUnreachable     no HTTP answer: connect error, timeout, dropped connection
-    └── UnexpectedResponse   a 2xx answer whose body is not the documented shape
-    MissingAPIKey            (a ConfigError) ``TAVUS_API_KEY`` is not set
+The classes, all under :class:`cvibot.errors.CvibotError` (whose module draws the whole
+tree): :class:`TavusAPIError` (any failed call: status, method, path, message) and one
+subclass per kind of failure, plus :class:`MissingAPIKey`, a
+:class:`~cvibot.errors.ConfigError` (``TAVUS_API_KEY`` is not set).
 
 The documented error answers are a JSON object with a ``message`` (sometimes ``error``)
 key (protocol reference §8.3: "400 invalid body, 401 missing/invalid key, quota/concurrency

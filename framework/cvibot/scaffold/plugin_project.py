@@ -12,12 +12,13 @@ from importlib import resources
 from pathlib import Path
 from string import Template
 
+from cvibot.errors import CvibotError
 from cvibot.scaffold.names import PluginNames
 
 __all__ = ["ProjectExists", "create_plugin", "plugin_files"]
 
 
-class ProjectExists(FileExistsError):
+class ProjectExists(CvibotError, FileExistsError):
     """The project's folder exists already; nothing was written. ``path`` is the folder."""
 
     def __init__(self, path: Path) -> None:

@@ -1,6 +1,6 @@
 """The fake ``daily.CallClient``: its options, and the requests it serves.
 
-Arguments are checked at once in the caller's thread (:mod:`.errors`); the work of a
+Arguments are checked at once in the caller's thread (:mod:`.rejections`); the work of a
 request runs later, as a job on the client's emitter thread (:mod:`.emitter`), in the
 order the requests were made. The test helpers come from :class:`.ScriptedEvents`.
 """
@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from cvibot.testing.fake_daily.emitter import Emitter, Job
-from cvibot.testing.fake_daily.errors import (
+from cvibot.testing.fake_daily.rejections import (
     CHANNEL_NOT_OPEN,
     FETCH_FAILED,
     ROOM_LOOKUP_FAILED,
@@ -25,11 +25,11 @@ from cvibot.testing.fake_daily.errors import (
     check_not_released,
     join_argument_error,
 )
-from cvibot.testing.fake_daily.room import Room
+from cvibot.testing.fake_daily.room_view import Room
 from cvibot.testing.fake_daily.scripted import ScriptedEvents
 
 if TYPE_CHECKING:
-    from cvibot.testing.fake_daily.sdk import FakeDaily
+    from cvibot.testing.fake_daily.daily_module import FakeDaily
 
 __all__ = ["FakeCallClient"]
 

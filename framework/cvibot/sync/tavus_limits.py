@@ -5,14 +5,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from cvibot.errors import CvibotError
+from cvibot.errors import SyncError
 from cvibot.tools.export import limit_problems
 from cvibot.tools.spec import ToolSpec
 
 __all__ = ["LimitsExceeded", "check_limits"]
 
 
-class LimitsExceeded(CvibotError):
+class LimitsExceeded(SyncError):
     """The bot's tools break Tavus's limits (§7.2); ``problems`` lists each, one line."""
 
     def __init__(self, problems: Sequence[str]) -> None:

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from cvibot.testing.fake_daily.client import FakeCallClient
-from cvibot.testing.fake_daily.errors import EventHandler
+from cvibot.testing.fake_daily.call_client import FakeCallClient
+from cvibot.testing.fake_daily.rejections import EventHandler
 
 __all__ = ["FakeDaily", "FakeSdkMisuse"]
 
