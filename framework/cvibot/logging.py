@@ -28,7 +28,15 @@ from typing import Any, Literal, TextIO
 import structlog
 from structlog.typing import EventDict, ExcInfo, WrappedLogger
 
-__all__ = ["DEPTH_CAP", "FIELD_CAP", "ITEMS_CAP", "LogFormat", "cap_fields", "configure_logging"]
+__all__ = [
+    "DEPTH_CAP",
+    "FIELD_CAP",
+    "ITEMS_CAP",
+    "LogFormat",
+    "cap_fields",
+    "configure_logging",
+    "log_writer",
+]
 
 LogFormat = Literal["auto", "console", "json"]
 
@@ -93,10 +101,12 @@ def configure_logging(
             )
         )
     processors += [cap_fields, renderer]
+    global _writer
+    writer = _writer = _EscapingWriter(out)
     structlog.configure(
         processors=processors,
         wrapper_class=structlog.make_filtering_bound_logger(numeric),
-        logger_factory=structlog.PrintLoggerFactory(_EscapingWriter(out)),  # type: ignore[arg-type]
+        logger_factory=structlog.PrintLoggerFactory(writer),  # type: ignore[arg-type]
         cache_logger_on_first_use=False,
     )
 
@@ -187,6 +197,16 @@ def _plain_traceback(sio: TextIO, exc_info: ExcInfo) -> None:
     """structlog's plain traceback (no locals, no colours), each line capped."""
     text = "".join(traceback.format_exception(*exc_info)).rstrip("\n")
     sio.write("\n" + "\n".join(_fit_text(line) for line in text.split("\n")))
+
+
+_writer: _EscapingWriter | None = None
+
+
+def log_writer() -> object | None:
+    """The stream the log lines are written to since :func:`configure_logging` (``None``
+    before): whoever writes a line of its own to the same file descriptor takes
+    structlog's lock for this stream, so the two never interleave within a line."""
+    return _writer
 
 
 class _EscapingWriter:

@@ -321,10 +321,14 @@ def _write_stderr(line: str) -> None:
 
 
 def _stderr_lock() -> threading.Lock | None:
+    """The lock structlog writes log lines under: that of the stream logging was
+    configured with (not ``sys.stderr`` itself, which the log writer wraps)."""
+    from cvibot.logging import log_writer
+
     try:  # a private helper of structlog (24.1+): absent elsewhere, and then no lock
         from structlog._output import _get_lock_for_file
 
-        return _get_lock_for_file(sys.stderr)
+        return _get_lock_for_file(log_writer() or sys.stderr)  # type: ignore[arg-type]
     except Exception:
         return None
 
