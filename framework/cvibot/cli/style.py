@@ -88,11 +88,16 @@ class Styler:
     def lines(self, lines: list[tuple[str, str | None, int]]) -> None:
         """Write several ``(text, style, indent)`` lines as one block (no other
         thread's line comes between them)."""
-        from rich.text import Text
-
         from cvibot.cli.transcript import printable
 
         width = self.width()
+        if width is None and not self.color:
+            # Uncoloured and unwrapped (a pipe, a file): nothing for rich to do, and the
+            # transcript writes from the event loop, so its cost is skipped.
+            self._write("".join(printable(text) + "\n" for text, _, _ in lines))
+            return
+        from rich.text import Text
+
         rows: list[Text] = []
         for text, style, indent in lines:
             rows += self._wrap(Text(printable(text), style or ""), width, indent)
