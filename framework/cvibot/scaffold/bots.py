@@ -11,7 +11,6 @@ run bot.yaml`` plays the recording offline.
 from __future__ import annotations
 
 import re
-import shutil
 from dataclasses import asdict, dataclass
 from importlib import resources
 from pathlib import Path
@@ -19,7 +18,7 @@ from string import Template
 
 from cvibot.errors import CvibotError
 from cvibot.scaffold.names import MAX_NAME_LENGTH
-from cvibot.scaffold.plugin_project import ProjectExists
+from cvibot.scaffold.plugin_project import write_project
 
 __all__ = ["BotNameError", "BotNames", "bot_files", "create_bot"]
 
@@ -98,21 +97,4 @@ def create_bot(names: BotNames, parent: Path) -> tuple[Path, list[Path]]:
     exists (nothing is written) and ``OSError`` when it cannot be written; a folder
     left half-written by an error is removed.
     """
-    files = bot_files(names)
-    root = (parent / names.name).absolute()
-    parent.mkdir(parents=True, exist_ok=True)
-    try:
-        root.mkdir()
-    except FileExistsError:
-        raise ProjectExists(root) from None
-    written: list[Path] = []
-    try:
-        for relative, text in files.items():
-            path = root / relative
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(text, encoding="utf-8")
-            written.append(path)
-    except BaseException:
-        shutil.rmtree(root, ignore_errors=True)
-        raise
-    return root, written
+    return write_project((parent / names.name).absolute(), bot_files(names))

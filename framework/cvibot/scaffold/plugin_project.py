@@ -7,6 +7,7 @@ see :class:`~cvibot.scaffold.names.PluginNames`), read as package data.
 from __future__ import annotations
 
 import shutil
+from collections.abc import Mapping
 from dataclasses import asdict
 from importlib import resources
 from pathlib import Path
@@ -15,7 +16,7 @@ from string import Template
 from cvibot.errors import CvibotError
 from cvibot.scaffold.names import PluginNames
 
-__all__ = ["ProjectExists", "create_plugin", "plugin_files"]
+__all__ = ["ProjectExists", "create_plugin", "plugin_files", "write_project"]
 
 
 class ProjectExists(CvibotError, FileExistsError):
@@ -55,9 +56,18 @@ def create_plugin(names: PluginNames, parent: Path) -> tuple[Path, list[Path]]:
     exists (nothing is written) and ``OSError`` when it cannot be written; a project
     left half-written by an error is removed.
     """
-    files = plugin_files(names)
-    root = (parent / names.distribution).absolute()
-    parent.mkdir(parents=True, exist_ok=True)
+    return write_project((parent / names.distribution).absolute(), plugin_files(names))
+
+
+def write_project(root: Path, files: Mapping[str, str]) -> tuple[Path, list[Path]]:
+    """Create the folder ``root`` (its parent too, if missing) and write ``files``
+    (relative POSIX path → text, UTF-8) into it; return ``root`` and the paths written,
+    in the order of ``files``.
+
+    Raises :class:`ProjectExists` when ``root`` exists (nothing is written) and
+    ``OSError`` when it cannot be written; a folder left half-written is removed.
+    """
+    root.parent.mkdir(parents=True, exist_ok=True)
     try:
         root.mkdir()
     except FileExistsError:
