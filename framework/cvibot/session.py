@@ -178,12 +178,13 @@ class Session:
     def stop(self, reason: str) -> None:
         """The bot leaves a conversation that goes on (a signal): from now on every tool
         call is answered with a shutdown error; running calls may finish (the runtime's
-        grace period). Idempotent."""
+        grace period), and the transport is told (:meth:`Transport.leaving`). Idempotent."""
         if self.stopping.is_set() or self.ended.is_set():
             return
         self.shutdown_reason = reason
         self._log.info("leaving conversation", conversation_id=self._conversation_id, reason=reason)
         self.dispatcher.stop_accepting()
+        self.transport.leaving()  # a Daily transport stops rejoining: nothing to wait for
         self.stopping.set()
 
     async def send(self, interaction: Interaction) -> None:

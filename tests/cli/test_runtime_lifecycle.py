@@ -384,3 +384,28 @@ class _Outcomes(SessionListener):
 
     def on_outcome(self, outcome: Any) -> None:
         self.outcomes.append(outcome)
+
+
+async def test_stop_tells_each_transport_the_bot_is_leaving(tmp_path: Path) -> None:
+    # A Daily transport stops rejoining on Transport.leaving(): a library user's
+    # Bot.stop() must reach it, through a recording too, not only the CLI's signal path.
+    import asyncio
+
+    from cvibot.transports.memory import MemoryTransport
+    from cvibot.transports.recording import RecordingTransport
+
+    class Leaving(MemoryTransport):
+        told = 0
+
+        def leaving(self) -> None:
+            self.told += 1
+
+    bot = _bot(tmp_path, SLOW_PLUGIN, "slow_probe_leaving")
+    inner = Leaving()
+    run = asyncio.create_task(bot.run(RecordingTransport(inner, tmp_path / "rec.jsonl")))
+    await asyncio.sleep(0.02)
+    assert inner.told == 0
+    assert bot.stop("signal SIGTERM") == 1
+    bot.stop("signal SIGTERM")  # idempotent: told once
+    await asyncio.wait_for(run, 5)
+    assert inner.told == 1

@@ -122,6 +122,11 @@ class Transport(ABC):
     async def close(self) -> None:  # noqa: B027 - optional hook, a no-op by default
         """Stop delivering and release resources; idempotent."""
 
+    def leaving(self) -> None:  # noqa: B027 - optional hook, a no-op by default
+        """The bot is leaving this conversation (:meth:`cvibot.runtime.Bot.stop`): a
+        transport that reconnects stops doing so, so the drain is not kept waiting for
+        it. Called on the event loop; must not block. Idempotent."""
+
     def describe(self) -> str:
         """A short human description for the transcript header."""
         return self.name

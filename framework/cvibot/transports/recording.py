@@ -175,6 +175,9 @@ class RecordingTransport(Transport):
     def describe(self) -> str:
         return f"{self.inner.describe()}, recording to {self.path}"
 
+    def leaving(self) -> None:
+        self.inner.leaving()
+
     # -- lifecycle -------------------------------------------------------------------------
 
     async def open(self) -> None:

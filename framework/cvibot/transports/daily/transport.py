@@ -231,6 +231,10 @@ class DailyTransport(Transport):
         """
         self._connection.stop_rejoining()
 
+    def leaving(self) -> None:
+        """The bot is leaving: :meth:`stop_rejoining`."""
+        self.stop_rejoining()
+
     async def close(self) -> None:
         """Stop delivering, leave the room if in it, release the client; idempotent.
 
