@@ -81,6 +81,7 @@ _TOOL_CALL_TYPES = frozenset({"conversation.tool_call", "conversation.perception
 # Duplicates arrive within seconds; the window bounds memory under a flood of unique ids.
 _DEDUPE_CAPACITY = 100_000
 _DEDUPE_MAX_AGE = 600.0  # seconds
+_BUSY_LOG_EVERY = 1.0  # seconds between two "busy" warning lines of one conversation
 # A trusted message not yet parsed: a failure reads its tool call from the raw message.
 _RAW: Any = object()
 
@@ -140,6 +141,8 @@ class Session:
         # ToolCall once taken, None when there is nothing to answer (see on_message).
         self._claim: Any = None
         self._max_seq: int | None = None
+        self._busy_logged_at = -_BUSY_LOG_EVERY
+        self._busy_unlogged = 0
         self._background: set[asyncio.Task[Any]] = set()
         self.dispatcher = Dispatcher(
             tools=tools,
@@ -533,7 +536,12 @@ class Session:
         self.stats.outcomes[outcome.kind.value] += 1
         try:
             if outcome.kind is OutcomeKind.ERROR:
-                self._log.warning("tool call failed", **outcome.log_fields(), message=outcome.text)
+                if outcome.error is not ErrorKind.BUSY or self._busy_log_due():
+                    fields = outcome.log_fields()
+                    if outcome.error is ErrorKind.BUSY and self._busy_unlogged:
+                        fields["busy_not_logged"] = self._busy_unlogged
+                        self._busy_unlogged = 0
+                    self._log.warning("tool call failed", **fields, message=outcome.text)
             elif self._log.is_enabled_for(logging.INFO):  # skip the fields when filtered
                 self._log.info("tool call answered", **outcome.log_fields())
             for listener in self._listeners:
@@ -542,6 +550,17 @@ class Session:
             self._listener_failed("outcome", exc)
         for observer in self._outcome_observers:
             self._observe(observer, outcome=outcome, session=self)
+
+    def _busy_log_due(self) -> bool:
+        """At most one "busy" line a second per conversation: a flood of refused calls is
+        exactly when a line per call would drown the log. The others are counted and the
+        next line says how many (``busy_not_logged``); each is still an outcome."""
+        now = time.monotonic()
+        if now - self._busy_logged_at >= _BUSY_LOG_EVERY:
+            self._busy_logged_at = now
+            return True
+        self._busy_unlogged += 1
+        return False
 
     def _listener_failed(self, what: str, exc: Exception) -> None:
         self.stats.failures[what] += 1

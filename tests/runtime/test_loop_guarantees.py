@@ -290,6 +290,30 @@ async def test_calls_past_the_waiting_bound_are_answered_busy_at_once() -> None:
     assert [o.error for o in rec.outcomes].count(ErrorKind.BUSY) == 3
 
 
+async def test_a_flood_of_busy_answers_logs_one_line_a_second_with_the_count() -> None:
+    from structlog.testing import capture_logs
+
+    gate = asyncio.Event()
+
+    @tool(timeout=30)
+    async def slow() -> str:
+        await gate.wait()
+        return "slow"
+
+    session, transport, rec = _session(
+        slow, executor=None, max_concurrent_calls=1, max_waiting_calls=1
+    )
+    with capture_logs() as logs:
+        for i in range(200):
+            session.on_message(tool_call("slow", {}, tcid=f"t{i}", seq=i + 1))
+        await _until(lambda: len(transport.sent) == 198)
+    busy_lines = [e for e in logs if e.get("error") == "busy"]
+    assert [o.error for o in rec.outcomes].count(ErrorKind.BUSY) == 198  # each is an outcome
+    assert 1 <= len(busy_lines) <= 2  # not one line per refused call
+    gate.set()
+    await asyncio.wait_for(session.settled(), 10)
+
+
 async def test_the_waiting_bound_is_shared_by_the_conversations_of_a_process() -> None:
     gate = asyncio.Event()
 
