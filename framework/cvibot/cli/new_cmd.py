@@ -8,6 +8,7 @@ written.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 import click
@@ -45,23 +46,13 @@ def plugin(name: str, directory: Path) -> None:
     letters and digits in words joined by '-' or '_', such as 'order-lookup'. The
     package is cvibot_NAME, with '-' made '_'.
     """
-    from cvibot.scaffold import PluginNameError, PluginNames, ProjectExists, create_plugin
+    from cvibot.scaffold import PluginNameError, PluginNames, create_plugin
 
     try:
         names = PluginNames.of(name)
     except PluginNameError as exc:
         raise click.BadParameter(str(exc), param_hint="'NAME'") from None
-    try:
-        root, written = create_plugin(names, directory)
-    except ProjectExists as exc:
-        raise _Refused(str(exc)) from None
-    except OSError as exc:
-        raise click.ClickException(f"cannot write the project: {exc}") from None
-
-    shown = _shown(root)
-    click.echo(f"Created the plugin project {shown}{os.sep}:")
-    for path in written:
-        click.echo(f"  {path.relative_to(root).as_posix()}")
+    shown = _write("the plugin project", "project", lambda: create_plugin(names, directory))
     click.echo(
         "\nNext steps:\n"
         f"  cd {shown}\n"
@@ -88,23 +79,13 @@ def bot(name: str, directory: Path) -> None:
     '_', such as 'order-desk'. Its tools module is NAME_tools.py ('-' made '_'). The
     tests pass as generated, and cvibot run NAME/bot.yaml replays the recording offline.
     """
-    from cvibot.scaffold import BotNameError, BotNames, ProjectExists, create_bot
+    from cvibot.scaffold import BotNameError, BotNames, create_bot
 
     try:
         names = BotNames.of(name)
     except BotNameError as exc:
         raise click.BadParameter(str(exc), param_hint="'NAME'") from None
-    try:
-        root, written = create_bot(names, directory)
-    except ProjectExists as exc:
-        raise _Refused(str(exc)) from None
-    except OSError as exc:
-        raise click.ClickException(f"cannot write the bot: {exc}") from None
-
-    shown = _shown(root)
-    click.echo(f"Created the bot {shown}{os.sep}:")
-    for path in written:
-        click.echo(f"  {path.relative_to(root).as_posix()}")
+    shown = _write("the bot", "bot", lambda: create_bot(names, directory))
     click.echo(
         "\nNext steps:\n"
         f"  cd {shown}\n"
@@ -121,3 +102,22 @@ def _shown(path: Path) -> str:
         return os.path.relpath(path) if path.is_relative_to(Path.cwd()) else str(path)
     except ValueError:  # another drive, on Windows
         return str(path)
+
+
+def _write(what: str, noun: str, create: Callable[[], tuple[Path, list[Path]]]) -> str:
+    """Run ``create`` (a scaffold's writer), list the files it wrote under "Created
+    ``what`` FOLDER/:", and return the folder as shown. An existing folder is refused
+    (exit 2, nothing written); a write error names ``noun``."""
+    from cvibot.scaffold import ProjectExists
+
+    try:
+        root, written = create()
+    except ProjectExists as exc:
+        raise _Refused(str(exc)) from None
+    except OSError as exc:
+        raise click.ClickException(f"cannot write the {noun}: {exc}") from None
+    shown = _shown(root)
+    click.echo(f"Created {what} {shown}{os.sep}:")
+    for path in written:
+        click.echo(f"  {path.relative_to(root).as_posix()}")
+    return shown
