@@ -1,0 +1,1 @@
+"""``cvibot serve``: one host process for many conversations, and the fleet contract."""
