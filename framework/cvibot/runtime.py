@@ -23,6 +23,7 @@ from cvibot.errors import (
 )
 from cvibot.participants import TrustPolicy
 from cvibot.plugins import PluginHost
+from cvibot.plugins.calling import HookCall, Observer
 from cvibot.plugins.selection import PluginSelection
 from cvibot.plugins.workers import HookWorkers
 from cvibot.protocol.events import Utterance
@@ -79,13 +80,10 @@ class Bot:
         )
         self.trust: TrustPolicy = self.config.trust
         self.hook_workers = HookWorkers(self.policy.observer_queue)
-        self._event_observers = self.hook_workers.offload(
-            host.observers("cvibot_event"), "cvibot_event"
-        )
-        self._outcome_observers = self.hook_workers.offload(
-            host.observers("cvibot_tool_outcome"), "cvibot_tool_outcome"
-        )
-        self._has_responder = bool(host.pm.hook.cvibot_respond_to_utterance.get_hookimpls())
+        # Resolved once: the session skips a hook nobody implements.
+        self._event_observers = _observers(host, "cvibot_event", self.hook_workers)
+        self._outcome_observers = _observers(host, "cvibot_tool_outcome", self.hook_workers)
+        self._has_responder = host.has_impls("cvibot_respond_to_utterance")
         self.watchdog: LoopWatchdog | None = None
         if self.policy.loop_warn_after is not None:
             hooks = [
@@ -262,19 +260,19 @@ class Bot:
             await asyncio.shield(self._started)
             return
         self._started = asyncio.get_running_loop().create_future()
-        startups = self.host.observers("cvibot_startup")
-        for index, impl in enumerate(startups):
+        startups = self.host.calls("cvibot_startup", bot=self)
+        for index, call in enumerate(startups):
             try:
-                started = impl(bot=self)
+                started = call() if isinstance(call, HookCall) else call
                 if inspect.isawaitable(started):
                     await started
             except Exception as exc:
                 # Plugins that started get their shutdown; this one and those after it
                 # never started, so they do not.
-                await self.host.notify(
-                    "cvibot_shutdown", skip={i.plugin_name for i in startups[index:]}, bot=self
-                )
-                error = PluginStartupError(impl.plugin_name, exc)
+                rest = {c.plugin_name for c in startups[index:] if isinstance(c, HookCall)}
+                await self.host.notify("cvibot_shutdown", skip=rest, bot=self)
+                plugin = call.plugin_name if isinstance(call, HookCall) else "?"
+                error = PluginStartupError(plugin, exc)
                 self._started.set_exception(error)
                 self._started.exception()  # retrieved: later runs re-raise it themselves
                 self._started = None
@@ -342,6 +340,11 @@ class Bot:
 
     def _settings_for(self, plugin: str | None) -> Mapping[str, Any]:
         return self.host.settings_for(plugin) if plugin else {}
+
+
+def _observers(host: PluginHost, hook: str, workers: HookWorkers) -> tuple[Observer, ...]:
+    observer = host.observer(hook, workers)
+    return () if observer is None else (observer,)
 
 
 def _locate(exc: ConfigError, loaded: LoadedConfig, index: int | None) -> None:

@@ -1,8 +1,9 @@
-"""PluginHost.call, call_first and observers: order, settings, sync and async impls."""
+"""PluginHost.call, call_first, calls and observer: order, settings, sync and async impls."""
 
 from __future__ import annotations
 
 import inspect
+import threading
 from collections.abc import Mapping
 from pathlib import Path
 from types import SimpleNamespace
@@ -12,7 +13,8 @@ import pytest
 from plugin_helpers import Entry, WriteModule
 from structlog.testing import capture_logs
 
-from cvibot.plugins import BoundImpl, PluginHost, hookimpl
+from cvibot.plugins import HookCall, PluginHost, hookimpl
+from cvibot.plugins.workers import HookWorkers
 
 RECORDER = """
 from cvibot.plugins import hookimpl
@@ -154,8 +156,8 @@ async def test_order_respects_tryfirst_and_trylast() -> None:
     await host.call("cvibot_startup", bot=None)
     assert calls == ["early", "b", "a", "late"]
     calls.clear()
-    for observer in host.observers("cvibot_startup"):
-        observer(bot=None)
+    for call in host.calls("cvibot_startup", bot=None):
+        call()
     assert calls == ["early", "b", "a", "late"]
 
 
@@ -208,11 +210,11 @@ async def test_observers_bind_settings_and_pass_sync_and_async(
         autoload=False,
     )
 
-    observers = host.observers("cvibot_event")
+    observers = host.calls("cvibot_event", event="e", session="s")
 
     assert [o.plugin_name for o in observers] == ["sync_observer", "async_observer"]
-    assert all(isinstance(o, BoundImpl) for o in observers)
-    results = [observer(event="e", session="s") for observer in observers]
+    assert all(isinstance(o, HookCall) for o in observers)
+    results = [observer() for observer in observers]
     assert results[0] is None
     assert inspect.iscoroutine(results[1])
     await results[1]
@@ -221,22 +223,32 @@ async def test_observers_bind_settings_and_pass_sync_and_async(
     assert "async_observer:cvibot_event" in repr(observers[1])
 
 
-def test_observers_are_resolved_once_and_refreshed_on_change() -> None:
+async def test_observer_is_none_without_impls_and_calls_plugins_registered_later() -> None:
+    seen: list[tuple[Any, str]] = []
+
     class Plugin:
         @hookimpl
         def cvibot_event(self, event: Any) -> None:
-            pass
+            seen.append((event, threading.current_thread().name))
 
     host = PluginHost()
-    assert host.observers("cvibot_event") == ()
+    workers = HookWorkers()
+    assert host.observer("cvibot_event", workers) is None
+    assert not host.has_impls("cvibot_event")
 
     host.pm.register(Plugin(), name="direct")
-    first = host.observers("cvibot_event")
-    assert len(first) == 1
-    assert host.observers("cvibot_event") is first
-
+    observer = host.observer("cvibot_event", workers)
+    assert observer is not None and host.has_impls("cvibot_event")
+    # Registered on pm directly, it still runs in its plugin's worker thread.
+    assert observer(event="e", session="s") is None
     host.pm.register(Plugin(), name="another")
-    assert len(host.observers("cvibot_event")) == 2
+    observer(event="f", session="s")
+    assert await workers.close(5.0) == []
+    assert sorted(seen) == [
+        ("e", "cvibot-hooks-direct"),
+        ("f", "cvibot-hooks-another"),
+        ("f", "cvibot-hooks-direct"),
+    ]
 
 
 async def test_plugin_registered_on_pm_directly_gets_empty_settings() -> None:
@@ -269,7 +281,9 @@ async def test_unknown_hook_and_bad_arguments() -> None:
     with pytest.raises(ValueError, match="unknown hook 'cvibot_nope'"):
         await host.call("cvibot_nope")
     with pytest.raises(ValueError, match="unknown hook"):
-        host.observers("cvibot_nope")
+        host.calls("cvibot_nope")
+    with pytest.raises(ValueError, match="unknown hook"):
+        host.observer("cvibot_nope", HookWorkers())
     with pytest.raises(TypeError, match=r"missing: \['session'\]"):
         await host.call("cvibot_event", event=None)
     with pytest.raises(TypeError, match=r"unexpected: \['settings'\]"):

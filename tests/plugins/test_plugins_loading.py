@@ -39,7 +39,7 @@ def test_module_resolved_from_base_dir(tmp_path: Path, write_module: WriteModule
     assert loaded.distribution is None
     assert loaded.plugin is sys.modules["shop_tools"]
     assert dict(loaded.settings) == {"tag": 1}
-    assert host.pm.get_plugin("shop_tools") is loaded.plugin
+    assert host.pm.get_plugin("shop_tools").plugin is loaded.plugin
     assert sys.path[0] == str(tmp_path)
 
 
@@ -389,7 +389,7 @@ def test_autoload_skips_broken_entry_points_with_a_warning(
     # Nothing of the skipped plugins stays registered.
     assert not host.pm.has_plugin("b_invalid")
     assert not host.pm.has_plugin("d_wrapper")
-    assert host.observers("cvibot_event") == ()
+    assert host.calls("cvibot_event", event=None, session=None) == []
 
 
 def test_named_broken_entry_point_is_an_error(
@@ -424,7 +424,7 @@ def test_module_named_and_autoloaded_is_registered_once(
     host = PluginHost.load([Entry("shop_tools", settings={"tag": "x"})], base_dir=tmp_path)
 
     assert [(p.name, p.kind) for p in host.plugins] == [("shop_tools", "module")]
-    assert len(host.observers("cvibot_startup")) == 1
+    assert len(host.calls("cvibot_startup", bot=None)) == 1
 
 
 def test_entry_point_named_in_config_is_not_autoloaded_again(

@@ -180,7 +180,10 @@ async def test_named_plugins_answer_before_installed_ones_nobody_named(
     # Registered last, pluggy would ask the autoloaded one first.
     assert [p.name for p in host.plugins] == ["named_responder", "installed"]
     assert answer == "named"
-    assert [i.plugin_name for i in host.observers("cvibot_respond_to_utterance")] == [
+    assert [
+        c.plugin_name
+        for c in host.calls("cvibot_respond_to_utterance", utterance=None, session=None)
+    ] == [
         "named_responder",
         "installed",
     ]

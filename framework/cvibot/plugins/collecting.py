@@ -18,7 +18,8 @@ from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 from cvibot.errors import DuplicateToolError, PluginLoadError
-from cvibot.plugins.loading import LoadedPlugin, warn_skipped
+from cvibot.plugins.calling import HookCall
+from cvibot.plugins.loading import EMPTY_SETTINGS, LoadedPlugin, warn_skipped
 from cvibot.plugins.registering import REGISTER_TOOLS
 
 #: The key of a clash brought by an installed plugin nobody names: autoloading loaded it.
@@ -194,9 +195,12 @@ def _registered_tools(hooks: HookRunner, impl: pluggy.HookImpl, base_dir: Path) 
             )
         registered.append(spec.with_options(**options) if options else spec)
 
-    bound = hooks.bind(impl)
+    # One implementation, called as pluggy calls it: its declared arguments, in order.
+    given = {"register": register, "base_dir": base_dir, "settings": EMPTY_SETTINGS}
     try:
-        result = bound(register=register, base_dir=base_dir)
+        result = impl.function(*[given[name] for name in impl.argnames])
+        if isinstance(result, HookCall):
+            result = result()
     finally:
         open_ = False
     if inspect.isawaitable(result):

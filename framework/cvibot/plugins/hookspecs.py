@@ -21,10 +21,10 @@ Rules shared by every hook:
   plugin (``plugins: [{ref: ..., settings: {...}}]``), so each plugin sees its own;
   ``{}`` for a plugin the config does not name.
 - Implementations run in pluggy's call order: last registered first, with ``tryfirst``
-  and ``trylast`` respected; installed plugins nobody named (autoloaded) run after the
-  plugins the config names and the built-ins. Wrappers (``wrapper=True`` /
-  ``hookwrapper=True``) are not supported, because the host calls each implementation
-  on its own.
+  and ``trylast`` respected; installed plugins nobody named (autoloaded) are registered
+  ``trylast``, so they run after the plugins the config names and the built-ins.
+  Wrappers (``wrapper=True`` / ``hookwrapper=True``) are not supported: the host runs
+  each implementation on its own once pluggy has ordered them.
 - Apart from :func:`cvibot_register_tools`, hooks run on the bot's event loop thread,
   except sync :func:`cvibot_event` / :func:`cvibot_tool_outcome` implementations (in
   their plugin's worker thread, :mod:`cvibot.plugins.workers`) and a sync
@@ -45,6 +45,7 @@ if TYPE_CHECKING:
     from cvibot.protocol.events import Event, Utterance
 
 __all__ = [
+    "FIRST_RESULT_HOOKS",
     "PROJECT_NAME",
     "cvibot_event",
     "cvibot_register_tools",
@@ -62,6 +63,11 @@ PROJECT_NAME = "cvibot"
 
 hookspec = pluggy.HookspecMarker(PROJECT_NAME)
 hookimpl = pluggy.HookimplMarker(PROJECT_NAME)
+
+#: Hooks whose first result that is not ``None`` wins: the rest are not called. Not
+#: pluggy's ``firstresult``, because the host runs each implementation after pluggy
+#: returned it (:mod:`cvibot.plugins.calling`), so that an ``async def`` one can pass.
+FIRST_RESULT_HOOKS = frozenset({"cvibot_respond_to_utterance"})
 
 
 @hookspec
@@ -157,7 +163,7 @@ def cvibot_tool_outcome(outcome: Any, session: Any, settings: Mapping[str, Any])
     """
 
 
-@hookspec(firstresult=True)
+@hookspec
 def cvibot_respond_to_utterance(
     utterance: Utterance, session: Any, settings: Mapping[str, Any]
 ) -> str | None:

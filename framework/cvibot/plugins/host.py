@@ -36,8 +36,10 @@ class PluginHost(HookRunner):
     ``pm`` is the pluggy manager with the cvibot hookspecs added; ``plugins`` lists the
     plugins in registration order: built-ins, then the config's plugins in config
     order, then autoloaded entry points in name order. Implementations are called in
-    pluggy's order (last registered first), so a config plugin runs before a built-in,
-    except that autoloaded plugins run after all the others.
+    pluggy's order (last registered first), so a config plugin runs before a built-in;
+    autoloaded plugins are registered ``trylast``, so they run after all the others.
+    Each plugin is registered as its :class:`~cvibot.plugins.calling.PluginImpls`:
+    ``pm.get_plugin(name).plugin`` is the plugin object (usually the module).
     ``base_dir`` is the resolved config folder given to :meth:`load` (``None`` without
     one); ``cvibot_register_tools`` gets it, or the current directory.
 
@@ -125,7 +127,7 @@ class PluginHost(HookRunner):
                     key=key,
                 )
             loaded = loading.load_entry(entry, key, base_dir, entry_points)
-            other = host.pm.get_name(loaded.plugin)
+            other = host.name_of(loaded.plugin)
             if other is not None:
                 raise PluginLoadError(
                     f"plugin {entry.ref!r} is the same plugin as {other!r}, which is "
@@ -141,7 +143,11 @@ class PluginHost(HookRunner):
         if autoload:
             skip = {entry.ref for _, entry in named} | set(blocked)
             loading.autoload(
-                entry_points, host.pm, skip, lambda loaded: host._register(loaded, key=None)
+                entry_points,
+                host.pm,
+                skip,
+                lambda loaded: host._register(loaded, key=None),
+                loaded=lambda plugin: host.name_of(plugin) is not None,
             )
         return host
 
@@ -167,19 +173,23 @@ class PluginHost(HookRunner):
         base_dir = self.base_dir if self.base_dir is not None else Path.cwd()
         return collect_plugin_tools(self, self.plugins, self._keys, self._unregister, base_dir)
 
+    def name_of(self, plugin: object) -> str | None:
+        """The name under which the plugin object ``plugin`` (a module, say) is loaded,
+        or ``None``."""
+        return next((p.name for p in self.plugins if p.plugin is plugin), None)
+
     def _register(self, loaded: LoadedPlugin, *, key: str | None) -> None:
-        """Register ``loaded`` with pluggy, then record it with its settings and key."""
-        register(self.pm, loaded, key=key)
+        """Register ``loaded`` with pluggy, then record it with its settings and key.
+
+        Installed plugins nobody named (autoloaded) are registered ``trylast``, so they
+        are asked after the plugins the config names and the built-ins."""
+        register(self.pm, loaded, key=key, last=key is None and loaded.kind == "entry_point")
         self.plugins = (*self.plugins, loaded)
         self._settings[loaded.name] = loaded.settings
         if key is not None:
             self._keys[loaded.name] = key
-        elif loaded.kind == "entry_point":
-            self._unnamed.add(loaded.name)
 
     def _unregister(self, name: str) -> None:
         self.pm.unregister(name=name)
         self.plugins = tuple(p for p in self.plugins if p.name != name)
         self._settings.pop(name, None)
-        self._unnamed.discard(name)
-        self._observers.clear()

@@ -97,7 +97,7 @@ def _inspect(ep: EntryPoint, shadowed_by: EntryPoint | None) -> PluginInfo:
     hooks = sorted(
         {
             caller.name
-            for caller in host.pm.get_hookcallers(loaded.plugin) or ()
+            for caller in host.pm.get_hookcallers(host.pm.get_plugin(loaded.name)) or ()
             if caller.has_spec()
         }
     )

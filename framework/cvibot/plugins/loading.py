@@ -195,22 +195,24 @@ def autoload(
     pm: pluggy.PluginManager,
     named: Collection[str],
     register: Callable[[LoadedPlugin], None],
+    *,
+    loaded: Callable[[object], bool],
 ) -> None:
     """Load and ``register`` every installed entry point that is not loaded yet.
 
     Entry points the config ``named`` or that share a name with a registered plugin are
     left out, and so is one whose object is registered already (named in the config
-    under another name). One that fails to import or register is logged as a warning
-    and skipped.
+    under another name: ``loaded(plugin)`` says so). One that fails to import or
+    register is logged as a warning and skipped.
     """
     for name, ep in entry_points.all().items():
         if name in named or pm.has_plugin(name):
             continue
         try:
-            loaded = load_entry_point(ep, name, EMPTY_SETTINGS, key=None)
-            if pm.is_registered(loaded.plugin):
+            found = load_entry_point(ep, name, EMPTY_SETTINGS, key=None)
+            if loaded(found.plugin):
                 continue
-            register(loaded)
+            register(found)
         except PluginLoadError as exc:
             warn_skipped(exc)
 

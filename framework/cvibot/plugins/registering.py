@@ -1,8 +1,11 @@
 """Registering a loaded plugin with pluggy, refusing what the host cannot call.
 
-pluggy accepts some hook implementations the host cannot honour (a marked function that
-is no cvibot hook, a hook wrapper, an ``async`` ``cvibot_register_tools``), and reports
-an unknown argument over several lines; :func:`register` turns each of these into one
+The host registers a plugin as its :class:`~cvibot.plugins.calling.PluginImpls` (its
+hook implementations with its ``settings`` bound), which pluggy validates as it would
+the plugin itself. pluggy accepts some hook implementations the host cannot honour (a
+marked function that is no cvibot hook, a hook wrapper, an ``async``
+``cvibot_register_tools``), and reports an unknown argument over several lines;
+:func:`register` turns each of these into one
 :class:`~cvibot.errors.PluginLoadError` that fits a config error.
 """
 
@@ -15,19 +18,32 @@ from typing import Any
 import pluggy
 
 from cvibot.errors import PluginLoadError
-from cvibot.plugins.calling import hook_names
+from cvibot.plugins.calling import PluginImpls, hook_names, original
 from cvibot.plugins.loading import LoadedPlugin
 
 REGISTER_TOOLS = "cvibot_register_tools"
 
 
-def register(pm: pluggy.PluginManager, loaded: LoadedPlugin, *, key: str | None) -> None:
+def register(
+    pm: pluggy.PluginManager, loaded: LoadedPlugin, *, key: str | None, last: bool = False
+) -> PluginImpls:
     """Register ``loaded`` with ``pm`` under its name and check its hook implementations.
 
-    On failure nothing stays registered and :class:`PluginLoadError` is raised at ``key``.
+    Returns what was registered (``pm.get_plugin(loaded.name)``); with ``last`` its
+    implementations are marked ``trylast`` (see :class:`PluginImpls`). On failure
+    nothing stays registered and :class:`PluginLoadError` is raised at ``key``.
     """
+    impls = PluginImpls(loaded.plugin, loaded.name, loaded.settings, pm, last=last)
+    if impls.wrappers:
+        raise PluginLoadError(
+            f"plugin {loaded.name!r} could not be registered: hook wrappers are not "
+            f"supported ({impls.wrappers[0]!r})",
+            plugin=loaded.name,
+            distribution=loaded.distribution,
+            key=key,
+        )
     try:
-        pm.register(loaded.plugin, name=loaded.name)
+        pm.register(impls, name=loaded.name)
     except (pluggy.PluginValidationError, ValueError) as exc:
         detail = _invalid_args(pm, loaded.plugin) or " ".join(str(exc).split())
         raise PluginLoadError(
@@ -37,15 +53,16 @@ def register(pm: pluggy.PluginManager, loaded: LoadedPlugin, *, key: str | None)
             cause=exc,
             key=key,
         ) from exc
-    problem = _check_impls(pm, loaded)
+    problem = _check_impls(pm, impls)
     if problem is not None:
-        pm.unregister(loaded.plugin)
+        pm.unregister(impls)
         raise PluginLoadError(
             f"plugin {loaded.name!r} could not be registered: {problem}",
             plugin=loaded.name,
             distribution=loaded.distribution,
             key=key,
         )
+    return impls
 
 
 def _invalid_args(pm: pluggy.PluginManager, plugin: object) -> str | None:
@@ -77,11 +94,11 @@ def _invalid_args(pm: pluggy.PluginManager, plugin: object) -> str | None:
     return None
 
 
-def _check_impls(pm: pluggy.PluginManager, loaded: LoadedPlugin) -> str | None:
+def _check_impls(pm: pluggy.PluginManager, impls: PluginImpls) -> str | None:
     """What pluggy accepts but the host cannot honour, or ``None``."""
-    for caller in pm.get_hookcallers(loaded.plugin) or ():
+    for caller in pm.get_hookcallers(impls) or ():
         for impl in caller.get_hookimpls():
-            if impl.plugin is not loaded.plugin:
+            if impl.plugin is not impls:
                 continue
             if not caller.has_spec():
                 if impl.optionalhook:
@@ -90,9 +107,7 @@ def _check_impls(pm: pluggy.PluginManager, loaded: LoadedPlugin) -> str | None:
                     f"{caller.name!r} is marked as a hook implementation but is not a "
                     f"cvibot hook (hooks: {', '.join(hook_names())})"
                 )
-            if impl.wrapper or impl.hookwrapper:
-                return f"hook wrappers are not supported ({caller.name!r})"
-            if caller.name == REGISTER_TOOLS and _is_async(impl.function):
+            if caller.name == REGISTER_TOOLS and _is_async(original(impl.function)):
                 return f"{REGISTER_TOOLS!r} must be a plain function, not async"
     return None
 

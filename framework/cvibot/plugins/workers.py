@@ -4,10 +4,11 @@ A plain ``def`` observer (``cvibot_event``, ``cvibot_tool_outcome``) would run o
 event loop, so one slow plugin would delay every answer of every conversation.
 :class:`HookWorkers` gives each plugin one worker thread with a bounded queue: the
 session calls the observer as before and gets back at once, and the plugin sees its
-events in order, in its own thread. When a plugin's queue is full the event is dropped
+events in order, in its own thread (:class:`~cvibot.plugins.calling.Observer` queues
+them). When a plugin's queue is full the event is dropped
 for that plugin, counted, and a warning naming the plugin is logged (at most one per
 :data:`DROP_WARN_INTERVAL` seconds per plugin). ``async def`` observers are left as
-they are: the session runs them as tasks on the loop.
+they are: they run as tasks on the loop.
 
 :func:`call_in_thread` runs one sync call in a fresh daemon thread and returns an
 awaitable, for hooks whose result matters (the echo-mode responder).
@@ -23,14 +24,12 @@ import contextlib
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import structlog
 
-from cvibot.tools.schema import is_async_callable
-
-__all__ = ["DROP_WARN_INTERVAL", "HookWorkers", "OffloadedObserver", "call_in_thread"]
+__all__ = ["DROP_WARN_INTERVAL", "HookWorkers", "call_in_thread"]
 
 log = structlog.get_logger("cvibot.plugins")
 
@@ -128,31 +127,8 @@ class _Worker:
                 "plugin observer raised",
                 hook=hook,
                 plugin=self.plugin,
-                observer=getattr(function, "__qualname__", repr(function)),
+                observer=_qualname(getattr(function, "function", function)),
             )
-
-
-class OffloadedObserver:
-    """A sync hook implementation that runs in its plugin's worker thread.
-
-    Called with the hook's keyword arguments; queues the call and returns ``None`` at
-    once. ``plugin_name`` and ``function`` are those of the implementation, for logs.
-    """
-
-    __slots__ = ("_workers", "function", "hook", "impl", "plugin_name")
-
-    def __init__(self, workers: HookWorkers, impl: Any, hook: str) -> None:
-        self._workers = workers
-        self.impl = impl
-        self.hook = hook
-        self.plugin_name: str = getattr(impl, "plugin_name", None) or "<unknown>"
-        self.function = getattr(impl, "function", impl)
-
-    def __call__(self, **kwargs: Any) -> None:
-        self._workers.submit(self.plugin_name, self.impl, self.hook, kwargs)
-
-    def __repr__(self) -> str:
-        return f"<OffloadedObserver {self.hook} {self.impl!r}>"
 
 
 class HookWorkers:
@@ -170,16 +146,6 @@ class HookWorkers:
         self._workers: dict[str, _Worker] = {}
         self._dropped: dict[str, int] = {}
         self._lock = threading.Lock()
-
-    def offload(self, observers: Sequence[Any], hook: str) -> tuple[Any, ...]:
-        """``observers`` with each sync implementation replaced by an
-        :class:`OffloadedObserver`; ``async def`` ones are kept as they are."""
-        return tuple(
-            impl
-            if is_async_callable(getattr(impl, "function", impl))
-            else OffloadedObserver(self, impl, hook)
-            for impl in observers
-        )
 
     def submit(
         self, plugin: str, function: Callable[..., Any], hook: str, kwargs: Mapping[str, Any]
@@ -280,6 +246,10 @@ def _set_result(future: asyncio.Future[Any], value: Any) -> None:
 def _set_exception(future: asyncio.Future[Any], exc: BaseException) -> None:
     if not future.done():
         future.set_exception(exc)
+
+
+def _qualname(function: Any) -> str:
+    return getattr(function, "__qualname__", None) or repr(function)
 
 
 def _running_loop() -> asyncio.AbstractEventLoop | None:
