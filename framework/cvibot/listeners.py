@@ -1,24 +1,17 @@
-"""What a session reports to in-process observers: drops, counters and the listener API.
+"""What a session counts and why it drops events: :class:`SessionStats`, :class:`DropReason`.
 
-The transcript, ``replay --check`` and the tests observe a session through a
-:class:`SessionListener`; :class:`SessionStats` holds the counters of the end-of-run
-summary.
+:class:`SessionStats` holds the counters of the end-of-run summary. Plugins observe a
+session through hooks (:mod:`cvibot.plugins.hookspecs`), the one public observer API.
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from cvibot.dispatch import ToolOutcome
-from cvibot.participants import Participant, ParticipantChange
-from cvibot.protocol.events import Event, Utterance
-from cvibot.protocol.parse import Rejection
-
-__all__ = ["DropReason", "SessionListener", "SessionStats"]
+__all__ = ["DropReason", "SessionStats"]
 
 
 class DropReason(StrEnum):
@@ -57,36 +50,3 @@ class SessionStats:
             "failed": dict(self.failures),
             "late": self.late,
         }
-
-
-class SessionListener:
-    """In-process observer of a session (the transcript and tests use it); no-op methods."""
-
-    def on_event(self, event: Event, *, late: bool) -> None:
-        """An accepted event, before it is routed."""
-
-    def on_rejection(self, rejection: Rejection) -> None:
-        """A message the parser rejected."""
-
-    def on_drop(self, event: Event, reason: DropReason) -> None:
-        """An event that was parsed but not acted on."""
-
-    def on_outcome(self, outcome: ToolOutcome) -> None:
-        """A tool call's terminal outcome, after its answer was sent."""
-
-    def on_sent(self, message: Mapping[str, Any]) -> None:
-        """Any app-message the bot sent."""
-
-    def on_responded(self, utterance: Utterance, text: str) -> None:
-        """Under ``pipeline_mode: echo``: the text a plugin's utterance responder gave the
-        user's ``utterance``, after it was sent as a ``conversation.echo``."""
-
-    def on_participant(
-        self, change: ParticipantChange, participant: Participant, *, replica: bool
-    ) -> None:
-        """A participant joined, was updated or left; ``replica`` if it is the replica."""
-
-    def on_untrusted(self, message: Any, sender: str) -> None:
-        """A message dropped because its sender is not trusted (a forgery, or a human);
-        ``sender`` is the participant as :meth:`Participant.describe` gives it, or its id
-        when the roster does not know it."""

@@ -11,6 +11,7 @@ import inspect
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from cvibot._listening import SessionListener
 from cvibot.config import LoadedConfig
 from cvibot.dispatch import DispatchPolicy
 from cvibot.dispatch.pool import ToolPool
@@ -27,7 +28,7 @@ from cvibot.plugins.calling import HookCall, Observer
 from cvibot.plugins.selection import PluginSelection
 from cvibot.plugins.workers import HookWorkers
 from cvibot.protocol.events import Utterance
-from cvibot.session import Session, SessionListener
+from cvibot.session import Session
 from cvibot.tools import ToolRegistry, ToolSpec
 from cvibot.tools.options import ReplyMode
 from cvibot.transports.base import Transport
@@ -199,6 +200,9 @@ class Bot:
         they are cancelled; every call is answered either way. ``conversation_id``
         (default ``conversation.id`` of the config) is the conversation served: events
         of others are dropped; ``None`` takes it from the first trusted event.
+        ``listeners`` are the framework's own inline observers of this conversation
+        (the transcript, the fake conversation: :mod:`cvibot._listening`), not a plugin
+        API: plugins observe through hooks.
         Raises :class:`cvibot.transports.TransportError` when the transport fails, and
         :class:`PluginStartupError` (the plugin's exception as its ``cause``) when a
         plugin's ``cvibot_startup`` hook raises: the bot then does not start.

@@ -53,10 +53,11 @@ from typing import Any
 
 import structlog
 
+from cvibot._listening import SessionListener
 from cvibot.dedupe import RecentKeys, call_key, twin_key
 from cvibot.dispatch import Dispatcher, DispatchPolicy, ErrorKind, OutcomeKind, ToolOutcome
 from cvibot.dispatch.state import rejected_tool_name
-from cvibot.listeners import DropReason, SessionListener, SessionStats
+from cvibot.listeners import DropReason, SessionStats
 from cvibot.participants import Participant, ParticipantChange, Roster, Standing, TrustPolicy
 from cvibot.protocol.events import (
     Event,
@@ -72,9 +73,9 @@ from cvibot.protocol.parse import Rejection, parse_event
 from cvibot.tools import ToolSpec
 from cvibot.transports.base import Transport
 
-# DropReason, SessionListener, SessionStats and TrustPolicy are re-exported: they are
-# part of what a session is, and plugins import them from here.
-__all__ = ["DropReason", "Session", "SessionListener", "SessionStats", "TrustPolicy"]
+# DropReason, SessionStats and TrustPolicy are re-exported: they are part of what a
+# session is, and plugins import them from here.
+__all__ = ["DropReason", "Session", "SessionStats", "TrustPolicy"]
 
 
 _TOOL_CALL_TYPES = frozenset({"conversation.tool_call", "conversation.perception_tool_call"})

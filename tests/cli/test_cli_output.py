@@ -26,9 +26,10 @@ from cli_helpers import (
 )
 
 import cvibot.cli.main as cli_main
+from cvibot._listening import SessionListener
 from cvibot.cli.live import Plan
 from cvibot.runtime import Bot
-from cvibot.session import Session, SessionListener
+from cvibot.session import Session
 from cvibot.transports.private_file import PRIVATE_MODE, open_private
 
 ECHO_TOOLS = """

@@ -14,9 +14,9 @@ import pytest
 from cli_helpers import shutdown, tool_call, utterance, write_jsonl, write_text
 from structlog.testing import capture_logs
 
+from cvibot._listening import SessionListener
 from cvibot.config import load_config
 from cvibot.runtime import Bot, PluginStartupError
-from cvibot.session import SessionListener
 from cvibot.transports.replay import ReplayTransport
 
 LIFECYCLE = '''

@@ -15,11 +15,11 @@ from cli_helpers import (
     write_text,
 )
 
+from cvibot._listening import SessionListener
 from cvibot.config import load_config
 from cvibot.dispatch import ToolOutcome
 from cvibot.protocol.events import Event
 from cvibot.runtime import Bot
-from cvibot.session import SessionListener
 from cvibot.transports.replay import ReplayTransport
 
 OBSERVER = '''

@@ -27,10 +27,10 @@ import pluggy
 import pytest
 
 from cvibot import ToolError, tool
+from cvibot._listening import SessionListener
 from cvibot.config import parse_config
 from cvibot.plugins import hookspecs
 from cvibot.runtime import Bot, PluginStartupError
-from cvibot.session import SessionListener
 from cvibot.testing import FakeConversation
 from cvibot.transports.memory import MemoryTransport
 

@@ -9,10 +9,11 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from cvibot._listening import SessionListener
 from cvibot.dispatch import ToolOutcome
 from cvibot.protocol.events import Event
 from cvibot.protocol.parse import Rejection
-from cvibot.session import DropReason, Session, SessionListener
+from cvibot.session import DropReason, Session
 from cvibot.tools import get_tool_spec
 from cvibot.tools.spec import ToolSpec
 from cvibot.transports.memory import MemoryTransport

@@ -36,9 +36,10 @@ import click
 import structlog
 
 if TYPE_CHECKING:
+    from cvibot._listening import SessionListener
     from cvibot.config import DailyTransportConfig
     from cvibot.runtime import Bot
-    from cvibot.session import Session, SessionListener
+    from cvibot.session import Session
     from cvibot.tavus import Conversation, RetryPolicy, TavusClient
     from cvibot.transports.base import Transport
     from cvibot.transports.daily import DailyTransport

@@ -23,10 +23,11 @@ from cvibot.cli.plugins_cmd import plugins
 from cvibot.cli.tools_cmd import tools
 
 if TYPE_CHECKING:
+    from cvibot._listening import SessionListener
     from cvibot.cli.live import Plan
     from cvibot.config import LoggingConfig
     from cvibot.runtime import Bot
-    from cvibot.session import Session, SessionListener
+    from cvibot.session import Session
 
 __all__ = ["main"]
 
@@ -359,8 +360,8 @@ def replay(
     Participant lines of a recording rebuild the room, so the trust rules apply as they
     did live.
     """
+    from cvibot._listening import SessionListener
     from cvibot.cli.live import Plan
-    from cvibot.session import SessionListener
     from cvibot.transports.base import TransportError
     from cvibot.transports.replay import ReplayTransport, read_outbound
 

@@ -14,6 +14,7 @@ from collections import Counter
 from collections.abc import Mapping
 from typing import IO, Any
 
+from cvibot._listening import SessionListener
 from cvibot.cli.style import Styler
 from cvibot.dispatch import OutcomeKind, ToolOutcome
 from cvibot.participants import Participant, ParticipantChange
@@ -28,7 +29,7 @@ from cvibot.protocol.events import (
 )
 from cvibot.protocol.parse import Rejection, parse_event
 from cvibot.protocol.text import valid_unicode
-from cvibot.session import DropReason, SessionListener, SessionStats
+from cvibot.session import DropReason, SessionStats
 
 __all__ = ["SHOWN_EVENTS", "Transcript", "format_summary", "printable"]
 

@@ -1,6 +1,6 @@
 """What a fake conversation sees of its bot: deliveries, outcomes and outbound messages.
 
-:class:`Watcher` is the conversation's :class:`~cvibot.listeners.SessionListener` and
+:class:`Watcher` is the conversation's :class:`~cvibot._listening.SessionListener` and
 its transport's ``on_send``. The fake conversation gives each message it sends a
 ``seq`` of its own, so the session's report on that message (accepted, dropped or
 rejected) and the outcome of the tool call it carries are matched by ``seq``, whatever
@@ -14,7 +14,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from cvibot.listeners import DropReason, SessionListener
+from cvibot._listening import SessionListener
+from cvibot.listeners import DropReason
 
 if TYPE_CHECKING:
     from cvibot.dispatch import ToolOutcome
