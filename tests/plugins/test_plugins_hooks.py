@@ -347,3 +347,51 @@ async def test_notify_skips_the_named_plugins() -> None:
 
     assert await host.notify("cvibot_shutdown", skip={"second"}, bot=None) == []
     assert calls == ["third", "first"]
+
+
+async def test_observers_that_raise_are_logged_counted_and_never_stop_the_others() -> None:
+    seen: list[str] = []
+
+    class SyncFails:
+        @hookimpl
+        def cvibot_tool_outcome(self, outcome: Any) -> None:
+            raise RuntimeError("sync observer broke")
+
+    class AsyncFails:
+        @hookimpl
+        async def cvibot_tool_outcome(self, outcome: Any) -> None:
+            raise RuntimeError("async observer broke")
+
+    class Healthy:
+        @hookimpl(trylast=True)
+        async def cvibot_tool_outcome(self, outcome: Any, settings: Mapping[str, Any]) -> None:
+            seen.append(f"async {outcome} {dict(settings)}")
+
+        @hookimpl(trylast=True)
+        def cvibot_event(self, event: Any) -> None:
+            seen.append(f"sync {event}")
+
+    host = PluginHost.load(
+        [],
+        autoload=False,
+        builtins=[("sync_fails", SyncFails()), ("async_fails", AsyncFails()), ("ok", Healthy())],
+    )
+    workers = HookWorkers()
+    outcome_observer = host.observer("cvibot_tool_outcome", workers)
+    event_observer = host.observer("cvibot_event", workers)
+    assert outcome_observer is not None and event_observer is not None
+
+    with capture_logs() as logs:
+        for n in range(2):
+            pending = outcome_observer(outcome=n, session="s")
+            assert pending is not None  # the async ones, to run as a task
+            await pending
+            assert event_observer(event=n, session="s") is None
+        assert await workers.close(5.0) == []
+
+    assert sorted(seen) == ["async 0 {}", "async 1 {}", "sync 0", "sync 1"]
+    assert workers.failed == {"sync_fails": 2, "async_fails": 2}
+    raised = [(e["plugin"], e["hook"]) for e in logs if e["event"] == "plugin observer raised"]
+    assert sorted(raised) == [("async_fails", "cvibot_tool_outcome")] * 2 + [
+        ("sync_fails", "cvibot_tool_outcome")
+    ] * 2

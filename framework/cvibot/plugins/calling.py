@@ -282,9 +282,10 @@ class Observer:
     ``pm.hook.<hook>(...)`` and returns at once: each sync implementation is queued for
     its plugin's worker thread (:class:`~cvibot.plugins.workers.HookWorkers`); the
     ``async def`` ones come back as one awaitable (``None`` when there are none) that
-    the caller runs as a task: each is awaited in a task of its own, and an exception
-    is logged (``"plugin observer raised"``, with the plugin) and never reaches the
-    others. ``plugin_name`` and ``function`` describe the hook as a whole, for logs.
+    the caller runs as a task: each is awaited in a task of its own. An exception is
+    logged (``"plugin observer raised"``, with the plugin), counted
+    (:attr:`HookWorkers.failed <cvibot.plugins.workers.HookWorkers.failed>`) and never
+    reaches the caller or the other observers. ``plugin_name`` and ``function`` describe the hook as a whole, for logs.
     """
 
     __slots__ = ("_caller", "_workers", "function", "hook", "plugin_name")
@@ -309,31 +310,31 @@ class Observer:
         if not pending:
             return None
         if len(pending) == 1:
-            return _observed(self.hook, pending[0])
-        return _observe_each(self.hook, pending)
+            return self._observed(pending[0])
+        return self._observe_each(pending)
+
+    async def _observe_each(self, pending: list[Any]) -> None:
+        await asyncio.gather(*map(self._observed, pending))
+
+    async def _observed(self, call: Any) -> None:
+        try:
+            await (call() if isinstance(call, HookCall) else call)
+        except Exception:
+            plugin = _plugin_of(call)
+            self._workers.count_failure(plugin or "?")
+            function = call.function if isinstance(call, HookCall) else call
+            log.exception(
+                "plugin observer raised",
+                hook=self.hook,
+                plugin=plugin,
+                observer=getattr(function, "__qualname__", repr(function)),
+            )
 
     def __repr__(self) -> str:
         return f"<Observer {self.hook}>"
 
 
 _NO_ARGS: Mapping[str, Any] = EMPTY_SETTINGS
-
-
-async def _observe_each(hook: str, pending: list[Any]) -> None:
-    await asyncio.gather(*(_observed(hook, call) for call in pending))
-
-
-async def _observed(hook: str, call: Any) -> None:
-    try:
-        await (call() if isinstance(call, HookCall) else call)
-    except Exception:
-        function = call.function if isinstance(call, HookCall) else call
-        log.exception(
-            "plugin observer raised",
-            hook=hook,
-            plugin=_plugin_of(call),
-            observer=getattr(function, "__qualname__", repr(function)),
-        )
 
 
 async def _run(call: Any, *, in_thread: bool = False) -> Any:

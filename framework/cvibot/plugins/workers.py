@@ -44,6 +44,7 @@ class _Worker:
         self.plugin = plugin
         self.capacity = capacity
         self.dropped = 0
+        self.failed = 0  # written by the worker thread only
         self._dropped_since_warning = 0
         self._last_warning = -DROP_WARN_INTERVAL
         self._items: deque[tuple[Callable[..., Any], str, Mapping[str, Any]]] = deque()
@@ -123,6 +124,7 @@ class _Worker:
                 # A sync callable that returned a coroutine: it belongs on the loop.
                 asyncio.run_coroutine_threadsafe(result, self._loop)
         except Exception:
+            self.failed += 1
             log.exception(
                 "plugin observer raised",
                 hook=hook,
@@ -135,7 +137,8 @@ class HookWorkers:
     """One serial worker thread per plugin for its sync observers.
 
     ``capacity`` (>= 1) is how many calls may be queued per plugin; more are dropped
-    and counted in :attr:`dropped`. Threads start on first use and end after
+    and counted in :attr:`dropped`; observers that raised are counted in :attr:`failed`.
+    Threads start on first use and end after
     :meth:`close`; using the workers again after that starts new threads.
     """
 
@@ -145,6 +148,7 @@ class HookWorkers:
         self.capacity = capacity
         self._workers: dict[str, _Worker] = {}
         self._dropped: dict[str, int] = {}
+        self._failed: dict[str, int] = {}
         self._lock = threading.Lock()
 
     def submit(
@@ -156,6 +160,20 @@ class HookWorkers:
             with self._lock:
                 worker = self._workers.setdefault(plugin, _Worker(plugin, self.capacity))
         worker.submit(function, hook, kwargs)
+
+    def count_failure(self, plugin: str) -> None:
+        """Count a failure of ``plugin``'s observer that ran on the event loop (an
+        ``async def`` one); call on the loop thread only."""
+        self._failed[plugin] = self._failed.get(plugin, 0) + 1
+
+    @property
+    def failed(self) -> dict[str, int]:
+        """Observer calls that raised so far (each was logged), by plugin name: sync ones
+        in their worker thread and ``async def`` ones on the loop."""
+        counts = dict(self._failed)
+        for name, worker in list(self._workers.items()):
+            counts[name] = counts.get(name, 0) + worker.failed
+        return {name: n for name, n in counts.items() if n}
 
     @property
     def dropped(self) -> dict[str, int]:
@@ -183,6 +201,7 @@ class HookWorkers:
             workers, self._workers = self._workers, {}
         for worker in workers.values():
             self._dropped[worker.plugin] = self._dropped.get(worker.plugin, 0) + worker.dropped
+            self._failed[worker.plugin] = self._failed.get(worker.plugin, 0) + worker.failed
         loop = asyncio.get_running_loop()
         waiting: dict[asyncio.Future[None], str] = {}
         for worker in workers.values():
