@@ -392,6 +392,8 @@ async def test_observers_that_raise_are_logged_counted_and_never_stop_the_others
     assert sorted(seen) == ["async 0 {}", "async 1 {}", "sync 0", "sync 1"]
     assert workers.failed == {"sync_fails": 2, "async_fails": 2}
     raised = [(e["plugin"], e["hook"]) for e in logs if e["event"] == "plugin observer raised"]
-    assert sorted(raised) == [("async_fails", "cvibot_tool_outcome")] * 2 + [
-        ("sync_fails", "cvibot_tool_outcome")
-    ] * 2
+    assert (
+        sorted(raised)
+        == [("async_fails", "cvibot_tool_outcome")] * 2
+        + [("sync_fails", "cvibot_tool_outcome")] * 2
+    )

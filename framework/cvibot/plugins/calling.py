@@ -285,7 +285,8 @@ class Observer:
     the caller runs as a task: each is awaited in a task of its own. An exception is
     logged (``"plugin observer raised"``, with the plugin), counted
     (:attr:`HookWorkers.failed <cvibot.plugins.workers.HookWorkers.failed>`) and never
-    reaches the caller or the other observers. ``plugin_name`` and ``function`` describe the hook as a whole, for logs.
+    reaches the caller or the other observers. ``plugin_name`` and ``function`` describe
+    the hook as a whole, for logs.
     """
 
     __slots__ = ("_caller", "_workers", "function", "hook", "plugin_name")
