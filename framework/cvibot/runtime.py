@@ -24,7 +24,8 @@ from cvibot.errors import (
 )
 from cvibot.participants import TrustPolicy
 from cvibot.plugins import PluginHost
-from cvibot.plugins.calling import HookCall, Observer
+from cvibot.plugins.binding import HookCall
+from cvibot.plugins.observing import Observer
 from cvibot.plugins.selection import PluginSelection
 from cvibot.plugins.workers import HookWorkers
 from cvibot.protocol.events import Utterance

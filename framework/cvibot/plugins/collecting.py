@@ -18,7 +18,7 @@ from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 from cvibot.errors import DuplicateToolError, PluginLoadError
-from cvibot.plugins.calling import HookCall
+from cvibot.plugins.binding import HookCall
 from cvibot.plugins.loading import EMPTY_SETTINGS, LoadedPlugin, warn_skipped
 from cvibot.plugins.registering import REGISTER_TOOLS
 

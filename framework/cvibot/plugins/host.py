@@ -38,7 +38,7 @@ class PluginHost(HookRunner):
     order, then autoloaded entry points in name order. Implementations are called in
     pluggy's order (last registered first), so a config plugin runs before a built-in;
     autoloaded plugins are registered ``trylast``, so they run after all the others.
-    Each plugin is registered as its :class:`~cvibot.plugins.calling.PluginImpls`:
+    Each plugin is registered as its :class:`~cvibot.plugins.binding.PluginImpls`:
     ``pm.get_plugin(name).plugin`` is the plugin object (usually the module).
     ``base_dir`` is the resolved config folder given to :meth:`load` (``None`` without
     one); ``cvibot_register_tools`` gets it, or the current directory.

@@ -1,6 +1,6 @@
 """Registering a loaded plugin with pluggy, refusing what the host cannot call.
 
-The host registers a plugin as its :class:`~cvibot.plugins.calling.PluginImpls` (its
+The host registers a plugin as its :class:`~cvibot.plugins.binding.PluginImpls` (its
 hook implementations with its ``settings`` bound), which pluggy validates as it would
 the plugin itself. pluggy accepts some hook implementations the host cannot honour (a
 marked function that is no cvibot hook, a hook wrapper, an ``async``
@@ -18,7 +18,8 @@ from typing import Any
 import pluggy
 
 from cvibot.errors import PluginLoadError
-from cvibot.plugins.calling import PluginImpls, hook_names, original
+from cvibot.plugins.binding import PluginImpls, original
+from cvibot.plugins.calling import hook_names
 from cvibot.plugins.loading import LoadedPlugin
 
 REGISTER_TOOLS = "cvibot_register_tools"

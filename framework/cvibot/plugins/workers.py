@@ -4,7 +4,7 @@ A plain ``def`` observer (``cvibot_event``, ``cvibot_tool_outcome``) would run o
 event loop, so one slow plugin would delay every answer of every conversation.
 :class:`HookWorkers` gives each plugin one worker thread with a bounded queue: the
 session calls the observer as before and gets back at once, and the plugin sees its
-events in order, in its own thread (:class:`~cvibot.plugins.calling.Observer` queues
+events in order, in its own thread (:class:`~cvibot.plugins.observing.Observer` queues
 them). When a plugin's queue is full the event is dropped
 for that plugin, counted, and a warning naming the plugin is logged (at most one per
 :data:`DROP_WARN_INTERVAL` seconds per plugin). ``async def`` observers are left as
