@@ -25,8 +25,6 @@ from cvibot.tools.schema import is_async_callable
 
 __all__ = ["HookCall", "HookManager", "PluginImpls", "original"]
 
-_POSITIONAL = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
-
 
 class HookCall:
     """One hook implementation with its arguments bound, not yet run.
@@ -110,23 +108,22 @@ def _deferred(
     opts: Mapping[str, Any],
 ) -> Callable[..., HookCall]:
     """``function`` as pluggy should see it: called with its arguments, it returns them
-    bound in a :class:`HookCall`, with the plugin's ``settings`` in their place."""
-    try:
-        params = inspect.signature(function).parameters.values()
-    except (TypeError, ValueError):
-        params = ()  # type: ignore[assignment]
-    # pluggy passes the positional parameters without a default, in order.
-    names = [p.name for p in params if p.kind in _POSITIONAL and p.default is p.empty]
-    at = names.index("settings") if "settings" in names else None
+    bound in a :class:`HookCall`, with the plugin's ``settings`` in their place.
+
+    Where ``settings`` is among the arguments is set once pluggy has read them
+    (:meth:`HookManager.register`), so that it agrees with pluggy's reading."""
     is_async = is_async_callable(function)
+    at: list[int | None] = [None]  # the index of settings in pluggy's argnames
 
     def defer(*args: Any) -> HookCall:
-        if at is not None:
-            args = (*args[:at], settings, *args[at + 1 :])
+        i = at[0]
+        if i is not None:
+            args = (*args[:i], settings, *args[i + 1 :])
         return HookCall(hook, plugin_name, function, args, is_async)
 
     defer.__wrapped__ = function  # type: ignore[attr-defined]  # pluggy reads the argnames
     defer.__qualname__ = getattr(function, "__qualname__", defer.__qualname__)
+    defer.settings_at = at  # type: ignore[attr-defined]
     setattr(defer, f"{PROJECT_NAME}_impl", dict(opts))
     return defer
 
@@ -155,4 +152,12 @@ class HookManager(pluggy.PluginManager):
             if impls.wrappers:
                 raise ValueError(f"hook wrappers are not supported ({impls.wrappers[0]!r})")
             plugin = impls
-        return super().register(plugin, name)
+        registered = super().register(plugin, name)
+        if isinstance(plugin, PluginImpls):
+            for caller in self.get_hookcallers(plugin) or ():
+                for impl in caller.get_hookimpls():
+                    at = getattr(impl.function, "settings_at", None)
+                    if impl.plugin is plugin and at is not None:
+                        names = impl.argnames
+                        at[0] = names.index("settings") if "settings" in names else None
+        return registered
