@@ -13,7 +13,8 @@ import pytest
 from plugin_helpers import Entry, WriteModule
 from structlog.testing import capture_logs
 
-from cvibot.plugins import HookCall, PluginHost, hookimpl
+from cvibot.plugins import PluginHost, hookimpl
+from cvibot.plugins.binding import HookCall
 from cvibot.plugins.workers import HookWorkers
 
 RECORDER = """

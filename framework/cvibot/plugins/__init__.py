@@ -7,7 +7,6 @@ implement the hooks in :mod:`cvibot.plugins.hookspecs`.
 
 from __future__ import annotations
 
-from cvibot.plugins.binding import HookCall
 from cvibot.plugins.hookspecs import PROJECT_NAME, hookimpl, hookspec
 from cvibot.plugins.host import PluginHost
 from cvibot.plugins.loading import ENTRY_POINT_GROUP, LoadedPlugin, PluginEntryLike
@@ -15,7 +14,6 @@ from cvibot.plugins.loading import ENTRY_POINT_GROUP, LoadedPlugin, PluginEntryL
 __all__ = [
     "ENTRY_POINT_GROUP",
     "PROJECT_NAME",
-    "HookCall",
     "LoadedPlugin",
     "PluginEntryLike",
     "PluginHost",
