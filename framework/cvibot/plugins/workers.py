@@ -149,6 +149,7 @@ class HookWorkers:
         self._workers: dict[str, _Worker] = {}
         self._dropped: dict[str, int] = {}
         self._failed: dict[str, int] = {}
+        self._retired: list[_Worker] = []
         self._lock = threading.Lock()
 
     def submit(
@@ -171,8 +172,8 @@ class HookWorkers:
         """Observer calls that raised so far (each was logged), by plugin name: sync ones
         in their worker thread and ``async def`` ones on the loop."""
         counts = dict(self._failed)
-        for name, worker in list(self._workers.items()):
-            counts[name] = counts.get(name, 0) + worker.failed
+        for worker in [*self._retired, *list(self._workers.values())]:
+            counts[worker.plugin] = counts.get(worker.plugin, 0) + worker.failed
         return {name: n for name, n in counts.items() if n}
 
     @property
@@ -201,7 +202,8 @@ class HookWorkers:
             workers, self._workers = self._workers, {}
         for worker in workers.values():
             self._dropped[worker.plugin] = self._dropped.get(worker.plugin, 0) + worker.dropped
-            self._failed[worker.plugin] = self._failed.get(worker.plugin, 0) + worker.failed
+        # Their failures are read later: a closing worker still runs what is queued.
+        self._retired.extend(workers.values())
         loop = asyncio.get_running_loop()
         waiting: dict[asyncio.Future[None], str] = {}
         for worker in workers.values():
