@@ -55,6 +55,7 @@ _MARKS = {
     OutcomeKind.ERROR: ("✗", "red"),
     OutcomeKind.TIMEOUT: ("⏱", "yellow"),
     OutcomeKind.CANCELLED: ("⊘", "yellow"),
+    OutcomeKind.FENCED: ("⇄", "yellow"),
 }
 
 
