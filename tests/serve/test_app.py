@@ -29,7 +29,11 @@ async def test_probes_need_no_token_and_say_ready_until_the_drain(bot: Bot) -> N
         capacity = await http.get("/capacity")
         assert capacity.status_code == 200
         assert capacity.json() == {
-            "capacity": 1, "limit": 1, "active": 0, "free": 1, "draining": False
+            "capacity": 1,
+            "limit": 1,
+            "active": 0,
+            "free": 1,
+            "draining": False,
         }
         metrics = await http.get("/metrics")
         assert metrics.status_code == 200
@@ -62,9 +66,10 @@ async def test_capacity_flips_to_503_when_full_but_readiness_does_not(bot: Bot) 
         assert full.status_code == 503
         assert full.headers["retry-after"] == "5"
         assert full.json() == {"error": "no free capacity"}
-        assert 'cvibot_conversations_refused_total{reason="full"} 1.0' in (
-            await http.get("/metrics")
-        ).text
+        assert (
+            'cvibot_conversations_refused_total{reason="full"} 1.0'
+            in (await http.get("/metrics")).text
+        )
 
 
 @pytest.mark.parametrize(
@@ -106,7 +111,8 @@ async def test_start_is_idempotent_and_an_ended_conversation_is_409(bot: Bot) ->
         body = {"conversation_url": room("conv-7"), "metadata": {"tenant": "acme"}}
         first = await http.post("/v1/conversations", json=body)
         assert (first.status_code, first.json()) == (
-            202, {"conversation_id": "conv-7", "state": "queued"}
+            202,
+            {"conversation_id": "conv-7", "state": "queued"},
         )
         await eventually(lambda: running.rooms.joined("conv-7"))
         again = await http.post("/v1/conversations", json=body)
@@ -241,17 +247,23 @@ def _idle_app(bot: Bot) -> Any:
     return create_app(ServeState(host, backend, options, metrics, bot))
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=150,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
 @given(
     raw=st.one_of(
         st.binary(max_size=2000),
         st.recursive(
             st.none() | st.booleans() | st.integers() | st.text(max_size=20),
-            lambda inner: st.lists(inner, max_size=4)
-            | st.dictionaries(
-                st.sampled_from(["conversation_url", "create", "metadata", "x"]) | st.text(),
-                inner,
-                max_size=4,
+            lambda inner: (
+                st.lists(inner, max_size=4)
+                | st.dictionaries(
+                    st.sampled_from(["conversation_url", "create", "metadata", "x"]) | st.text(),
+                    inner,
+                    max_size=4,
+                )
             ),
             max_leaves=20,
         ).map(lambda value: json.dumps(value).encode()),

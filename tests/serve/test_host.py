@@ -22,7 +22,7 @@ async def record(backend: Any, cid: str) -> ConversationRecord:
 async def _settled(backend: Any, cid: str) -> None:
     """Wait until ``cid``'s record is terminal."""
     async with asyncio.timeout(5):
-        while not (await record(backend, cid)).terminal:
+        while not (await record(backend, cid)).terminal:  # noqa: ASYNC110 - no event to await
             await asyncio.sleep(0.01)
 
 
