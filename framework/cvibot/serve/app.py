@@ -1,4 +1,4 @@
-"""The HTTP face of ``cvibot serve`` (Starlette), fleet design §5.3.
+"""The HTTP face of ``cvibot serve`` (Starlette), as the fleet design lays it out.
 
 Unauthenticated (for probes and scrapers on an internal port):
 

@@ -1,4 +1,4 @@
-"""The host's Prometheus metrics (fleet design §5.3), on a registry of their own.
+"""The host's Prometheus metrics (those of the fleet design's HTTP API), on a registry of their own.
 
 :class:`HostMetrics` is both the host's :class:`~cvibot.serve.host.HostEvents` and a
 :class:`~cvibot.session.SessionListener` of every conversation it serves, so each figure
