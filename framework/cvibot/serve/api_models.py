@@ -15,7 +15,6 @@ from cvibot.serve.backend import ConversationState
 __all__ = [
     "ID_PATTERN",
     "MAX_BODY",
-    "BodyError",
     "StartRequest",
     "StopRequest",
     "default_id",
@@ -34,7 +33,7 @@ ConversationId = Annotated[
 _STATES: frozenset[str] = frozenset(ConversationState.__args__)  # type: ignore[attr-defined]
 
 
-class BodyError(ValueError):
+class _BodyError(ValueError):
     """A body that is not acceptable: ``status`` (400, 413, 422) and a message."""
 
     def __init__(self, status: int, message: str) -> None:
@@ -85,21 +84,21 @@ def _depth(value: Any, limit: int) -> bool:
 
 def parse_body(raw: bytes, *, empty: Any = None) -> Any:
     """The JSON object of ``raw``; ``empty`` for an empty body (``None``: an error).
-    Raises :class:`BodyError` (400) for what is not one JSON object."""
+    Raises :class:`_BodyError` (400) for what is not one JSON object."""
     if not raw.strip():
         if empty is not None:
             return empty
-        raise BodyError(400, "the body is empty: send a JSON object")
+        raise _BodyError(400, "the body is empty: send a JSON object")
     try:
         value = json.loads(raw)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise BodyError(400, f"the body is not JSON: {exc}") from None
+        raise _BodyError(400, f"the body is not JSON: {exc}") from None
     except RecursionError:
-        raise BodyError(400, f"the body nests deeper than {_MAX_DEPTH} levels") from None
+        raise _BodyError(400, f"the body nests deeper than {_MAX_DEPTH} levels") from None
     if not isinstance(value, dict):
-        raise BodyError(400, f"the body must be a JSON object, not {type(value).__name__}")
+        raise _BodyError(400, f"the body must be a JSON object, not {type(value).__name__}")
     if _depth(value, _MAX_DEPTH):
-        raise BodyError(400, f"the body nests deeper than {_MAX_DEPTH} levels")
+        raise _BodyError(400, f"the body nests deeper than {_MAX_DEPTH} levels")
     return value
 
 
@@ -119,9 +118,9 @@ def default_id(url: str) -> str | None:
 
 
 def parse_state(value: str | None) -> ConversationState | None:
-    """The ``?state=`` filter; :class:`BodyError` (422) for an unknown state."""
+    """The ``?state=`` filter; :class:`_BodyError` (422) for an unknown state."""
     if value is None or value == "":
         return None
     if value not in _STATES:
-        raise BodyError(422, f"state must be one of {', '.join(sorted(_STATES))}")
+        raise _BodyError(422, f"state must be one of {', '.join(sorted(_STATES))}")
     return value  # type: ignore[return-value]

@@ -46,9 +46,9 @@ from starlette.routing import BaseRoute, Route
 from cvibot.serve.api_models import (
     ID_PATTERN,
     MAX_BODY,
-    BodyError,
     StartRequest,
     StopRequest,
+    _BodyError,
     default_id,
     parse_body,
     parse_state,
@@ -125,12 +125,12 @@ def create_app(state: ServeState) -> Starlette:
     async def read_body(request: Request) -> bytes:
         declared = request.headers.get("content-length")
         if declared is not None and declared.isdigit() and int(declared) > MAX_BODY:
-            raise BodyError(413, f"the body is larger than {MAX_BODY} bytes")
+            raise _BodyError(413, f"the body is larger than {MAX_BODY} bytes")
         body = bytearray()
         async for chunk in request.stream():
             body += chunk
             if len(body) > MAX_BODY:
-                raise BodyError(413, f"the body is larger than {MAX_BODY} bytes")
+                raise _BodyError(413, f"the body is larger than {MAX_BODY} bytes")
         return bytes(body)
 
     async def livez(request: Request) -> Response:
@@ -167,7 +167,7 @@ def create_app(state: ServeState) -> Starlette:
         try:
             body = StartRequest.model_validate(parse_body(await read_body(request)))
             job = _job(body)
-        except BodyError as exc:
+        except _BodyError as exc:
             return refuse("invalid", exc.status, exc.message)
         except ValidationError as exc:
             return refuse("invalid", 422, problem_text(exc))
@@ -195,7 +195,7 @@ def create_app(state: ServeState) -> Starlette:
         try:
             wanted = parse_state(request.query_params.get("state"))
             limit = _limit(request.query_params.get("limit"))
-        except BodyError as exc:
+        except _BodyError as exc:
             return _error(exc.status, exc.message)
         try:
             records = await state.backend.list(wanted, limit)
@@ -221,7 +221,7 @@ def create_app(state: ServeState) -> Starlette:
         cid = request.path_params["conversation_id"]
         try:
             body = StopRequest.model_validate(parse_body(await read_body(request), empty={}))
-        except BodyError as exc:
+        except _BodyError as exc:
             return _error(exc.status, exc.message)
         except ValidationError as exc:
             return _error(422, problem_text(exc))
@@ -252,19 +252,19 @@ def create_app(state: ServeState) -> Starlette:
 
 
 def _job(body: StartRequest) -> Job:
-    """The job of a start request; :class:`BodyError` (422) for a bad URL or ``create``."""
+    """The job of a start request; :class:`_BodyError` (422) for a bad URL or ``create``."""
     from cvibot.transports.daily.room import RoomAddress
     from cvibot.transports.daily.sdk_errors import InvalidRoomUrl
 
     if (body.conversation_url is None) == (body.create is None):
-        raise BodyError(422, "give either conversation_url or create (not both)")
+        raise _BodyError(422, "give either conversation_url or create (not both)")
     if body.create is not None:
         from cvibot.tavus.models import CreateConversationRequest
 
         try:
             create = CreateConversationRequest.model_validate(body.create)
         except ValidationError as exc:
-            raise BodyError(422, "create." + problem_text(exc)) from None
+            raise _BodyError(422, "create." + problem_text(exc)) from None
         return Job(
             conversation_id=body.conversation_id or f"create-{uuid.uuid4().hex[:16]}",
             conversation_url="",
@@ -278,10 +278,10 @@ def _job(body: StartRequest) -> Job:
     try:
         RoomAddress(url, None).check()
     except InvalidRoomUrl as exc:
-        raise BodyError(422, f"conversation_url: {exc}") from None
+        raise _BodyError(422, f"conversation_url: {exc}") from None
     cid = body.conversation_id or default_id(url)
     if cid is None or not ID_PATTERN.fullmatch(cid):
-        raise BodyError(
+        raise _BodyError(
             422,
             "conversation_url's last path segment is not a conversation id: give conversation_id",
         )
@@ -299,5 +299,5 @@ def _limit(value: str | None) -> int:
     if value is None or value == "":
         return 100
     if not value.isdigit() or not 1 <= int(value) <= _MAX_LIMIT:
-        raise BodyError(422, f"limit must be an integer from 1 to {_MAX_LIMIT}")
+        raise _BodyError(422, f"limit must be an integer from 1 to {_MAX_LIMIT}")
     return int(value)
