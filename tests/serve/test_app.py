@@ -114,7 +114,7 @@ async def test_start_is_idempotent_and_an_ended_conversation_is_409(bot: Bot) ->
             202,
             {"conversation_id": "conv-7", "state": "queued"},
         )
-        await eventually(lambda: running.rooms.joined("conv-7"))
+        await eventually(lambda: running.host.states().get("conv-7") == "active")
         again = await http.post("/v1/conversations", json=body)
         assert (again.status_code, again.json()["state"]) == (202, "active")
         assert len(running.rooms.sdk.clients) == 1
