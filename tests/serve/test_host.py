@@ -301,3 +301,39 @@ async def test_a_join_that_fails_records_the_conversation_failed(bot: Bot) -> No
         await _settled(running.backend, "conv-1")
         failed = await record(running.backend, "conv-1")
         assert failed.state == "failed" and failed.reason
+
+
+class _Greedy:
+    """A backend with many jobs queued that hands them all out at once, ignoring the
+    host's free slots, and records what is given back."""
+
+    name = "greedy"
+
+    def __init__(self, count: int) -> None:
+        self.count = count
+        self.holds: dict[str, _Hold] = {}
+        self._drained = asyncio.Event()
+
+    async def start(self) -> None: ...
+
+    async def close(self) -> None: ...
+
+    async def jobs(self, slots: Any) -> Any:
+        for n in range(self.count):
+            hold = self.holds[f"q{n}"] = _Hold()
+            yield job(f"q{n}"), hold
+        await self._drained.wait()
+
+    def drain(self) -> None:
+        self._drained.set()
+
+
+async def test_capacity_holds_even_when_a_backend_hands_out_too_many(bot: Bot) -> None:
+    backend = _Greedy(20)
+    async with hosting(bot, backend=backend, capacity=3) as running:  # type: ignore[arg-type]
+        host, rooms = running.host, running.rooms
+        await eventually(lambda: len(backend.holds) == 20)
+        assert host.active == 3
+        await eventually(lambda: sum(rooms.joined(f"q{n}") for n in range(20)) == 3)
+        released = [cid for cid, hold in backend.holds.items() if hold.calls == ["release"]]
+        assert len(released) == 17 and len(rooms.sdk.clients) == 3

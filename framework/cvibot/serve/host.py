@@ -213,7 +213,8 @@ class SessionHost:
         self._started = True
         try:
             async for job, ownership in self.backend.jobs(self):
-                if self._draining or job.conversation_id in self._served:
+                # A backend that hands out more than free() allows gets the extra back.
+                if self.free() <= 0 or job.conversation_id in self._served:
                     await ownership.release()
                     continue
                 self._take(job, ownership)
