@@ -39,6 +39,9 @@ in a validator into a validation error)::
     │   ├── ServerError               5xx
     │   ├── TavusUnreachable          no HTTP answer: connect error, timeout, drop
     │   └── UnexpectedResponse        a 2xx answer whose body is not the documented shape
+    ├── BackendError                  ``cvibot serve``: the backend cannot carry out a request
+    │   ├── HostFull                  a ``local`` host has no free slot (503, ``retry_after``)
+    │   └── AlreadyEnded              the conversation ended already (409, ``record``)
     ├── SyncError                     ``cvibot tools sync`` cannot make Tavus match
     │   ├── LimitsExceeded            the tools break Tavus's limits; nothing was sent
     │   └── ApplyFailed               a request failed; ``applied`` is what was done
@@ -50,7 +53,8 @@ in a validator into a validation error)::
 Each class lives beside the code that raises it. Import the bases users catch from
 ``cvibot`` (``CvibotError``, ``ToolError``, ``ConfigError``, ``TransportError``,
 ``TavusAPIError``, ...), the rest from their package: ``cvibot.tavus`` (the Tavus API
-errors), ``cvibot.transports.daily`` (the Daily errors), ``cvibot.sync``,
+errors), ``cvibot.transports.daily`` (the Daily errors), ``cvibot.serve.backend``
+(the backend errors), ``cvibot.sync``,
 ``cvibot.scaffold``, ``cvibot.testing`` (``ReplyTimeout``).
 
 Left outside the tree on purpose: exceptions that never reach a user because the code

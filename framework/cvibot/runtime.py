@@ -14,6 +14,7 @@ from typing import Any
 from cvibot._listening import SessionListener
 from cvibot.config import LoadedConfig
 from cvibot.dispatch import DispatchPolicy
+from cvibot.dispatch.dispatcher import CallFence
 from cvibot.dispatch.pool import ToolPool
 from cvibot.errors import (
     ConfigError,
@@ -192,6 +193,7 @@ class Bot:
         listeners: Sequence[SessionListener] = (),
         grace: float | None = None,
         conversation_id: str | None = None,
+        call_fence: CallFence | None = None,
     ) -> Session:
         """Serve one conversation on ``transport`` until it ends; return the session.
 
@@ -204,6 +206,9 @@ class Bot:
         ``listeners`` are the framework's own inline observers of this conversation
         (the transcript, the fake conversation: :mod:`cvibot._listening`), not a plugin
         API: plugins observe through hooks.
+        ``call_fence`` (``cvibot serve``) is asked before each call's handler runs and
+        before an answer is sent: ``False`` and the call is not this host's to answer
+        (outcome ``fenced``, nothing sent; see :mod:`cvibot.dispatch.dispatcher`).
         Raises :class:`cvibot.transports.TransportError` when the transport fails, and
         :class:`PluginStartupError` (the plugin's exception as its ``cause``) when a
         plugin's ``cvibot_startup`` hook raises: the bot then does not start.
@@ -229,6 +234,7 @@ class Bot:
                     responder=self._respond if self._has_responder else None,
                     listeners=tuple(listeners),
                     trust=self.trust,
+                    call_fence=call_fence,
                 )
                 self._sessions.add(session)
                 if self._stop_reason is not None:

@@ -56,6 +56,7 @@ import structlog
 from cvibot._listening import SessionListener
 from cvibot.dedupe import RecentKeys, call_key, twin_key
 from cvibot.dispatch import Dispatcher, DispatchPolicy, ErrorKind, OutcomeKind, ToolOutcome
+from cvibot.dispatch.dispatcher import CallFence
 from cvibot.dispatch.state import rejected_tool_name
 from cvibot.listeners import DropReason, SessionStats
 from cvibot.participants import Participant, ParticipantChange, Roster, Standing, TrustPolicy
@@ -95,7 +96,8 @@ class Session:
     """One conversation on one transport; implements :class:`cvibot.context.Conversation`.
 
     Built by :class:`cvibot.runtime.Bot`; plugins receive it in their session hooks and
-    can send interactions with :meth:`send`.
+    can send interactions with :meth:`send`. ``call_fence`` is the dispatcher's call
+    fence (:mod:`cvibot.dispatch.dispatcher`; ``cvibot serve``), ``None`` for none.
     """
 
     def __init__(
@@ -113,6 +115,7 @@ class Session:
         responder: Responder | None = None,
         listeners: tuple[SessionListener, ...] = (),
         trust: TrustPolicy | None = None,
+        call_fence: CallFence | None = None,
     ) -> None:
         self.transport = transport
         self.stats = SessionStats()
@@ -153,6 +156,7 @@ class Session:
             transmit=self._transmit,
             on_outcome=self._on_outcome,
             settings_for=settings_for,
+            call_fence=call_fence,
         )
 
     # -- Conversation protocol -----------------------------------------------------------
@@ -543,6 +547,10 @@ class Session:
                         fields["busy_not_logged"] = self._busy_unlogged
                         self._busy_unlogged = 0
                     self._log.warning("tool call failed", **fields, message=outcome.text)
+            elif outcome.kind is OutcomeKind.FENCED:
+                self._log.warning(
+                    "tool call fenced: not this host's to answer", **outcome.log_fields()
+                )
             elif self._log.is_enabled_for(logging.INFO):  # skip the fields when filtered
                 self._log.info("tool call answered", **outcome.log_fields())
             for listener in self._listeners:

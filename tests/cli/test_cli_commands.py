@@ -252,8 +252,8 @@ def test_version(run_cvibot: RunProcess) -> None:
 
 
 def test_unknown_command_is_a_usage_error(run_cvibot: RunProcess) -> None:
-    done: subprocess.CompletedProcess[str] = run_cvibot("serve", "x.yaml")
+    done: subprocess.CompletedProcess[str] = run_cvibot("serf", "x.yaml")
 
     assert done.returncode == 2
-    assert "No such command 'serve'" in done.stderr
+    assert "No such command 'serf'" in done.stderr
     assert "Traceback" not in done.stderr

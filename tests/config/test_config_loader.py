@@ -444,7 +444,8 @@ def test_unknown_top_level_key(load_error: LoadError, tmp_path: Path) -> None:
     err = load_error(MINIMAL + "pluginz:\n  - shop\n")
     assert str(err) == (
         f"{tmp_path}/bot.yaml:4: pluginz: unknown key (allowed: conversation, defaults, "
-        "dispatch, logging, pipeline_mode, plugins, plugins_autoload, tavus, tools, transport, "
+        "dispatch, logging, pipeline_mode, plugins, plugins_autoload, serve, tavus, tools, "
+        "transport, "
         "trust)"
     )
 

@@ -419,6 +419,55 @@ def check(config: Path, plugin_args: tuple[str, ...], strict: bool) -> None:
         _exit(code)
 
 
+@cli.command(name="serve")
+@_config_arg
+@click.option("--host", metavar="HOST", help="Bind this address (overrides serve.host).")
+@click.option(
+    "--port",
+    type=click.IntRange(0, 65535),
+    help="Listen on this port; 0 takes a free one (overrides serve.port).",
+)
+@click.option(
+    "--capacity",
+    type=click.IntRange(min=1),
+    help="Conversations served at once (overrides serve.capacity).",
+)
+@plugin_option
+@_log_level
+@_verbose
+@_log_format
+def serve_command(
+    config: Path,
+    host: str | None,
+    port: int | None,
+    capacity: int | None,
+    plugin_args: tuple[str, ...],
+    log_level: str | None,
+    verbose: int,
+    log_format: str | None,
+) -> None:
+    """Serve many conversations: join each one the control API (or a webhook) asks for,
+    as the serve: section of CONFIG says. Needs the extra: pip install 'cvibot[serve]'.
+
+    POST /v1/conversations {conversation_url} joins a conversation; GET /readyz,
+    /capacity and /metrics are for probes and scrapers. SIGINT or SIGTERM drains:
+    no new conversations, then serve.on_drain (finish: wait up to serve.drain_timeout;
+    handoff: give them back at once); a second signal exits at once (status 130).
+    """
+    from cvibot.cli.serve_cmd import run_serve
+
+    _exit(
+        run_serve(
+            config,
+            overrides={"host": host, "port": port, "capacity": capacity},
+            plugin_args=plugin_args,
+            log_level=log_level,
+            verbose=verbose,
+            log_format=log_format,
+        )
+    )
+
+
 cli.add_command(console)
 cli.add_command(dev)
 cli.add_command(plugins)

@@ -56,6 +56,7 @@ _MARKS = {
     OutcomeKind.ERROR: ("✗", "red"),
     OutcomeKind.TIMEOUT: ("⏱", "yellow"),
     OutcomeKind.CANCELLED: ("⊘", "yellow"),
+    OutcomeKind.FENCED: ("⇄", "yellow"),
 }
 
 
@@ -240,7 +241,12 @@ def format_summary(stats: SessionStats) -> str:
         "summary",
         f"  events      {sum(stats.events.values())} accepted: {_counts(stats.events)}",
         f"  tool calls  {calls}: "
-        + ", ".join(f"{k.value} {stats.outcomes.get(k.value, 0)}" for k in OutcomeKind),
+        + ", ".join(
+            f"{k.value} {stats.outcomes.get(k.value, 0)}"
+            for k in OutcomeKind
+            # Fenced calls happen only under cvibot serve: not a column of every run.
+            if k is not OutcomeKind.FENCED or stats.outcomes.get(k.value)
+        ),
         f"  rejected    {sum(stats.rejections.values())}: {_counts(stats.rejections)}",
         f"  dropped     {sum(stats.drops.values())}: {_counts(stats.drops)}",
         f"  sent        {sum(stats.sent.values())}: {_counts(stats.sent)}",

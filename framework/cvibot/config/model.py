@@ -43,6 +43,7 @@ The main keys, with their defaults (``config.example.yaml`` and
       level: null                  # debug | info | warning | error
       format: auto                 # auto | console | json
       transcript: true
+    serve: null                    # cvibot serve (cvibot.serve.options.ServeOptions)
 
 The live sections (``conversation.url`` / ``create``, ``tavus``, ``trust``, the
 ``daily`` transport) are in :mod:`cvibot.config.live` and :mod:`cvibot.config.transport`.
@@ -70,6 +71,7 @@ from cvibot.config.transport import (
 )
 from cvibot.dispatch.policy import DispatchPolicy, section_keys
 from cvibot.participants import TrustPolicy
+from cvibot.serve.options import ServeOptions
 from cvibot.tools.options import ReplyMode, config_model
 
 __all__ = [
@@ -200,6 +202,8 @@ class BotConfig(BaseModel):
     defaults: Defaults = Defaults()
     dispatch: DispatchConfig = DispatchConfig()
     logging: LoggingConfig = LoggingConfig()
+    # Read by `cvibot serve` only; None: serve with the defaults of ServeOptions.
+    serve: ServeOptions | None = None
 
     @model_validator(mode="after")
     def _respond_needs_llm(self) -> BotConfig:

@@ -16,12 +16,21 @@ once with a ``busy`` error. A freed slot goes to the first waiting call whose to
 room, so calls of a fast tool never queue behind a slow tool that is at its limit. The
 timeout runs while a call waits. Answers that need no handler (errors, busy,
 cancellations) are sent by one task per conversation, not a task each.
+
+Call fence (``call_fence``, given by ``cvibot serve``): an ``async (key) -> bool`` asked
+once per call, with the call's ``tool_call_id`` (else its dedupe key, see
+:func:`fence_key`), before its handler runs (after dedupe and admission) and, for an
+answer that needs no handler, before it is sent. ``False`` (or a fence that raises):
+the handler does not run, nothing is sent, and the outcome is ``fenced``. So a host
+that lost its conversation to another host never answers a call twice. Without a
+fence (``None``) nothing of this runs.
 """
 
 from __future__ import annotations
 
 import asyncio
 import functools
+import hashlib
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Coroutine, Mapping
@@ -45,7 +54,10 @@ from cvibot.protocol.parse import Rejection
 from cvibot.tools import ArgumentsError, ToolSpec
 from cvibot.tools.options import ReplyMode
 
-__all__ = ["DispatchPolicy", "Dispatcher"]
+__all__ = ["CallFence", "DispatchPolicy", "Dispatcher", "fence_key"]
+
+#: ``async (key) -> bool``: may this host answer the call of ``key`` (see the module).
+CallFence = Callable[[str], Awaitable[bool]]
 
 
 # How long cancelled handlers get to end once the grace has run out, before their calls
@@ -55,6 +67,22 @@ _CANCEL_WAIT = 0.25
 
 _SLIM_CALL: dict[str, Any] = {"properties": {}, "raw": {}, "arguments": {}, "raw_arguments": None}
 _SLIM_PERCEPTION: dict[str, Any] = {**_SLIM_CALL, "frames": ()}
+
+
+class _Fenced(Exception):
+    """The call fence refused a call before its handler ran."""
+
+
+def fence_key(call: ToolCall) -> str:
+    """The key the call fence is asked with: the ``tool_call_id``, else ``seq:<n>``, else
+    ``hash:<sha256 of name, arguments and inference_id>`` (the session's dedupe key)."""
+    # The same choice as cvibot.dedupe.call_key, written as a string.
+    if call.tool_call_id is not None:
+        return call.tool_call_id
+    if call.seq is not None:
+        return f"seq:{call.seq}"
+    key = repr((call.name, repr(call.raw_arguments), call.inference_id))
+    return "hash:" + hashlib.sha256(key.encode()).hexdigest()
 
 
 @functools.lru_cache(maxsize=256)
@@ -67,7 +95,8 @@ class Dispatcher:
 
     ``transmit`` hands one encoded-and-checked app-message to the transport;
     ``on_outcome`` receives each call's :class:`ToolOutcome` (exactly once per call);
-    ``settings_for`` returns the config settings of the plugin that owns a tool.
+    ``settings_for`` returns the config settings of the plugin that owns a tool;
+    ``call_fence`` is the call fence (see the module docstring), ``None`` for none.
     """
 
     def __init__(
@@ -80,8 +109,10 @@ class Dispatcher:
         transmit: Callable[[Mapping[str, Any]], Awaitable[None]],
         on_outcome: Callable[[ToolOutcome], None],
         settings_for: Callable[[str | None], Mapping[str, Any]],
+        call_fence: CallFence | None = None,
     ) -> None:
         self._tools = tools
+        self._fence = call_fence
         self._policy = policy
         self._executor = executor
         self._conversation = conversation
@@ -469,6 +500,8 @@ class Dispatcher:
         entry.timer = None
         try:
             try:
+                if self._fence is not None and not await self._claim(entry):
+                    raise _Fenced
                 if spec.is_async:
                     value = await spec.function(**kwargs)
                 else:
@@ -492,6 +525,9 @@ class Dispatcher:
                 # now would run, so the waiting calls are answered from here.
                 await self._abort_waiting()
                 raise  # answered, now propagate
+            return
+        except _Fenced:
+            await self._finish(entry, OutcomeKind.FENCED, text=None, ok=False, send_nothing=True)
             return
         except ToolError as exc:
             await self._finish(
@@ -527,6 +563,24 @@ class Dispatcher:
             )
             return
         await self._finish(entry, OutcomeKind.SUCCESS, text=text, ok=True, explicit=explicit)
+
+    async def _claim(self, entry: CallState) -> bool:
+        """Ask the call fence, once per call, whether this host answers ``entry``. A
+        fence that raises, or an ask cut short (a timeout, a cancellation), counts as
+        ``False``: at most one answer matters more than an answer."""
+        if entry.fenced is None:
+            assert self._fence is not None
+            entry.fenced = False
+            try:
+                entry.fenced = bool(await self._fence(fence_key(entry.event)))
+            except Exception:
+                self._log.exception(
+                    "call fence failed",
+                    tool=entry.event.name,
+                    conversation_id=self._conversation_id,
+                    tool_call_id=entry.event.tool_call_id,
+                )
+        return entry.fenced
 
     async def _call_sync(self, spec: ToolSpec, kwargs: dict[str, Any]) -> Any:
         call = functools.partial(spec.function, **kwargs)
@@ -609,6 +663,8 @@ class Dispatcher:
         call = entry.event
         mode = effective_reply(entry.reply, call.tool_call_id)
         interaction: Interaction | None
+        if self._fence is not None and not send_nothing and not await self._claim(entry):
+            kind, text, error, send_nothing = OutcomeKind.FENCED, None, None, True
         if send_nothing:
             interaction = None
         elif explicit is not None:

@@ -17,6 +17,10 @@ class OutcomeKind(StrEnum):
     ERROR = "error"
     TIMEOUT = "timeout"
     CANCELLED = "cancelled"
+    # Not this host's to answer: the call fence (``cvibot serve``) refused it, because
+    # another host answered it already or this one no longer holds the conversation.
+    # The handler did not run (or its answer was not sent) and nothing was sent.
+    FENCED = "fenced"
 
 
 class ErrorKind(StrEnum):

@@ -22,7 +22,8 @@ class CallState:
     ``done`` is set once, by the code that reports the outcome; ``cancel_reason`` and
     ``timed_out`` say why the task was cut short, when it was. A call waiting for a slot
     has no task yet: it keeps its validated ``kwargs`` and its deadline ``timer``;
-    ``counted`` is true while it holds a slot.
+    ``counted`` is true while it holds a slot. ``fenced`` is the call fence's verdict
+    (``None`` until it was asked; see :class:`~cvibot.dispatch.Dispatcher`).
     """
 
     __slots__ = (
@@ -34,6 +35,7 @@ class CallState:
         "deadline",
         "done",
         "event",
+        "fenced",
         "kwargs",
         "reply",
         "spec",
@@ -67,6 +69,7 @@ class CallState:
         self.started = False
         self.timed_out = False
         self.done = False
+        self.fenced: bool | None = None
 
 
 def rejected_tool_name(raw: Any) -> str:
