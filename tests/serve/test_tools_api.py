@@ -134,6 +134,10 @@ def call(
     return body
 
 
+def requests(registry: CollectorRegistry, tool: str, status: str) -> float:
+    return sample(registry, "cvibot_tools_api_requests_total", tool=tool, status=status)
+
+
 @pytest.fixture
 def registry() -> CollectorRegistry:
     return CollectorRegistry()
