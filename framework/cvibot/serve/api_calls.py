@@ -15,11 +15,8 @@ messages, so the same normalisations and bounds apply.
 
 from __future__ import annotations
 
-import asyncio
-import time
 import uuid
-from collections import OrderedDict
-from collections.abc import Callable, Hashable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any, Final
 
@@ -29,7 +26,6 @@ from cvibot.transports.base import Receiver, Transport, TransportError
 
 __all__ = [
     "GENERATED_ID_PREFIX",
-    "AnswerCache",
     "ApiAnswer",
     "NoRoom",
     "NoRoomTransport",
@@ -146,54 +142,3 @@ class NoRoomTransport(Transport):
 
     def describe(self) -> str:
         return "delivery.api (no room)"
-
-
-class AnswerCache:
-    """The answers of recent calls by key, so a redelivered call gets the first answer
-    without running its handler again, even while the first is still running.
-
-    :meth:`claim` returns the future of the key's answer and whether the caller is the
-    first (and so must run the call and set the result). Keys are forgotten ``ttl``
-    seconds after they were claimed, and the oldest go first beyond ``capacity``;
-    ``clock`` gives monotonic seconds. Raises ``ValueError`` for a ``capacity`` below 1
-    or a ``ttl`` not above 0.
-    """
-
-    def __init__(
-        self, capacity: int, ttl: float, *, clock: Callable[[], float] = time.monotonic
-    ) -> None:
-        if capacity < 1:
-            raise ValueError(f"capacity must be at least 1, not {capacity!r}")
-        if not ttl > 0:
-            raise ValueError(f"ttl must be greater than 0, not {ttl!r}")
-        self._capacity = capacity
-        self._ttl = ttl
-        self._clock = clock
-        # One fixed ttl: insertion order is expiry order.
-        self._entries: OrderedDict[Hashable, tuple[float, asyncio.Future[ApiAnswer]]] = (
-            OrderedDict()
-        )
-
-    def __len__(self) -> int:
-        return len(self._entries)
-
-    def claim(self, key: Hashable) -> tuple[asyncio.Future[ApiAnswer], bool]:
-        """``(future, first)`` for ``key`` (see the class docstring)."""
-        now = self._clock()
-        while self._entries:
-            oldest, (expires, _) = next(iter(self._entries.items()))
-            if expires > now:
-                break
-            del self._entries[oldest]
-        entry = self._entries.get(key)
-        if entry is not None:
-            return entry[1], False
-        future: asyncio.Future[ApiAnswer] = asyncio.get_running_loop().create_future()
-        self._entries[key] = (now + self._ttl, future)
-        while len(self._entries) > self._capacity:
-            self._entries.popitem(last=False)
-        return future, True
-
-    def forget(self, key: Hashable) -> None:
-        """Drop ``key`` (its call could not be run: a redelivery should try again)."""
-        self._entries.pop(key, None)

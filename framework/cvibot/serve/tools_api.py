@@ -53,7 +53,6 @@ from cvibot.runtime import Bot
 from cvibot.serve.api_calls import (
     GENERATED_ID_PREFIX,
     TOOL_CALL,
-    AnswerCache,
     ApiAnswer,
     NoRoomTransport,
     read_call,
@@ -67,6 +66,7 @@ from cvibot.serve.bodies import (
     json_error,
     read_body,
 )
+from cvibot.serve.once import OnceCache
 from cvibot.serve.signature import SIGNATURE_HEADER, signature_matches
 from cvibot.tools import ToolSpec
 from cvibot.tools.options import ReplyMode
@@ -178,7 +178,9 @@ class ToolsApiReceiver:
             message_limit=options.max_answer_bytes,
         )
         self._deadline = cap + self._policy.shutdown_grace + _ANSWER_MARGIN
-        self._cache = AnswerCache(options.redelivery_capacity, options.redelivery_ttl)
+        self._cache: OnceCache[ApiAnswer] = OnceCache(
+            options.redelivery_capacity, options.redelivery_ttl
+        )
         self._running: set[asyncio.Task[None]] = set()
         self._requests = Counter(
             "cvibot_tools_api_requests",
