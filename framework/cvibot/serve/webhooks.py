@@ -36,7 +36,7 @@ import hmac
 import math
 import time
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Any, Final, Literal
+from typing import TYPE_CHECKING, Any, Final, Literal
 
 import structlog
 from prometheus_client import CollectorRegistry, Counter
@@ -57,6 +57,9 @@ from cvibot.serve.bodies import (
 from cvibot.serve.once import OnceCache
 from cvibot.tavus import TavusAPIError, TavusClient
 
+if TYPE_CHECKING:
+    from cvibot.runtime import Bot
+
 __all__ = [
     "JOINED_EVENTS",
     "KNOWN_EVENTS",
@@ -65,6 +68,7 @@ __all__ = [
     "TavusCallback",
     "WebhookOptions",
     "WebhookReceiver",
+    "plugin_notifier",
     "webhook_routes",
 ]
 
@@ -214,6 +218,16 @@ def webhook_routes(
     return WebhookReceiver(
         options, backend=backend, tavus=tavus, notify=notify, registry=registry
     ).routes()
+
+
+def plugin_notifier(bot: Bot) -> Notify:
+    """The ``notify`` of :func:`webhook_routes` that hands each callback to the plugins'
+    ``cvibot_webhook`` hook (each failure logged, the others still called)."""
+
+    async def notify(callback: TavusCallback) -> None:
+        await bot.host.notify("cvibot_webhook", callback=callback)
+
+    return notify
 
 
 class WebhookReceiver:
