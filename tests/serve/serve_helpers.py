@@ -35,3 +35,47 @@ def signed(secret: str, body: Any, *, prefix: str = "") -> tuple[bytes, dict[str
         "x-tavus-signature": prefix + sign(secret.encode(), raw),
         "content-type": "application/json",
     }
+
+
+class FakeBackend:
+    """A Backend in memory for the route tests: records enqueues and stops; ``delay``
+    seconds of latency make concurrent deliveries overlap."""
+
+    name = "fake"
+
+    def __init__(self, delay: float = 0.0) -> None:
+        from cvibot.serve.backend import ConversationRecord, Job
+
+        self.delay = delay
+        self.jobs: list[Job] = []
+        self.stops: list[tuple[str, str]] = []
+        self.records: dict[str, ConversationRecord] = {}
+        self.fail_enqueue: Exception | None = None
+
+    async def _wait(self) -> None:
+        import asyncio
+
+        if self.delay:
+            await asyncio.sleep(self.delay)
+
+    async def enqueue(self, job: Any) -> Any:
+        from cvibot.serve.backend import ConversationRecord
+
+        await self._wait()
+        if self.fail_enqueue is not None:
+            raise self.fail_enqueue
+        self.jobs.append(job)
+        record = self.records.setdefault(
+            job.conversation_id,
+            ConversationRecord(job.conversation_id, "queued", source=job.source),
+        )
+        return record
+
+    async def stop(self, conversation_id: str, reason: str) -> Any:
+        await self._wait()
+        self.stops.append((conversation_id, reason))
+        return self.records.get(conversation_id)
+
+    async def get(self, conversation_id: str) -> Any:
+        await self._wait()
+        return self.records.get(conversation_id)

@@ -22,7 +22,7 @@ and at-least-once-or-maybe-never:
 Counter ``cvibot_webhooks_total{event_type, result}``: ``event_type`` is one of the
 documented types or ``other``; ``result`` is ``enqueued``, ``known`` (the backend has the
 conversation already), ``duplicate`` (a join for it was handled already), ``refused``
-(not active, persona not allowed, no Tavus client, host full), ``stopped``,
+(unknown to Tavus, not active, persona not allowed, no Tavus client, host full), ``stopped``,
 ``unknown_conversation`` (a shutdown for a conversation the backend does not know),
 ``ignored`` (passed on to ``notify`` only), ``failed`` (the Tavus lookup or the backend
 failed: a later delivery tries again), or at the door ``forged``, ``too_large``,
@@ -55,7 +55,7 @@ from cvibot.serve.bodies import (
     read_body,
 )
 from cvibot.serve.once import OnceCache
-from cvibot.tavus import TavusAPIError, TavusClient
+from cvibot.tavus import NotFound, TavusAPIError, TavusClient
 
 if TYPE_CHECKING:
     from cvibot.runtime import Bot
@@ -387,6 +387,10 @@ class WebhookReceiver:
             return "refused"
         try:
             conversation = await self._tavus.get_conversation(cid)
+        except NotFound:
+            # Definitive: a forged or mistyped id (remembered: no second lookup).
+            self._log.info("auto_join refused", conversation_id=cid, reason="unknown to Tavus")
+            return "refused"
         except TavusAPIError as exc:
             self._log.warning("auto_join lookup failed", conversation_id=cid, error=str(exc))
             return "failed"
