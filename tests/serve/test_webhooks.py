@@ -209,7 +209,7 @@ async def test_an_unknown_conversation_id_is_refused_after_one_lookup(setup: Set
 
 async def test_a_failed_lookup_is_retried_by_the_next_delivery(setup: Setup) -> None:
     cid = await setup.conversation()
-    setup.fake.fail_next(500, times=5, method="GET", path=f"/conversations/{cid}")
+    setup.fake.fail_next(500, times=2, method="GET", path=f"/conversations/{cid}")
     await setup.post(joined(cid))
     assert setup.backend.jobs == []
     assert setup.count("system.replica_joined", "failed") == 1
