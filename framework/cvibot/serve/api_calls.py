@@ -1,6 +1,7 @@
 """The tool calls of ``delivery.api``: reading the request body into the same
 :class:`~cvibot.protocol.events.ToolCall` a room delivers, the room-less transport their
-session answers through, and the cache that answers a redelivered call (fleet design §2.2).
+session answers through, and the cache that answers a redelivered call
+(protocol reference §7.2).
 
 Two body shapes are read (protocol reference §4.4; what Tavus sends is inferred):
 

@@ -1,4 +1,5 @@
-"""The ``X-Tavus-Signature`` of a ``delivery.api`` request (fleet design §2.2).
+"""The ``X-Tavus-Signature`` of a ``delivery.api`` request (protocol reference §7.2; what
+is inferred: ``serve.delivery_api`` in docs/configuration.md).
 
 Tavus signs a tool call sent to a customer callback (``auth: {type: hmac, secret}``) with
 the shared secret. What is signed is inferred, not documented: every receiver found in the

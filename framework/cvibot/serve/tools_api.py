@@ -1,5 +1,5 @@
-"""``POST /v1/tools/tavus``: tool calls Tavus sends over HTTPS (``delivery.api``, fleet
-design §2.2), answered by the same handlers as the calls of a room.
+"""``POST /v1/tools/tavus``: tool calls Tavus sends over HTTPS (``delivery.api``, protocol
+reference §7.2), answered by the same handlers as the calls of a room.
 
 A request is checked before anything reads it: its ``X-Tavus-Signature`` must be the
 HMAC-SHA256 of the raw body under ``delivery_api.secret`` (:mod:`~cvibot.serve.signature`),
@@ -92,7 +92,7 @@ class DeliveryApiOptions(BaseModel):
       of ``timeout`` when it is 2 s or less).
     - ``error_status``: the HTTP status of a failed call's error text: 200 (the default:
       the text reaches the LLM as the tool output) or 400–599. Which one Tavus prefers
-      is not documented (fleet design §2.2).
+      is not documented (docs/configuration.md, serve.delivery_api).
     - ``max_body_bytes``: the largest request body read (413 beyond).
     - ``max_answer_bytes``: the largest answer text, UTF-8 bytes; a longer one is
       truncated or replaced by an error as ``dispatch.on_oversize`` says.

@@ -1,5 +1,5 @@
 """``POST /v1/webhooks/tavus/{secret}``: the conversation callbacks Tavus sends to a
-conversation's ``callback_url`` (protocol reference §9, fleet design §2.1).
+conversation's ``callback_url`` (protocol reference §9).
 
 Tavus documents no signature on these callbacks, so they are treated as unauthenticated
 and at-least-once-or-maybe-never:

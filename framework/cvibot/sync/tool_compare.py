@@ -9,9 +9,9 @@ was created from.
 
 A ``delivery.api`` block is compared with Tavus's defaults filled in (``method`` POST,
 ``timeout`` 10, empty ``headers``/``query_params`` as absent). Tavus's GET answers scrub
-secrets to ``********`` (fleet design §2.2), so a scrubbed HMAC secret counts as the one
-the code wants: a changed secret alone is not seen (change another field, or recreate
-the tool, to rotate it).
+secrets to ``********``, so a scrubbed HMAC secret counts as the one the code wants: a
+changed secret alone is not seen (change another field, or recreate the tool, to rotate
+it).
 """
 
 from __future__ import annotations

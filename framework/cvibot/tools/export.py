@@ -46,7 +46,7 @@ MAX_TOOLS: Final = 50
 MAX_TOOL_SIZE: Final = 10_000
 #: The path of ``cvibot serve``'s ``delivery.api`` receiver, under ``serve.public_url``.
 API_TOOLS_PATH: Final = "/v1/tools/tavus"
-#: What Tavus's GET answers show instead of a secret (fleet design §2.2).
+#: What Tavus's GET answers show instead of a secret (docs/configuration.md, serve.delivery_api).
 SECRET_PLACEHOLDER: Final = "********"
 #: The longest ``delivery.api.timeout`` Tavus accepts, in seconds (§7.2: in (0, 60]).
 MAX_API_TIMEOUT: Final = 60.0

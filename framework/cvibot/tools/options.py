@@ -56,7 +56,7 @@ ON_RESOLVE_VALUES: Final = (
 
 #: How Tavus delivers a tool's calls (``delivery`` of the tools registry, §7.2):
 #: ``app_message`` as ``conversation.tool_call`` in the Daily room, ``api`` as an HTTPS
-#: request to ``cvibot serve`` (``POST /v1/tools/tavus``, fleet design §2.2).
+#: request to ``cvibot serve`` (``POST /v1/tools/tavus``, docs/configuration.md).
 ToolDelivery = Literal["app_message", "api"]
 DELIVERY_VALUES: Final[tuple[str, ...]] = get_args(ToolDelivery)
 
@@ -296,7 +296,7 @@ class ToolOptions:
                 raise self._fail(
                     f"perception tools (origin {self.origin.value!r}) can only have "
                     "delivery='app_message': the delivery.api request of a perception "
-                    "tool is not documented (fleet design §2.2)"
+                    "tool is not documented (docs/configuration.md, serve.delivery_api)"
                 )
             if self.on_call is not None:
                 raise self._fail(

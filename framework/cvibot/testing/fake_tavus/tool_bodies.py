@@ -133,7 +133,7 @@ def check_tool(doc: dict[str, Any]) -> None:
     _check_delivery(doc["delivery"])
 
 
-#: What Tavus's answers show in place of a secret (fleet design §2.2).
+#: What Tavus's answers show in place of a secret (docs/configuration.md, serve.delivery_api).
 SCRUBBED: Final = "********"
 #: The ``delivery.api.auth`` members Tavus scrubs.
 SECRET_FIELDS: Final = ("secret", "token", "value", "password", "client_secret")

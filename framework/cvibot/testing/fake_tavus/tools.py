@@ -202,7 +202,7 @@ class ToolRegistry:
 
 def shown(tool: dict[str, Any]) -> dict[str, Any]:
     """``tool`` as Tavus answers it: the secrets of ``delivery.api.auth`` scrubbed to
-    ``********`` (fleet design §2.2)."""
+    ``********`` (docs/configuration.md, serve.delivery_api)."""
     auth = (tool.get("delivery") or {}).get("api", {}) or {}
     auth = auth.get("auth") if isinstance(auth, dict) else None
     if not isinstance(auth, dict) or not set(auth) & set(SECRET_FIELDS):
