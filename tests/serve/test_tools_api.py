@@ -536,3 +536,39 @@ def test_any_body_without_a_valid_signature_is_401_and_runs_nothing(
 
     assert asyncio.run(attempt()) == 401
     assert sum(RUNS.values()) == 0
+
+
+# -- the bot's life around calls ---------------------------------------------------------
+
+
+class Lifecycle:
+    def __init__(self) -> None:
+        self.events: list[str] = []
+
+    @hookimpl
+    def cvibot_startup(self) -> None:
+        self.events.append("startup")
+
+    @hookimpl
+    def cvibot_shutdown(self) -> None:
+        self.events.append("shutdown")
+
+
+async def test_plugins_are_started_for_a_call_when_nothing_holds_the_bot() -> None:
+    life = Lifecycle()
+    bot, _ = build_bot(load_test_config({}), builtins=[life], tools=[greet])
+    routes = tools_api_routes(options(), bot=bot, registry=CollectorRegistry())
+    async with client_for(routes) as client:
+        response = await post(client, call("greet", {"name": "A"}))
+        assert response.text == "Hello, A!"
+        for _ in range(100):  # the call's session drains after the answer went out
+            if life.events == ["startup", "shutdown"]:
+                break
+            await asyncio.sleep(0.01)
+        assert life.events == ["startup", "shutdown"]
+        # Held for its life by a host: started once for many calls.
+        async with bot.active():
+            for n in range(3):
+                await post(client, call("greet", {"name": "B"}, tool_call_id=f"h{n}"))
+        assert life.events == ["startup", "shutdown", "startup", "shutdown"]
+    assert bot.pool is None  # the sync pool is closed with the last holder
