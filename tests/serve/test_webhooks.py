@@ -348,6 +348,7 @@ async def test_a_forged_secret_is_404_like_a_missing_path(setup: Setup, path: st
         b'{"event_type": "x", "properties": "nope"}',
         b'{"event_type": "x", "timestamp": {"a": 1}}',
         b'{"event_type": "x", "conversation_id": "\\ud800"}',
+        b'{"event_type": "system.\\ud800", "conversation_id": "c1"}',
         b"[" * 100_000 + b"]" * 100_000,
     ],
 )

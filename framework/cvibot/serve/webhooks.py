@@ -91,8 +91,8 @@ KNOWN_EVENTS: Final = frozenset(
     }
 )
 _NOT_FOUND: Final = "Not Found"  # Starlette's answer for a path that does not exist
-# A conversation id is visible ASCII (Tavus's look like c0123456789a); bounded so that a
-# key, a log line and a path segment stay small.
+# Ids and event types are visible ASCII (Tavus's ids look like c0123456789a); bounded so
+# that a key, a log line, a metric label and a path segment stay small and printable.
 _ID_PATTERN: Final = r"^[\x21-\x7e]{1,256}$"
 # How long a handled join is remembered, so that redeliveries cost nothing.
 _JOINS_REMEMBERED: Final = 10_000
@@ -142,7 +142,8 @@ class TavusCallback(BaseModel):
          "message_type": "system", "timestamp": "2025-07-11T06:45:47.472000Z"}
 
     ``event_type`` is kept as sent, a type nobody documents included (``None`` for the
-    guardrail and objective callbacks, which have none). ``properties`` is ``{}`` when
+    guardrail and objective callbacks, which have none); it and ``conversation_id`` must
+    be 1 to 256 visible ASCII characters. ``properties`` is ``{}`` when
     absent or null. ``timestamp`` is an ISO-8601 string (sometimes a number elsewhere in
     Tavus's protocol: kept as sent). Keys Tavus adds are kept (``model_extra``).
     ``received_at`` is when cvibot read it (Unix seconds).
@@ -150,7 +151,7 @@ class TavusCallback(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="allow")
 
-    event_type: str | None = Field(default=None, min_length=1, max_length=256)
+    event_type: str | None = Field(default=None, pattern=_ID_PATTERN)
     conversation_id: str | None = Field(default=None, pattern=_ID_PATTERN)
     message_type: str | None = None
     properties: dict[str, Any] = Field(default_factory=dict)
