@@ -11,6 +11,8 @@ from typing import Any
 
 import httpx
 import pytest
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
 from prometheus_client import CollectorRegistry
 from pydantic import ValidationError
 from serve_helpers import FakeBackend, client_for, sample
@@ -418,3 +420,29 @@ def test_options_are_checked() -> None:
     options = make_options()
     assert options.allow_personas == ("p_ok",)
     assert "hook-secret" not in repr(options)
+
+
+@settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    secret=st.text(
+        alphabet=st.characters(min_codepoint=0x21, max_codepoint=0x7E, exclude_characters="/?#%"),
+        min_size=1,
+        max_size=40,
+    ),
+    body=st.binary(max_size=500) | st.just(json.dumps(joined("c1")).encode()),
+)
+def test_any_other_secret_is_404_and_nothing_happens(secret: str, body: bytes) -> None:
+    assume(secret != SECRET)
+    backend, notified, registry = FakeBackend(), Notified(), CollectorRegistry()
+
+    async def attempt() -> int:
+        receiver = WebhookReceiver(
+            make_options(), backend=backend, tavus=None, notify=notified, registry=registry
+        )
+        async with client_for(receiver.routes()) as client:
+            response = await client.post(f"/v1/webhooks/tavus/{secret}", content=body)
+        assert receiver.pending == 0
+        return response.status_code
+
+    assert asyncio.run(attempt()) == 404
+    assert backend.stops == [] and backend.jobs == [] and notified.callbacks == []
