@@ -19,17 +19,18 @@ in a validator into a validation error)::
     ├── SelectionError [ValueError]   a bad ``-p`` value or ``CVIBOT_AUTOLOAD`` setting
     ├── PluginStartupError            a plugin's ``cvibot_startup`` hook raised
     ├── TransportError                the transport cannot carry on (file, room, ...)
-    │   └── DailyError                a failure of the Daily room, with the SDK's ``raw``
-    │       ├── JoinFailed            the bot could not join the room
-    │       │   ├── InvalidRoomUrl    not an http(s) URL with a host
-    │       │   ├── RoomUnreachable   the room lookup failed (network, DNS)
-    │       │   ├── JoinTimeout       no join completion within ``join_timeout``
-    │       │   ├── InvalidClientSettings   the SDK refused the client settings
-    │       │   └── RoomEnded         ejected, or the meeting ended or expired
-    │       ├── NotJoined             a send while not in the room
-    │       ├── SendFailed            a send the SDK refused or never confirmed
-    │       ├── InvalidAppMessage [ValueError]  a message the SDK cannot carry
-    │       └── ConnectionLost        the room was lost and a rejoin gave up
+    │   ├── DailyError                a failure of the Daily room, with the SDK's ``raw``
+    │   │   ├── JoinFailed            the bot could not join the room
+    │   │   │   ├── InvalidRoomUrl    not an http(s) URL with a host
+    │   │   │   ├── RoomUnreachable   the room lookup failed (network, DNS)
+    │   │   │   ├── JoinTimeout       no join completion within ``join_timeout``
+    │   │   │   ├── InvalidClientSettings   the SDK refused the client settings
+    │   │   │   └── RoomEnded         ejected, or the meeting ended or expired
+    │   │   ├── NotJoined             a send while not in the room
+    │   │   ├── SendFailed            a send the SDK refused or never confirmed
+    │   │   ├── InvalidAppMessage [ValueError]  a message the SDK cannot carry
+    │   │   └── ConnectionLost        the room was lost and a rejoin gave up
+    │   └── NoRoom                    a ``delivery.api`` tool call asked for a room action
     ├── TavusAPIError                 a Tavus REST call failed: status, method, path
     │   ├── BadRequest                400: invalid body, or the concurrency limit
     │   ├── Unauthorized              401, 403: the API key was refused
@@ -39,9 +40,9 @@ in a validator into a validation error)::
     │   ├── ServerError               5xx
     │   ├── TavusUnreachable          no HTTP answer: connect error, timeout, drop
     │   └── UnexpectedResponse        a 2xx answer whose body is not the documented shape
-    ├── BackendError                  ``cvibot serve``: the backend cannot carry out a request
-    │   ├── HostFull                  a ``local`` host has no free slot (503, ``retry_after``)
-    │   └── AlreadyEnded              the conversation ended already (409, ``record``)
+    ├── BackendError                  ``cvibot serve``'s job backend cannot carry out a request
+    │   ├── HostFull                  a ``local`` backend's host has no free slot
+    │   └── AlreadyEnded              the conversation's record is in a terminal state
     ├── SyncError                     ``cvibot tools sync`` cannot make Tavus match
     │   ├── LimitsExceeded            the tools break Tavus's limits; nothing was sent
     │   └── ApplyFailed               a request failed; ``applied`` is what was done
@@ -53,16 +54,17 @@ in a validator into a validation error)::
 Each class lives beside the code that raises it. Import the bases users catch from
 ``cvibot`` (``CvibotError``, ``ToolError``, ``ConfigError``, ``TransportError``,
 ``TavusAPIError``, ...), the rest from their package: ``cvibot.tavus`` (the Tavus API
-errors), ``cvibot.transports.daily`` (the Daily errors), ``cvibot.serve.backend``
-(the backend errors), ``cvibot.sync``,
-``cvibot.scaffold``, ``cvibot.testing`` (``ReplyTimeout``).
+errors), ``cvibot.transports.daily`` (the Daily errors), ``cvibot.sync``,
+``cvibot.scaffold``, ``cvibot.testing`` (``ReplyTimeout``), ``cvibot.serve.backend``
+(the backend errors), ``cvibot.serve.api_calls`` (``NoRoom``).
 
 Left outside the tree on purpose: exceptions that never reach a user because the code
 that raises them catches them too (``LocatedValueError``, a pydantic validator's
 ``ValueError`` that the loader turns into a :class:`ConfigError`; the command line's
 ``StopRequested`` and ``BotEnded``; private ``_``-named signals), and the test doubles'
 ``FakeSdkMisuse`` (stands for the real SDK aborting the process: it must not be caught)
-and ``Refusal`` (the fake Tavus API's way to answer an error status).
+and ``Refusal`` (the fake Tavus API's way to answer an error status); ``cvibot serve``'s
+``BodyTooLarge`` and ``NotAToolCall``, which its routes turn into 413 and 400 answers.
 """
 
 from __future__ import annotations

@@ -7,8 +7,9 @@ or registry change happens on the hot path of a tool call.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import inspect
-from collections.abc import Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any
 
 from cvibot._listening import SessionListener
@@ -214,26 +215,13 @@ class Bot:
         plugin's ``cvibot_startup`` hook raises: the bot then does not start.
         """
         grace = self.policy.shutdown_grace if grace is None else grace
-        self._runs += 1
-        if self.watchdog is not None:
-            self.watchdog.start()  # idempotent: the first conversation starts it
-        try:
-            await self._start()
+        async with self.active():
             try:
                 await transport.open()
-                session = Session(
-                    transport=transport,
-                    tools=self.tools,
-                    policy=self.policy,
-                    executor=self._pool(),
-                    pipeline_mode=self.pipeline_mode,
+                session = self.open_session(
+                    transport,
                     conversation_id=conversation_id or self.config.conversation.id,
-                    settings_for=self._settings_for,
-                    event_observers=self._event_observers,
-                    outcome_observers=self._outcome_observers,
-                    responder=self._respond if self._has_responder else None,
-                    listeners=tuple(listeners),
-                    trust=self.trust,
+                    listeners=listeners,
                     call_fence=call_fence,
                 )
                 self._sessions.add(session)
@@ -249,11 +237,64 @@ class Bot:
                     self._sessions.discard(session)
             finally:
                 await transport.close()
+        return session
+
+    @contextlib.asynccontextmanager
+    async def active(self) -> AsyncIterator[None]:
+        """Hold the bot started while the block runs: the plugins' ``cvibot_startup`` has
+        run (once, for the first holder) and the sync handlers' pool is up; after the
+        last holder leaves, ``cvibot_shutdown`` runs and the pool closes.
+
+        :meth:`run` holds it for each conversation; a caller that runs tool calls with
+        no room (``cvibot serve``'s ``delivery.api`` receiver) holds it around each
+        call, and a long-lived host holds it for its whole life so the plugins are not
+        started and shut down around every call. Raises :class:`PluginStartupError`
+        as :meth:`run` does.
+        """
+        self._runs += 1
+        if self.watchdog is not None:
+            self.watchdog.start()  # idempotent: the first holder starts it
+        try:
+            await self._start()
+            yield
         finally:
             self._runs -= 1
             if self._runs == 0:
                 await self._finish()
-        return session
+
+    def open_session(
+        self,
+        transport: Transport,
+        *,
+        conversation_id: str | None,
+        listeners: Sequence[SessionListener] = (),
+        tools: Mapping[str, ToolSpec] | None = None,
+        policy: DispatchPolicy | None = None,
+        call_fence: CallFence | None = None,
+    ) -> Session:
+        """A :class:`Session` wired to this bot: its tools, policy, sync pool, plugin
+        settings, observers and responder. Call it inside :meth:`active`.
+
+        :meth:`run` uses it for a room; ``tools`` and ``policy`` replace the bot's for a
+        session that dispatches differently (the ``delivery.api`` receiver caps the
+        timeouts and answers every call as a result). The session's transport is not
+        opened here, and no session hook runs.
+        """
+        return Session(
+            transport=transport,
+            tools=self.tools if tools is None else tools,
+            policy=self.policy if policy is None else policy,
+            executor=self._pool(),
+            pipeline_mode=self.pipeline_mode,
+            conversation_id=conversation_id,
+            settings_for=self._settings_for,
+            event_observers=self._event_observers,
+            outcome_observers=self._outcome_observers,
+            responder=self._respond if self._has_responder else None,
+            listeners=tuple(listeners),
+            trust=self.trust,
+            call_fence=call_fence,
+        )
 
     def stop(self, reason: str = "stopped") -> int:
         """Leave every conversation being served: no new calls (they are answered with a

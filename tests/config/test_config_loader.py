@@ -454,7 +454,7 @@ def test_unknown_nested_keys(load_error: LoadError) -> None:
     err = load_error(MINIMAL + "tools:\n  a:\n    reply: echo\n    timout: 5\n")
     assert (err.line, err.key) == (7, "tools.a.timout")
     assert err.message == (
-        "unknown key (allowed: cancel_on_interrupt, max_concurrent, reply, timeout)"
+        "unknown key (allowed: cancel_on_interrupt, delivery, max_concurrent, reply, timeout)"
     )
 
     err = load_error(MINIMAL + "  spead: 2\n")

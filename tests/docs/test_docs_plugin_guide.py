@@ -355,6 +355,26 @@ async def answers_questions_about_the_hours(ref: str, folder: Path) -> None:
         assert conv.sent == []
 
 
+@scenario("cvibot_webhook")
+async def keeps_the_transcripts(ref: str, folder: Path) -> None:
+    from cvibot.serve.webhooks import TavusCallback, plugin_notifier
+
+    conv = FakeConversation(plugins=[{"module": ref}], base_dir=folder)
+    module = example_module(conv.bot, ref)
+    notify = plugin_notifier(conv.bot)
+    transcript = [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hello"}]
+    await notify(
+        TavusCallback(
+            event_type="application.transcription_ready",
+            conversation_id="c1",
+            properties={"transcript": transcript},
+        )
+    )
+    await notify(TavusCallback(event_type="system.shutdown", conversation_id="c2"))
+    assert list(module.TRANSCRIPTS) == ["c1"]
+    assert module.TRANSCRIPTS["c1"] == transcript
+
+
 def test_there_is_a_scenario_for_every_hook() -> None:
     assert set(SCENARIOS) == set(hookspec_argnames())
 

@@ -34,6 +34,7 @@ SAMPLES: dict[str, Any] = {
     "cancel_on_interrupt": True,
     "max_concurrent": 2,
     "origin": "llm",
+    "delivery": "api",
     "on_call": "static_filler",
     "static_filler": "One moment.",
     "on_resolve": "add_to_context",
@@ -79,7 +80,7 @@ def test_every_option_reaches_the_spec_by_every_entry_point(option: str) -> None
 def test_the_config_section_is_made_from_the_options_marked_config() -> None:
     marked = [f.name for f in dataclasses.fields(ToolOptions) if "config" in f.metadata]
     assert list(ToolOverride.model_fields) == marked
-    assert marked == ["reply", "timeout", "cancel_on_interrupt", "max_concurrent"]
+    assert marked == ["reply", "timeout", "cancel_on_interrupt", "max_concurrent", "delivery"]
     with pytest.raises(ValidationError):
         ToolOverride.model_validate({"on_call": "silent"})
 

@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from cvibot.sync import Target
     from cvibot.tavus import RetryPolicy, TavusClient
     from cvibot.tools import ToolSpec
+    from cvibot.tools.export import ApiDelivery
 
 __all__ = ["DefaultGroup", "tools"]
 
@@ -89,12 +90,23 @@ def tools() -> None:
 )
 @plugin_option
 def show(config: Path, fmt: str, plugin_args: tuple[str, ...]) -> None:
-    """Print the tool definitions in Tavus's formats (JSON)."""
+    """Print the tool definitions in Tavus's formats (JSON).
+
+    A delivery: api tool's HMAC secret is printed as ********.
+    """
     from cvibot.cli.main import load_bot
+    from cvibot.errors import ConfigError
     from cvibot.tools import tool_definitions
+    from cvibot.tools.export import SECRET_PLACEHOLDER, ApiDelivery
 
     bot = load_bot(config, plugin_args=plugin_args)
-    defs = tool_definitions(sorted(bot.tools.values(), key=lambda s: s.name))
+    specs = sorted(bot.tools.values(), key=lambda s: s.name)
+    try:
+        api = api_delivery(bot, specs)
+    except ConfigError as exc:
+        _fail(str(exc), EXIT_CONFIG)
+    shown = None if api is None else ApiDelivery(api.public_url, SECRET_PLACEHOLDER, api.timeout)
+    defs = tool_definitions(specs, api=shown)
     if fmt == "legacy":
         payload: Any = defs["persona"]
     elif fmt == "registry":
@@ -167,13 +179,69 @@ def sync(
         chosen = target or bot.config.tavus.sync.target
         where: Target = "persona" if chosen == "persona" else "registry"
         pid = _persona_id(bot, persona_id)
+        delivery = api_delivery(bot, specs) if where == "registry" else None
         api = tavus_client(bot, "syncing tools", retry=RETRY)
     except ConfigError as exc:
         _fail(str(exc), EXIT_CONFIG)
     ask = not yes and not dry_run and _interactive()
     import asyncio  # here, so that `cvibot --help` stays fast
 
-    raise SystemExit(asyncio.run(_sync(api, specs, where, pid, dry_run=dry_run, ask=ask)))
+    raise SystemExit(
+        asyncio.run(_sync(api, specs, where, pid, dry_run=dry_run, ask=ask, delivery_api=delivery))
+    )
+
+
+def api_delivery(bot: Bot, specs: Sequence[ToolSpec]) -> ApiDelivery | None:
+    """Where Tavus sends the calls of the ``delivery: api`` tools among ``specs``: the
+    ``serve:`` section's ``public_url`` and ``delivery_api`` (``secret``, ``timeout``).
+
+    ``None`` when no tool has ``delivery: api``. Raises a located
+    :class:`~cvibot.errors.ConfigError` when one has and the config lacks either, or
+    holds a value Tavus would refuse (a public URL that is not ``https://``).
+    """
+    from cvibot.tools.export import ApiDelivery
+
+    names = [spec.name for spec in specs if spec.delivery == "api"]
+    if not names:
+        return None
+    # The `serve:` section belongs to cvibot serve; this reads only its delivery keys,
+    # as a model or (before the section has its own model) a mapping.
+    serve = getattr(bot.config, "serve", None)
+    public_url = _member(serve, "public_url")
+    options = _member(serve, "delivery_api")
+    secret = _member(options, "secret")
+    if hasattr(secret, "get_secret_value"):
+        secret = secret.get_secret_value()
+    timeout = _member(options, "timeout")
+    which = f"tool(s) {', '.join(names)} have delivery: api"
+    if not public_url:
+        raise bot.loaded.error(
+            f"{which}: set serve.public_url, the https:// address where Tavus reaches cvibot serve",
+            "serve",
+            "public_url",
+        )
+    if not secret:
+        raise bot.loaded.error(
+            f"{which}: set serve.delivery_api.secret, the HMAC secret Tavus signs their "
+            "requests with",
+            "serve",
+            "delivery_api",
+            "secret",
+        )
+    try:
+        return ApiDelivery(
+            str(public_url), str(secret), 10.0 if timeout is None else float(timeout)
+        )
+    except (TypeError, ValueError) as exc:
+        raise bot.loaded.error(f"{which}: {exc}", "serve", "public_url") from None
+
+
+def _member(section: Any, name: str) -> Any:
+    if section is None:
+        return None
+    if isinstance(section, dict):
+        return section.get(name)
+    return getattr(section, name, None)
 
 
 def _interactive() -> bool:
@@ -207,24 +275,34 @@ async def _sync(
     *,
     dry_run: bool,
     ask: bool,
+    delivery_api: ApiDelivery | None = None,
 ) -> int:
     """Read, plan, print, apply; the exit status."""
     from cvibot.sync import (
         ApplyFailed,
+        LimitsExceeded,
         apply_plan,
         read_plan,
         render_applied,
         render_partial,
         render_plan,
+        render_problems,
     )
     from cvibot.tavus import TavusAPIError
 
     async with api:
         try:
-            plan = await read_plan(api, specs, target=target, persona_id=persona_id)
+            plan = await read_plan(
+                api, specs, target=target, persona_id=persona_id, delivery_api=delivery_api
+            )
         except TavusAPIError as exc:
             click.echo(f"error: {exc}", err=True)
             return EXIT_RUNTIME
+        except LimitsExceeded as exc:  # delivery: api tools on the persona target
+            header, *rest = render_problems(exc.problems)
+            click.echo(f"error: {header}", err=True)
+            _echo(rest, err=True)
+            return EXIT_CONFIG
         _echo(render_plan(plan))
         if plan.empty:
             return 0

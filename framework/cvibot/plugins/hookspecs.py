@@ -55,6 +55,7 @@ __all__ = [
     "cvibot_shutdown",
     "cvibot_startup",
     "cvibot_tool_outcome",
+    "cvibot_webhook",
     "hookimpl",
     "hookspec",
 ]
@@ -160,6 +161,34 @@ def cvibot_tool_outcome(outcome: Any, session: Any, settings: Mapping[str, Any])
     Runs once per tool call, after its answer was sent (or dropped): on the event loop
     for an ``async def``, in the plugin's worker thread for a sync implementation.
     Return value is ignored. An exception is logged and never stops the bot.
+
+    For a call that came over ``delivery.api`` (``cvibot serve``'s ``POST
+    /v1/tools/tavus``), ``session`` is a session with no room: its ``send`` raises
+    :class:`~cvibot.serve.api_calls.NoRoom`.
+    """
+
+
+@hookspec
+def cvibot_webhook(callback: Any, settings: Mapping[str, Any]) -> None:
+    """Observe each conversation callback Tavus sends to ``cvibot serve``
+    (``POST /v1/webhooks/tavus/{secret}``, protocol reference §9).
+
+    ``callback`` is a :class:`~cvibot.serve.webhooks.TavusCallback`: ``event_type``
+    (``system.replica_joined``, ``system.pal_joined``, ``system.shutdown``,
+    ``application.transcription_ready``, ``application.recording_ready``,
+    ``application.perception_analysis``, … and types nobody documents, passed on as
+    sent), ``conversation_id``, ``properties`` (``replica_id``, ``shutdown_reason``,
+    ``transcript``, …), ``message_type``, ``timestamp`` and ``received_at``.
+
+    Callbacks are not signed by Tavus: the secret in the path is all that vouches for
+    them, and the same callback may arrive more than once. Act on what you can check
+    (a transcript to store, say), and confirm anything else with the Tavus API.
+
+    Runs once per well-formed callback, on the event loop, after cvibot has acted on it
+    (joined or stopped the conversation); the HTTP answer does not wait for it. A sync
+    implementation must return quickly (it runs on the loop): do slow work in an
+    ``async def``. Return value is ignored. An exception is logged and never stops the
+    host.
     """
 
 

@@ -21,7 +21,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
-from cvibot.sync.tavus_limits import check_limits
+from cvibot.sync.tavus_limits import LimitsExceeded, check_limits
 from cvibot.sync.tool_compare import FieldChange, legacy_changes, legacy_name
 from cvibot.tools.export import to_legacy_tool, to_perception_tool
 from cvibot.tools.options import Origin
@@ -85,9 +85,20 @@ def plan_persona(
     """The persona plan for making the persona document ``persona`` (``GET
     /personas/{id}``) hold ``specs`` as inline tools (see the module docstring).
 
-    Raises :class:`~cvibot.sync.tavus_limits.LimitsExceeded` first, like ``check_limits``.
+    Raises :class:`~cvibot.sync.tavus_limits.LimitsExceeded` first, like ``check_limits``,
+    also for a ``delivery="api"`` tool: inline tools always reach the room, so only the
+    registry target can deliver a tool's calls over HTTPS.
     """
     check_limits(specs)
+    api_tools = sorted(spec.name for spec in specs if spec.delivery == "api")
+    if api_tools:
+        raise LimitsExceeded(
+            [
+                f"tool {name!r}: delivery 'api' needs the registry target (inline persona "
+                "tools are always delivered to the room)"
+                for name in api_tools
+            ]
+        )
     ordered = sorted(specs, key=lambda s: s.name)
     wanted: list[tuple[tuple[str, ...], list[dict[str, Any]]]] = [
         (LLM_TOOLS, [to_legacy_tool(s) for s in ordered if not s.is_perception])

@@ -27,7 +27,7 @@ from cvibot.sync.tavus_limits import check_limits
 from cvibot.sync.tool_compare import FieldChange, registry_changes
 from cvibot.tavus.tool_models import RegistryTool
 from cvibot.tavus.tools_api import MAX_ATTACH
-from cvibot.tools.export import to_registry_tool
+from cvibot.tools.export import ApiDelivery, to_registry_tool
 from cvibot.tools.spec import ToolSpec
 
 __all__ = [
@@ -124,6 +124,8 @@ def plan_registry(
     account: Sequence[RegistryTool],
     attached: Sequence[RegistryTool],
     persona_id: str,
+    *,
+    api: ApiDelivery | None = None,
 ) -> RegistryPlan:
     """The registry plan (§7.2) for making ``persona_id``'s attached tools exactly ``specs``.
 
@@ -131,9 +133,19 @@ def plan_registry(
     (``GET /pals/{id}/tools``). Tools are matched by name (unique per account); an
     account tool differs from the code when a managed field differs semantically
     (:func:`~cvibot.sync.tool_compare.registry_changes`). System tools are ignored wherever
-    they appear. Raises :class:`~cvibot.sync.tavus_limits.LimitsExceeded` first.
+    they appear. ``api`` is where Tavus sends the calls of ``delivery="api"`` tools
+    (``cvibot serve``'s receiver): it is written into their ``delivery.api`` block.
+
+    Raises :class:`~cvibot.sync.tavus_limits.LimitsExceeded` first, and ``ValueError``
+    when a ``delivery="api"`` tool has no ``api``.
     """
     check_limits(specs)
+    missing = sorted(spec.name for spec in specs if spec.delivery == "api")
+    if missing and api is None:
+        raise ValueError(
+            f"tool(s) {', '.join(missing)} have delivery='api': syncing them needs the public "
+            "URL and HMAC secret of cvibot serve (serve.public_url, serve.delivery_api.secret)"
+        )
     on_persona = {t.tool_id: t for t in attached if not t.is_system_tool}
     by_name: dict[str, RegistryTool] = {}
     for tool in (*on_persona.values(), *account):
@@ -145,7 +157,7 @@ def plan_registry(
     unchanged: list[str] = []
     ordered = sorted(specs, key=lambda s: s.name)
     for spec in ordered:
-        body = to_registry_tool(spec)
+        body = to_registry_tool(spec, api=api)
         have = by_name.get(spec.name)
         if have is None:
             creates.append(CreateTool(spec.name, body))

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Literal, TypeAlias
 from cvibot.sync.persona_plan import plan_persona
 from cvibot.sync.plan import SyncPlan, plan_registry
 from cvibot.sync.tavus_limits import check_limits
+from cvibot.tools.export import ApiDelivery
 from cvibot.tools.spec import ToolSpec
 
 if TYPE_CHECKING:
@@ -22,13 +23,20 @@ persona's inline tools (§7.1, §7.3)."""
 
 
 async def read_plan(
-    api: TavusClient, specs: Sequence[ToolSpec], *, target: Target, persona_id: str
+    api: TavusClient,
+    specs: Sequence[ToolSpec],
+    *,
+    target: Target,
+    persona_id: str,
+    delivery_api: ApiDelivery | None = None,
 ) -> SyncPlan:
     """Check the limits, read what Tavus has and plan the sync of ``specs`` to ``target``.
 
     Registry: ``GET /pals/{persona_id}/tools`` (first, so an unknown persona is a
     ``NotFound`` before the account is read), then every page of ``GET /tools?type=user``.
-    Persona: ``GET /personas/{persona_id}``.
+    Persona: ``GET /personas/{persona_id}``. ``delivery_api`` is where Tavus sends the
+    calls of ``delivery="api"`` tools (registry target only, see
+    :func:`~cvibot.sync.plan.plan_registry`).
 
     Raises :class:`~cvibot.sync.tavus_limits.LimitsExceeded` before any request, and the
     :class:`~cvibot.tavus.TavusAPIError` of a failed read.
@@ -37,7 +45,7 @@ async def read_plan(
     if target == "registry":
         attached = await api.list_pal_tools(persona_id)
         account = await api.list_tools(tool_type="user")
-        return plan_registry(specs, account, attached, persona_id)
+        return plan_registry(specs, account, attached, persona_id, api=delivery_api)
     if target == "persona":
         persona = await api.get_persona(persona_id)
         document = persona.model_dump(mode="json", exclude_unset=True)

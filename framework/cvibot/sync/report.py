@@ -27,6 +27,7 @@ from cvibot.sync.apply import Applied
 from cvibot.sync.persona_plan import PersonaPlan
 from cvibot.sync.plan import RegistryPlan, SyncPlan
 from cvibot.sync.tool_compare import FieldChange
+from cvibot.tools.export import SECRET_PLACEHOLDER
 
 __all__ = ["render_applied", "render_partial", "render_plan", "render_problems"]
 
@@ -104,9 +105,25 @@ def _persona_plan(plan: PersonaPlan) -> list[str]:
     return lines
 
 
+def _redacted(change: FieldChange) -> FieldChange:
+    """``change`` with a ``delivery.api`` HMAC secret shown as ``********``: a plan is
+    printed, and secrets stay out of terminals and CI logs."""
+    if change.field != "delivery":
+        return change
+    return FieldChange(change.field, _no_secret(change.old), _no_secret(change.new))
+
+
+def _no_secret(delivery: Any) -> Any:
+    api = delivery.get("api") if isinstance(delivery, dict) else None
+    auth = api.get("auth") if isinstance(api, dict) else None
+    if not isinstance(api, dict) or not isinstance(auth, dict) or "secret" not in auth:
+        return delivery
+    return {**delivery, "api": {**api, "auth": {**auth, "secret": SECRET_PLACEHOLDER}}}
+
+
 def _changes(changes: Iterable[FieldChange], indent: str) -> list[str]:
     lines: list[str] = []
-    for change in changes:
+    for change in map(_redacted, changes):
         if isinstance(change.old, dict | list) or isinstance(change.new, dict | list):
             lines.append(f"{indent}{change.field}:")
             lines += [f"{indent}  {line}" for line in _json_diff(change.old, change.new)]

@@ -6,6 +6,12 @@ equal to ``1.0`` but not to ``true``. Keys Tavus adds (``tool_id``, ``owner_id``
 ``created_at``, ``tags``, …) are not compared, and a field Tavus left out or sent as
 ``null`` counts as its documented default, so a tool Tavus filled in equals the body it
 was created from.
+
+A ``delivery.api`` block is compared with Tavus's defaults filled in (``method`` POST,
+``timeout`` 10, empty ``headers``/``query_params`` as absent). Tavus's GET answers scrub
+secrets to ``********``, so a scrubbed HMAC secret counts as the one the code wants: a
+changed secret alone is not seen (change another field, or recreate the tool, to rotate
+it).
 """
 
 from __future__ import annotations
@@ -15,6 +21,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
+from cvibot.tools.export import SECRET_PLACEHOLDER
 from cvibot.tools.options import OMIT, tavus_fields
 
 __all__ = [
@@ -86,14 +93,47 @@ def registry_fields(tool: Mapping[str, Any]) -> dict[str, Any]:
         value = tool.get(name)
         fields[name] = copy.deepcopy(defaults[name] if value is None else value)
     if isinstance(fields["delivery"], Mapping):
-        fields["delivery"] = {k: v for k, v in fields["delivery"].items() if v is not None}
+        delivery = {k: v for k, v in fields["delivery"].items() if v is not None}
+        if isinstance(delivery.get("api"), Mapping):
+            delivery["api"] = _api_fields(delivery["api"])
+        fields["delivery"] = delivery
     return fields
+
+
+# delivery.api members Tavus fills in when they are left out (§7.2).
+_API_DEFAULTS: Final[Mapping[str, Any]] = {"method": "POST", "timeout": 10}
+
+
+def _api_fields(api: Mapping[str, Any]) -> dict[str, Any]:
+    """A ``delivery.api`` block with Tavus's defaults, and no ``null`` or empty members."""
+    fields = {k: v for k, v in api.items() if v is not None and v != {} and v != []}
+    for name, default in _API_DEFAULTS.items():
+        fields.setdefault(name, default)
+    if isinstance(fields["method"], str):
+        fields["method"] = fields["method"].upper()
+    return fields
+
+
+def _hmac_secret(fields: Mapping[str, Any]) -> Any:
+    delivery = fields.get("delivery")
+    api = delivery.get("api") if isinstance(delivery, Mapping) else None
+    auth = api.get("auth") if isinstance(api, Mapping) else None
+    return auth.get("secret") if isinstance(auth, Mapping) else None
+
+
+def _unscrub(old: dict[str, Any], new: Mapping[str, Any]) -> None:
+    """Put the wanted HMAC secret where Tavus showed ``********`` (it never shows one)."""
+    wanted = _hmac_secret(new)
+    if _hmac_secret(old) == SECRET_PLACEHOLDER and wanted is not None:
+        api = old["delivery"]["api"]
+        old["delivery"]["api"] = {**api, "auth": {**api["auth"], "secret": wanted}}
 
 
 def registry_changes(have: Mapping[str, Any], want: Mapping[str, Any]) -> list[FieldChange]:
     """The managed fields whose values differ between the tool Tavus has (``have``) and
     the body the code wants (``want``), in :data:`REGISTRY_FIELDS` order."""
     old, new = registry_fields(have), registry_fields(want)
+    _unscrub(old, new)
     return [
         FieldChange(name, old[name], new[name])
         for name in REGISTRY_FIELDS

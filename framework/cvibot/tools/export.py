@@ -3,7 +3,8 @@
 - :func:`to_legacy_tool`: an LLM tool for the persona's ``layers.llm.tools`` (OpenAI function
   format, protocol reference §7.1);
 - :func:`to_registry_tool`: a ``POST /v2/tools`` body (§7.2), delivered by app-message so
-  the calls reach the bot in the Daily room;
+  the calls reach the bot in the Daily room, or for a ``delivery="api"`` tool by an HTTPS
+  request to ``cvibot serve`` (:class:`ApiDelivery`);
 - :func:`to_perception_tool`: a Raven tool for ``layers.perception.visual_tools`` or
   ``audio_tools`` (§7.3);
 - :func:`tool_definitions`: all of them at once; :func:`limit_problems`: what Tavus would
@@ -16,16 +17,22 @@ from __future__ import annotations
 
 import copy
 import json
+import math
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from typing import Any, Final
+from urllib.parse import urlsplit
 
 from cvibot.tools.options import OMIT, Origin, tavus_fields
 from cvibot.tools.schema import RESERVED_PREFIX, reserved_properties
 from cvibot.tools.spec import ToolSpec, name_problem
 
 __all__ = [
+    "API_TOOLS_PATH",
     "MAX_TOOLS",
     "MAX_TOOL_SIZE",
+    "SECRET_PLACEHOLDER",
+    "ApiDelivery",
     "limit_problems",
     "to_legacy_tool",
     "to_perception_tool",
@@ -37,6 +44,70 @@ __all__ = [
 MAX_TOOLS: Final = 50
 #: Most characters of a tool's description plus its JSON-serialized parameters (§7.2).
 MAX_TOOL_SIZE: Final = 10_000
+#: The path of ``cvibot serve``'s ``delivery.api`` receiver, under ``serve.public_url``.
+API_TOOLS_PATH: Final = "/v1/tools/tavus"
+#: What Tavus's GET answers show instead of a secret (docs/configuration.md, serve.delivery_api).
+SECRET_PLACEHOLDER: Final = "********"
+#: The longest ``delivery.api.timeout`` Tavus accepts, in seconds (§7.2: in (0, 60]).
+MAX_API_TIMEOUT: Final = 60.0
+
+
+@dataclass(frozen=True, slots=True)
+class ApiDelivery:
+    """Where Tavus sends the calls of ``delivery="api"`` tools: ``cvibot serve``'s receiver.
+
+    - ``public_url``: the host's public ``https://`` base URL (``serve.public_url``); the
+      tools' URL is ``{public_url}`` + :data:`API_TOOLS_PATH`. Tavus rejects private,
+      loopback and link-local hosts (§7.2), and so a plain ``http://`` URL is refused here.
+    - ``secret``: the shared HMAC secret (``serve.delivery_api.secret``): Tavus signs each
+      request's body with it (``X-Tavus-Signature``).
+    - ``timeout``: seconds Tavus waits for the answer, in (0, 60] (§7.2, default 10).
+
+    Raises ``ValueError`` for a value Tavus would refuse.
+    """
+
+    public_url: str
+    secret: str
+    timeout: float = 10.0
+
+    def __post_init__(self) -> None:
+        parts = urlsplit(self.public_url)
+        if parts.scheme != "https" or not parts.hostname:
+            raise ValueError(
+                f"public_url must be an https:// URL that Tavus can reach, not {self.public_url!r}"
+            )
+        if parts.query or parts.fragment:
+            raise ValueError(f"public_url must have no query or fragment: {self.public_url!r}")
+        if not self.secret:
+            raise ValueError("the delivery.api HMAC secret must not be empty")
+        timeout = self.timeout
+        if (
+            isinstance(timeout, bool)
+            or not isinstance(timeout, int | float)
+            or not math.isfinite(timeout)
+            or not 0 < timeout <= MAX_API_TIMEOUT
+        ):
+            raise ValueError(
+                f"the delivery.api timeout must be in (0, 60] seconds, not {timeout!r}"
+            )
+
+    @property
+    def url(self) -> str:
+        """``{public_url}/v1/tools/tavus``."""
+        return self.public_url.rstrip("/") + API_TOOLS_PATH
+
+    def block(self, *, secret: str | None = None) -> dict[str, Any]:
+        """The tool's ``delivery`` (§7.2): ``{"api": {"url", "method": "POST", "timeout",
+        "auth": {"type": "hmac", "secret"}}}``; ``secret`` replaces the real one (to
+        print the body without it)."""
+        return {
+            "api": {
+                "url": self.url,
+                "method": "POST",
+                "timeout": self.timeout,
+                "auth": {"type": "hmac", "secret": self.secret if secret is None else secret},
+            }
+        }
 
 
 def _function_format(spec: ToolSpec) -> dict[str, Any]:
@@ -73,14 +144,18 @@ def to_perception_tool(spec: ToolSpec) -> dict[str, Any]:
     return _function_format(spec)
 
 
-def to_registry_tool(spec: ToolSpec) -> dict[str, Any]:
+def to_registry_tool(spec: ToolSpec, *, api: ApiDelivery | None = None) -> dict[str, Any]:
     """The ``POST /v2/tools`` body of ``spec`` (§7.2).
 
     ``on_call`` defaults to ``"generate_filler"`` for LLM tools and is ``null`` for perception
-    tools (Tavus's rule). ``on_resolve`` defaults to ``"generate_response"`` for LLM tools
-    (cvibot answers with ``conversation.tool_result`` and the replica speaks from it) and is
-    ``"fire_and_forget"`` for perception tools. ``static_filler`` appears only when set.
-    ``delivery`` is ``{"app_message": true}``: the calls must reach the Daily room.
+    tools (Tavus's rule). ``on_resolve`` is always written: ``"generate_response"`` by
+    default for LLM tools (cvibot answers and the replica speaks from it; Tavus's own
+    default, ``fire_and_forget``, would discard the result) and ``"fire_and_forget"`` for
+    perception tools. ``static_filler`` appears only when set. ``delivery`` is
+    ``{"app_message": true}`` (the calls must reach the Daily room), or for a
+    ``delivery="api"`` tool :meth:`ApiDelivery.block`.
+
+    Raises ``ValueError`` for a ``delivery="api"`` tool without ``api``.
     """
     body: dict[str, Any] = {
         "name": spec.name,
@@ -94,18 +169,29 @@ def to_registry_tool(spec: ToolSpec) -> dict[str, Any]:
             value = tavus.perception if spec.is_perception else tavus.export
         if value is not OMIT:
             body[name] = value
-    body["delivery"] = {"app_message": True}
+    if spec.delivery == "api":
+        if api is None:
+            raise ValueError(
+                f"tool {spec.name!r} has delivery='api': its definition needs the public URL "
+                "and HMAC secret of cvibot serve (serve.public_url, serve.delivery_api.secret)"
+            )
+        body["delivery"] = api.block()
+    else:
+        body["delivery"] = {"app_message": True}
     return body
 
 
-def tool_definitions(specs: Iterable[ToolSpec]) -> dict[str, Any]:
+def tool_definitions(
+    specs: Iterable[ToolSpec], *, api: ApiDelivery | None = None
+) -> dict[str, Any]:
     """Every definition of ``specs``, for a persona PATCH and for the tools registry::
 
         {"persona": {"layers": {"llm": {"tools": [<legacy>...]},
                                 "perception": {"visual_tools": [...], "audio_tools": [...]}}},
          "tools": [<registry body>...]}
 
-    Empty perception lists are left out, and ``perception`` too when both are.
+    Empty perception lists are left out, and ``perception`` too when both are. ``api``
+    is passed to :func:`to_registry_tool` (needed when a tool has ``delivery="api"``).
     """
     specs = list(specs)
     layers: dict[str, Any] = {
@@ -118,7 +204,7 @@ def tool_definitions(specs: Iterable[ToolSpec]) -> dict[str, Any]:
     perception = {key: tools for key, tools in perception.items() if tools}
     if perception:
         layers["perception"] = perception
-    return {"persona": {"layers": layers}, "tools": [to_registry_tool(s) for s in specs]}
+    return {"persona": {"layers": layers}, "tools": [to_registry_tool(s, api=api) for s in specs]}
 
 
 def limit_problems(specs: Sequence[ToolSpec]) -> list[str]:

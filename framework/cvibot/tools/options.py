@@ -17,13 +17,14 @@ import string
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Annotated, Any, Final, TypedDict
+from typing import Annotated, Any, Final, Literal, TypedDict, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, create_model, model_validator
 
 from cvibot.errors import ToolDefinitionError
 
 __all__ = [
+    "DELIVERY_VALUES",
     "MAX_NAME_LENGTH",
     "OMIT",
     "ON_CALL_VALUES",
@@ -33,6 +34,7 @@ __all__ = [
     "TavusField",
     "TimeoutSeconds",
     "ToolBehaviourKwargs",
+    "ToolDelivery",
     "ToolOptionKwargs",
     "ToolOptions",
     "config_model",
@@ -51,6 +53,12 @@ ON_RESOLVE_VALUES: Final = (
     "add_to_context",
     "fire_and_forget",
 )
+
+#: How Tavus delivers a tool's calls (``delivery`` of the tools registry, §7.2):
+#: ``app_message`` as ``conversation.tool_call`` in the Daily room, ``api`` as an HTTPS
+#: request to ``cvibot serve`` (``POST /v1/tools/tavus``, docs/configuration.md).
+ToolDelivery = Literal["app_message", "api"]
+DELIVERY_VALUES: Final[tuple[str, ...]] = get_args(ToolDelivery)
 
 # Tool timeouts in the config, in seconds: positive, and at most an hour so a typo in
 # minutes or milliseconds is caught rather than leaving a call hanging.
@@ -173,6 +181,11 @@ class ToolOptions:
     - ``max_concurrent``: calls of this tool running at once per conversation, >= 1;
       ``None`` = config (``dispatch.max_concurrent_per_tool``).
     - ``origin``: an :class:`Origin` or its value; vision/audio are perception tools.
+    - ``delivery``: :data:`ToolDelivery`, how Tavus sends the tool's calls: ``app_message``
+      (the default: in the Daily room, answered by a bot in the room) or ``api`` (an
+      HTTPS request to ``cvibot serve``'s ``POST /v1/tools/tavus``, answered by the same
+      handler with no room; ``cvibot tools sync`` then writes a ``delivery.api`` block
+      with HMAC auth). LLM tools only: the request of a perception tool is unknown.
     - ``on_call``, ``static_filler``, ``on_resolve``: Tavus's server-side behaviour
       (:data:`ON_CALL_VALUES`, :data:`ON_RESOLVE_VALUES`), only used when exporting
       definitions; ``static_filler`` is needed with, and only with,
@@ -196,6 +209,7 @@ class ToolOptions:
     cancel_on_interrupt: bool | None = field(default=None, metadata=_config(bool))
     max_concurrent: int | None = field(default=None, metadata=_config(Annotated[int, Field(ge=1)]))
     origin: Origin = Origin.LLM
+    delivery: ToolDelivery = field(default="app_message", metadata=_config(ToolDelivery))
     on_call: str | None = field(
         default=None, metadata=_tavus("generate_filler", None, "generate_filler")
     )
@@ -274,7 +288,16 @@ class ToolOptions:
                 f"static_filler is only used with on_call='static_filler' (on_call is "
                 f"{self.on_call!r}); set on_call='static_filler' or drop static_filler"
             )
+        if self.delivery not in DELIVERY_VALUES:
+            choices = ", ".join(map(repr, DELIVERY_VALUES))
+            raise self._fail(f"delivery must be one of {choices}, not {self.delivery!r}")
         if self.origin is not Origin.LLM:
+            if self.delivery == "api":
+                raise self._fail(
+                    f"perception tools (origin {self.origin.value!r}) can only have "
+                    "delivery='app_message': the delivery.api request of a perception "
+                    "tool is not documented (docs/configuration.md, serve.delivery_api)"
+                )
             if self.on_call is not None:
                 raise self._fail(
                     f"perception tools (origin {self.origin.value!r}) cannot have on_call "
@@ -303,6 +326,7 @@ class ToolBehaviourKwargs(TypedDict, total=False):
     cancel_on_interrupt: bool | None
     max_concurrent: int | None
     origin: Origin | str
+    delivery: ToolDelivery
     on_call: str | None
     static_filler: str | None
     on_resolve: str | None

@@ -19,6 +19,8 @@ from cvibot.testing.fake_tavus.records import Refusal
 __all__ = [
     "MAX_PAL_TOOLS",
     "MAX_TOOL_SIZE",
+    "SCRUBBED",
+    "SECRET_FIELDS",
     "TOOL_READ_ONLY",
     "attach_request",
     "check_tool",
@@ -131,6 +133,12 @@ def check_tool(doc: dict[str, Any]) -> None:
     _check_delivery(doc["delivery"])
 
 
+#: What Tavus's answers show in place of a secret (docs/configuration.md, serve.delivery_api).
+SCRUBBED: Final = "********"
+#: The ``delivery.api.auth`` members Tavus scrubs.
+SECRET_FIELDS: Final = ("secret", "token", "value", "password", "client_secret")
+
+
 def _check_delivery(delivery: dict[str, Any]) -> None:
     app = delivery.get("app_message")
     api = delivery.get("api")
@@ -141,6 +149,9 @@ def _check_delivery(delivery: dict[str, Any]) -> None:
         raise Refusal("Invalid value for delivery")
     if (app is True) == (api is not None):
         raise Refusal("delivery needs exactly one of app_message: true and api")
+    auth = api.get("auth") if isinstance(api, dict) else None
+    if isinstance(auth, dict) and any(auth.get(k) == SCRUBBED for k in SECRET_FIELDS):
+        raise Refusal(f"delivery.api.auth: {SCRUBBED} is not a secret (send the real one)")
 
 
 def _reserved(schema: Any) -> Iterator[str]:

@@ -27,6 +27,8 @@ from cvibot.testing.fake_tavus.ids import new_id, now
 from cvibot.testing.fake_tavus.records import Refusal, Reply
 from cvibot.testing.fake_tavus.tool_bodies import (
     MAX_PAL_TOOLS,
+    SCRUBBED,
+    SECRET_FIELDS,
     attach_request,
     check_tool,
     tool_request,
@@ -66,7 +68,7 @@ class ToolRegistry:
                 }
             case ["tools", tid]:
                 return {
-                    "GET": lambda: Reply.json(200, self._tool(tid)),
+                    "GET": lambda: Reply.json(200, shown(self._tool(tid))),
                     "PATCH": lambda: self.update_tool(tid, body),
                     "DELETE": lambda: self.delete_tool(tid),
                 }
@@ -153,10 +155,11 @@ class ToolRegistry:
             if kind is None or t["is_system_tool"] == (kind == "system")
         ]
         start = (page - 1) * limit
-        return Reply.json(200, {"data": tools[start : start + limit], "total_count": len(tools)})
+        page_tools = [shown(t) for t in tools[start : start + limit]]
+        return Reply.json(200, {"data": page_tools, "total_count": len(tools)})
 
     def create_tool(self, body: bytes) -> Reply:
-        return Reply.json(200, self.add_tool(json_body(body)))
+        return Reply.json(200, shown(self.add_tool(json_body(body))))
 
     def update_tool(self, tid: str, body: bytes) -> Reply:
         tool = self._user_tool(tid, "updated")
@@ -166,7 +169,7 @@ class ToolRegistry:
         self._check_name_free(doc["name"], other_than=tid)
         doc["updated_at"] = now()
         self.tools[tid] = doc
-        return Reply.json(200, doc)
+        return Reply.json(200, shown(doc))
 
     def delete_tool(self, tid: str) -> Reply:
         self._user_tool(tid, "deleted")
@@ -180,11 +183,13 @@ class ToolRegistry:
 
     def pal_tools(self, pid: str) -> Reply:
         self._persona(pid)
-        return Reply.json(200, {"data": [self.tools[t] for t in self.attached.get(pid, [])]})
+        tools = [shown(self.tools[t]) for t in self.attached.get(pid, [])]
+        return Reply.json(200, {"data": tools})
 
     def attach(self, pid: str, body: bytes) -> Reply:
         self._persona(pid)
-        return Reply.json(200, {"data": self.attach_ids(pid, attach_request(json_body(body)))})
+        attached = self.attach_ids(pid, attach_request(json_body(body)))
+        return Reply.json(200, {"data": [shown(t) for t in attached]})
 
     def detach(self, pid: str, tid: str) -> Reply:
         self._persona(pid)
@@ -193,6 +198,21 @@ class ToolRegistry:
             raise Refusal(f"Tool {tid} is not attached to {pid}", 404)
         attached.remove(tid)
         return Reply(204)
+
+
+def shown(tool: dict[str, Any]) -> dict[str, Any]:
+    """``tool`` as Tavus answers it: the secrets of ``delivery.api.auth`` scrubbed to
+    ``********`` (docs/configuration.md, serve.delivery_api)."""
+    auth = (tool.get("delivery") or {}).get("api", {}) or {}
+    auth = auth.get("auth") if isinstance(auth, dict) else None
+    if not isinstance(auth, dict) or not set(auth) & set(SECRET_FIELDS):
+        return tool
+    doc = copy.deepcopy(tool)
+    scrubbed = doc["delivery"]["api"]["auth"]
+    for key in SECRET_FIELDS:
+        if key in scrubbed:
+            scrubbed[key] = SCRUBBED
+    return doc
 
 
 def _positive(query: dict[str, str], key: str, default: int) -> int:
