@@ -44,9 +44,23 @@ def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     for _ in range(3):  # the port may be taken between the probe and the bind
         port = _free_port()
         proc = subprocess.Popen(
-            [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-             "--appendonly", "no", "--dir", str(workdir), "--logfile", ""],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            [
+                binary,
+                "--port",
+                str(port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                str(workdir),
+                "--logfile",
+                "",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
         )
         client = redis.Redis(port=port, socket_connect_timeout=0.2)
         deadline = time.monotonic() + 10
@@ -90,25 +104,42 @@ async def rclient(redis_url: str) -> AsyncIterator[aioredis.Redis]:
 
 
 class Workers:
-    """Worker processes of one test; each is killed at the end of the test."""
+    """Worker processes of one test (output in ``logs``); each is killed at the end."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, logs: Path) -> None:
         self.url = url
-        self.procs: dict[str, subprocess.Popen[str]] = {}
+        self.logs = logs
+        self.procs: dict[str, subprocess.Popen[bytes]] = {}
 
-    def start(self, worker_id: str, *args: str) -> subprocess.Popen[str]:
-        proc = subprocess.Popen(
-            [sys.executable, str(WORKER), "--url", self.url, "--worker-id", worker_id, *args],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        )
-        assert proc.stdout is not None
-        line = proc.stdout.readline()  # "ready <id>" once the backend is started
-        if not line.startswith("ready"):
-            proc.kill()
-            _out, err = proc.communicate(timeout=5)
-            raise AssertionError(f"worker {worker_id} did not start: {err[-2000:]}")
-        self.procs[worker_id] = proc
-        return proc
+    def start(self, worker_ids: list[str], *args: str, timeout: float = 20.0) -> None:
+        """Start one process per id, and return once each is reading jobs."""
+        for worker_id in worker_ids:
+            with (self.logs / f"{worker_id}.log").open("wb") as log:
+                self.procs[worker_id] = subprocess.Popen(
+                    [
+                        sys.executable,
+                        str(WORKER),
+                        "--url",
+                        self.url,
+                        "--worker-id",
+                        worker_id,
+                        *args,
+                    ],
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                )
+        with redis.Redis.from_url(self.url, decode_responses=True) as client:
+            deadline = time.monotonic() + timeout
+            while set(client.lrange("test:ready", 0, -1)) < set(worker_ids):
+                for worker_id in worker_ids:
+                    if self.procs[worker_id].poll() is not None:
+                        raise AssertionError(f"worker {worker_id} exited: {self.log(worker_id)}")
+                if time.monotonic() > deadline:
+                    raise AssertionError("workers did not start in time")
+                time.sleep(0.05)
+
+    def log(self, worker_id: str) -> str:
+        return (self.logs / f"{worker_id}.log").read_text(errors="replace")[-3000:]
 
     def signal(self, worker_id: str, sig: signal.Signals) -> None:
         self.procs[worker_id].send_signal(sig)
@@ -118,12 +149,12 @@ class Workers:
             if proc.poll() is None:
                 proc.send_signal(signal.SIGCONT)
                 proc.kill()
-            proc.communicate(timeout=10)
+            proc.wait(timeout=10)
 
 
 @pytest.fixture
-def workers(redis_url: str) -> Iterator[Workers]:
-    """``start(worker_id, *args)``: a running worker process (see fleet_worker.py)."""
-    pool = Workers(redis_url)
+def workers(redis_url: str, tmp_path: Path) -> Iterator[Workers]:
+    """Worker processes (see fleet_worker.py) on the test's redis-server."""
+    pool = Workers(redis_url, tmp_path)
     yield pool
     pool.stop_all()

@@ -50,13 +50,13 @@ async def started(url: str, worker_id: str, **overrides: Any) -> AsyncIterator[R
 
 
 async def take(
-    backend: RedisBackend, slots: Slots, n: int, timeout: float = 5.0
+    backend: RedisBackend, slots: Slots, n: int, within: float = 5.0
 ) -> list[tuple[Job, Ownership]]:
     """The next ``n`` jobs ``backend.jobs(slots)`` yields, taking a slot for each."""
     got: list[tuple[Job, Ownership]] = []
     gen = backend.jobs(slots)
     try:
-        async with asyncio.timeout(timeout):
+        async with asyncio.timeout(within):
             async for item in gen:
                 got.append(item)
                 slots.n -= 1

@@ -7,8 +7,9 @@ room. The room is the Redis list ``test:room:<cid>``: the driver appends tool ca
 the moment it joined (like Daily's broadcast of app-messages, which absent participants
 miss). Before answering, a session claims the call with ``ownership.claim_call``; an
 answer is recorded as ``<cid> <call id> <worker id> <fence> <unix time>`` in
-``test:answers``. Leaving a room records ``<cid> <worker id> <why> <unix time>`` in
-``test:left``.
+``test:answers`` (the time is taken before the claim). Leaving a room records
+``<cid> <worker id> <why> <unix time>`` in ``test:left``. A started worker appends its
+id to ``test:ready``.
 
 ``--session MODULE:FUNCTION`` swaps the session for another coroutine function with the
 same signature ``(job, ownership, ctx: WorkerContext) -> None`` (the integrator's switch
@@ -41,6 +42,7 @@ ROOM = "test:room:"
 ANSWERS = "test:answers"
 LEFT = "test:left"
 JOINED = "test:joined"
+READY = "test:ready"
 
 
 @dataclass
@@ -108,10 +110,10 @@ async def simulated_session(job: Job, ownership: Ownership, ctx: WorkerContext) 
             if call.get("end"):
                 ended = True
                 continue
+            asked = time.time()  # before the claim: "answered after X" means "claimed after X"
             if await ownership.claim_call(call["id"]):
                 await ctx.rooms.rpush(
-                    ANSWERS,
-                    f"{cid} {call['id']} {ctx.worker_id} {ownership.fence} {time.time():.6f}",
+                    ANSWERS, f"{cid} {call['id']} {ctx.worker_id} {ownership.fence} {asked:.6f}"
                 )
         if ended:
             break
@@ -163,7 +165,7 @@ async def run(args: argparse.Namespace) -> None:
     await backend.start()
     loop = asyncio.get_running_loop()
     loop.add_signal_handler(signal.SIGTERM, backend.drain)
-    print(f"ready {backend.worker_id}", flush=True)
+    await rooms.rpush(READY, backend.worker_id)
 
     async def serve(job: Job, ownership: Ownership) -> None:
         try:

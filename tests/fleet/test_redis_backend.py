@@ -121,9 +121,10 @@ async def test_stop_of_a_queued_conversation_means_it_is_never_joined(
 async def test_stop_of_a_held_conversation_reaches_its_holder_on_another_host(
     redis_url: str,
 ) -> None:
-    async with started(redis_url, "w1", lease=6, renew_every=3) as holder, started(
-        redis_url, "w2"
-    ) as other:
+    async with (
+        started(redis_url, "w1", lease=6, renew_every=3) as holder,
+        started(redis_url, "w2") as other,
+    ):
         await holder.enqueue(job("c1"))
         [(_, own)] = await take(holder, Slots(1), 1)
         await own.joined()
@@ -182,7 +183,7 @@ async def test_release_hands_the_job_to_another_host_at_once(
         await own.joined()
         await own.release()
         assert (await first.get("c1")).state == "queued"  # type: ignore[union-attr]
-        [(j, own2)] = await take(second, Slots(1), 1, timeout=2.0)
+        [(j, own2)] = await take(second, Slots(1), 1, within=2.0)
         assert j.attempts == 2 and own2.fence == 2
         assert not await own.claim_call("x")
 
@@ -193,7 +194,7 @@ async def test_a_job_that_never_joins_is_dead_lettered(
     async with started(redis_url, "w1", max_attempts=2) as backend:
         await backend.enqueue(job("c1"))
         for attempt in (1, 2):
-            [(j, own)] = await take(backend, Slots(1), 1, timeout=3.0)
+            [(j, own)] = await take(backend, Slots(1), 1, within=3.0)
             assert j.attempts == attempt
             await own.release()  # the join failed
         gen = backend.jobs(Slots(1))
@@ -221,7 +222,7 @@ async def test_draining_gives_back_what_a_read_brings_and_ends_the_loop(
             async with asyncio.timeout(3):
                 await nxt
         async with started(redis_url, "w2") as peer:
-            [(j, _)] = await take(peer, Slots(1), 1, timeout=2.0)
+            [(j, _)] = await take(peer, Slots(1), 1, within=2.0)
             assert j.conversation_id == "c1"
 
 

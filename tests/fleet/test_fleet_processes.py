@@ -1,0 +1,160 @@
+"""Several worker processes on one real redis-server: crash, pause and back-pressure.
+
+Timings: lease 1.5 s, renew every 0.5 s, reclaim every 0.5 s (the workers' defaults in
+fleet_worker.py). The sessions are simulated (fleet_worker.simulated_session).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import time
+from collections import Counter
+
+import pytest
+import redis.asyncio as aioredis
+from conftest import Workers
+from fleet_driver import (
+    KEYS,
+    CallPlayer,
+    answered_twice,
+    answers,
+    conversations,
+    end_rooms,
+    enqueue_many,
+    left,
+    pending,
+    wait_for,
+)
+
+pytestmark = [pytest.mark.redis, pytest.mark.timeout(60)]
+
+LEASE, RECLAIM = 1.5, 0.5
+
+
+async def _all_active(r: aioredis.Redis, cids: list[str]) -> None:
+    async def check() -> bool:
+        return all(c.status == "active" for c in (await conversations(r, cids)).values())
+
+    await wait_for(check, 10.0, what="every conversation active")
+
+
+async def _end_all(r: aioredis.Redis, cids: list[str]) -> None:
+    """End every room; each holder completes its conversation and the stream empties."""
+    await end_rooms(r, cids)
+
+    async def check() -> bool:
+        return await r.xlen(KEYS.stream) == 0
+
+    await wait_for(check, 10, what="stream empty after the rooms ended")
+    assert {c.status for c in (await conversations(r, cids)).values()} == {"ended"}
+
+
+async def test_a_killed_workers_conversations_are_taken_over_and_no_call_is_answered_twice(
+    workers: Workers, rclient: aioredis.Redis
+) -> None:
+    workers.start(["w1", "w2", "w3"], "--capacity", "20")
+    cids = [f"k{i}" for i in range(30)]
+    await enqueue_many(rclient, cids)
+    await _all_active(rclient, cids)
+    before = await conversations(rclient, cids)
+    victim = Counter(c.owner for c in before.values()).most_common(1)[0][0]
+    lost = {cid: c.fence for cid, c in before.items() if c.owner == victim}
+    player = CallPlayer(rclient, cids)
+    player.start()
+    await asyncio.sleep(0.5)
+    workers.signal(victim, signal.SIGKILL)
+    killed_at = time.time()
+
+    async def taken_over() -> bool:
+        now = await conversations(rclient, list(lost))
+        return all(
+            c.owner not in ("", victim) and c.status == "active" and c.fence > lost[cid]
+            for cid, c in now.items()
+        )
+
+    took = await wait_for(taken_over, 10, what="take-over of the killed worker's conversations")
+    assert took <= LEASE + RECLAIM + 1.0
+    after = await conversations(rclient, list(lost))
+    assert all(after[cid].fence == lost[cid] + 1 for cid in lost)  # one take-over each
+    settled = time.time()
+    await asyncio.sleep(1.0)
+    await player.stop()
+    await asyncio.sleep(0.5)
+    found = await answers(rclient)
+    assert answered_twice(found) == 0
+    by_call = {(a.cid, a.call): a for a in found}
+    late = [
+        key
+        for key, sent in player.sent.items()
+        if sent > settled + 0.1 and sent < time.time() - 0.4
+    ]
+    assert late and all(key in by_call for key in late)  # served again after the take-over
+    assert not [a for a in found if a.worker == victim and a.asked_at > killed_at]
+    await _end_all(rclient, cids)
+
+
+async def test_a_paused_worker_answers_nothing_after_it_resumes_and_leaves_its_rooms(
+    workers: Workers, rclient: aioredis.Redis
+) -> None:
+    workers.start(["p1", "p2"], "--capacity", "20", "--claim-batch", "4")
+    cids = [f"z{i}" for i in range(16)]
+    await enqueue_many(rclient, cids)
+    await _all_active(rclient, cids)
+    before = await conversations(rclient, cids)
+    victim = Counter(c.owner for c in before.values()).most_common(1)[0][0]
+    lost = [cid for cid, c in before.items() if c.owner == victim]
+    player = CallPlayer(rclient, cids)
+    player.start()
+    await asyncio.sleep(0.3)
+    workers.signal(victim, signal.SIGSTOP)
+    await asyncio.sleep(2 * LEASE)
+
+    async def taken_over() -> bool:
+        now = await conversations(rclient, lost)
+        return all(c.owner not in ("", victim) and c.status == "active" for c in now.values())
+
+    await wait_for(taken_over, 5, what="take-over of the paused worker's conversations")
+    workers.signal(victim, signal.SIGCONT)
+    resumed_at = time.time()
+
+    async def victim_left() -> bool:
+        gone = {cid for cid, worker, why, _ in await left(rclient) if worker == victim}
+        return gone >= set(lost)
+
+    await wait_for(victim_left, 3, what="the resumed worker leaving the rooms it lost")
+    departures = [row for row in await left(rclient) if row[1] == victim]
+    assert {why for _, _, why, _ in departures} == {"lost"}
+    assert max(at for *_, at in departures) - resumed_at < 1.0
+    await asyncio.sleep(0.5)
+    await player.stop()
+    found = await answers(rclient)
+    assert not [a for a in found if a.worker == victim and a.asked_at >= resumed_at]
+    assert answered_twice(found) == 0
+    # The conversations are still served, by the other worker only.
+    assert {c.owner for c in (await conversations(rclient, cids)).values()} == {
+        ({"p1", "p2"} - {victim}).pop()
+    }
+    await _end_all(rclient, cids)
+
+
+async def test_a_thousand_queued_conversations_never_exceed_the_fleets_300_slots(
+    workers: Workers, rclient: aioredis.Redis
+) -> None:
+    workers.start(
+        ["b1", "b2", "b3"], "--capacity", "100", "--session-seconds", "1.0", "--poll", "0.5"
+    )
+    cids = [f"q{i}" for i in range(1000)]
+    await enqueue_many(rclient, cids)
+    samples: list[int] = []
+
+    async def done() -> bool:
+        samples.append(await pending(rclient))
+        return await rclient.xlen(KEYS.stream) == 0
+
+    await wait_for(done, 40, every=0.05, what="all 1,000 conversations served")
+    assert max(samples) == 300
+    assert samples.count(300) >= 3  # saturated, not a passing peak
+    statuses = Counter(c.status for c in (await conversations(rclient, cids)).values())
+    assert statuses == {"ended": 1000}
+    assert await pending(rclient) == 0
