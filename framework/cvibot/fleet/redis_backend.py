@@ -25,10 +25,14 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, cast
 
-import redis.asyncio as aioredis
 import structlog
-from redis.commands.core import AsyncScript
-from redis.exceptions import RedisError, ResponseError
+
+try:
+    import redis.asyncio as aioredis
+    from redis.commands.core import AsyncScript
+    from redis.exceptions import RedisError, ResponseError
+except ImportError as exc:  # an optional dependency: cvibot's serve extra
+    raise ImportError("the redis fleet backend needs redis: pip install 'cvibot[serve]'") from exc
 
 from cvibot.fleet.options import FleetOptions
 from cvibot.fleet.ownership import RedisOwnership
