@@ -169,7 +169,7 @@ class RedisOwnership:
 
     async def release(self) -> None:
         """Give the job back: the lease is deleted and the entry made claimable at once
-        (``XCLAIM … IDLE=lease JUSTID``). A failure is logged: the lease then expires."""
+        (``XCLAIM … IDLE=min_idle JUSTID``). A failure is logged: the lease then expires."""
         if self.finished:
             return
         b = self._backend
@@ -186,7 +186,7 @@ class RedisOwnership:
                     b.options.group,
                     b.worker_id,
                     self.entry,
-                    b.options.lease_ms,
+                    b.min_idle_ms,
                     b.now(),
                     self.conversation_id,
                 ],

@@ -124,6 +124,10 @@ class RedisBackend:
         self.worker_id = worker_id or new_worker_id()
         self.keys = FleetKeys(options.key_prefix)
         self.record_ttl = RECORD_TTL
+        #: An entry is reclaimed once idle this long (ms): the lease and the idle time are
+        #: reset by the same script, so a small margin keeps a reclaim from landing in the
+        #: millisecond where the lease still lives (it would wait one more tick).
+        self.min_idle_ms = options.lease_ms + 20
         self._clock = clock
         self._max_connections = max_connections
         self._client: aioredis.Redis | None = None
@@ -334,6 +338,10 @@ class RedisBackend:
                 if now - last_reclaim >= opts.reclaim_every:
                     last_reclaim = now
                     entries += await self._reclaim(batch)
+                    if len(entries) == batch:
+                        # A dead host's jobs may be waiting: go on at the next turn
+                        # instead of after reclaim_every.
+                        last_reclaim = -1e9
                 if now - last_janitor >= _JANITOR_EVERY:
                     last_janitor = now
                     await self._delete_dead_consumers()
@@ -349,7 +357,7 @@ class RedisBackend:
                 continue
             for entry, fields in entries:
                 if self._draining.is_set() or slots.free() <= 0:
-                    await self._give_back(entry, idle_ms=opts.lease_ms)
+                    await self._give_back(entry, idle_ms=self.min_idle_ms)
                     continue
                 got = await self._acquire(entry, fields)
                 if got is not None:
@@ -374,18 +382,25 @@ class RedisBackend:
         return [e for _stream, batch in reply for e in batch]
 
     async def _reclaim(self, count: int) -> builtins.list[tuple[str, dict[str, str] | None]]:
-        """``XAUTOCLAIM`` past ``lease`` idle from the kept cursor (restart at 0-0 when
-        the scan wrapped). Called without JUSTID: redis-py then drops the cursor."""
-        reply = await self.client.xautoclaim(
-            self.keys.stream,
-            self.options.group,
-            self.worker_id,
-            min_idle_time=self.options.lease_ms,
-            start_id=self._cursor,
-            count=count,
-        )
-        self._cursor = str(reply[0])
-        claimed: list[tuple[str, dict[str, str] | None]] = list(reply[1])
+        """``XAUTOCLAIM`` of entries idle past ``lease``, from the kept cursor until
+        ``count`` are claimed or the scan wraps to 0-0. One call looks at no more than
+        10 × COUNT pending entries, so a single call per tick would leave a large PEL's
+        tail unseen for several ticks and break the take-over bound. Called without
+        JUSTID: redis-py then drops the cursor (design pitfall 12)."""
+        claimed: list[tuple[str, dict[str, str] | None]] = []
+        for _ in range(1000):  # a bound: 1000 × 10 × COUNT entries looked at
+            reply = await self.client.xautoclaim(
+                self.keys.stream,
+                self.options.group,
+                self.worker_id,
+                min_idle_time=self.min_idle_ms,
+                start_id=self._cursor,
+                count=count - len(claimed),
+            )
+            self._cursor = str(reply[0])
+            claimed += reply[1]
+            if len(claimed) >= count or self._cursor == "0-0":
+                break
         if claimed:
             _log.info("reclaimed jobs of a silent host", count=len(claimed))
         return claimed
@@ -466,7 +481,7 @@ class RedisBackend:
         outcome = int(reply[0])
         if outcome == 0:
             # Claimable again exactly when the live lease can have expired.
-            await self._give_back(entry, idle_ms=opts.lease_ms - int(reply[1]))
+            await self._give_back(entry, idle_ms=self.min_idle_ms - int(reply[1]))
             return None
         if outcome == -1:
             _log.info("dropped a job that is over", conversation_id=cid, status=reply[1] or None)
