@@ -367,8 +367,10 @@ async def run(args: argparse.Namespace, url: str, redis_pid: int | None) -> dict
         except AssertionError:
             left = await r.xrange(KEYS.stream, count=20)
             states = await conversations(r, [f["cid"] for _, f in left])
-            print(f"not ended: {states}; pending "
-                  f"{await r.xpending_range(KEYS.stream, 'cvibot', '-', '+', 20)}")
+            print(
+                f"not ended: {states}; pending "
+                f"{await r.xpending_range(KEYS.stream, 'cvibot', '-', '+', 20)}"
+            )
             raise
         print(
             f"end: stream length {await r.xlen(KEYS.stream)}, pending "
@@ -393,13 +395,18 @@ async def run(args: argparse.Namespace, url: str, redis_pid: int | None) -> dict
             "redis_used_mb": round(mem, 1),
             "lease_s": args.lease,
         }
+    except BaseException:
+        print(f"failed; the workers' output is kept in {logs}")
+        logs = Path()
+        raise
     finally:
         for p in procs.values():
             if p.poll() is None:
                 p.kill()
             p.wait(10)
         await r.aclose()
-        shutil.rmtree(logs, ignore_errors=True)
+        if logs != Path():
+            shutil.rmtree(logs, ignore_errors=True)
 
 
 def _cpu_model() -> str:

@@ -23,12 +23,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import importlib
 import json
 import signal
 import sys
 import time
+import traceback
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
@@ -93,15 +93,38 @@ async def simulated_session(job: Job, ownership: Ownership, ctx: WorkerContext) 
     await ctx.rooms.rpush(JOINED, f"{cid} {ctx.worker_id} {ownership.fence} {time.time():.6f}")
     deadline = time.monotonic() + ctx.session_seconds if ctx.session_seconds else None
     why = "ended"
+    wake = [
+        asyncio.ensure_future(ownership.lost.wait()),
+        asyncio.ensure_future(ownership.stop_requested.wait()),
+    ]
+    try:
+        why = await _serve_room(ownership, ctx, room, seen, deadline, wake)
+    finally:
+        for waiter in wake:
+            waiter.cancel()
+    await ctx.rooms.rpush(LEFT, f"{cid} {ctx.worker_id} {why} {time.time():.6f}")
+    if why == "ended":
+        await ownership.complete("ended", "simulated session over")
+    elif why == "stopped":
+        await ownership.complete("stopped", "stop requested")
+
+
+async def _serve_room(
+    ownership: Ownership,
+    ctx: WorkerContext,
+    room: str,
+    seen: int,
+    deadline: float | None,
+    wake: list[asyncio.Future[bool]],
+) -> str:
+    """Answer the room's calls until it ends; why the session leaves."""
     while True:
         if ownership.lost.is_set():
-            why = "lost"
-            break
+            return "lost"
         if ownership.stop_requested.is_set():
-            why = "stopped"
-            break
+            return "stopped"
         if deadline is not None and time.monotonic() >= deadline:
-            break
+            return "ended"
         calls = await ctx.rooms.lrange(room, seen, -1)
         seen += len(calls)
         ended = False
@@ -113,27 +136,13 @@ async def simulated_session(job: Job, ownership: Ownership, ctx: WorkerContext) 
             asked = time.time()  # before the claim: "answered after X" means "claimed after X"
             if await ownership.claim_call(call["id"]):
                 await ctx.rooms.rpush(
-                    ANSWERS, f"{cid} {call['id']} {ctx.worker_id} {ownership.fence} {asked:.6f}"
+                    ANSWERS,
+                    f"{room.removeprefix(ROOM)} {call['id']} {ctx.worker_id} {ownership.fence} "
+                    f"{asked:.6f}",
                 )
         if ended:
-            break
-        with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(ctx.poll):
-                await asyncio.shield(_either(ownership.lost, ownership.stop_requested))
-    await ctx.rooms.rpush(LEFT, f"{cid} {ctx.worker_id} {why} {time.time():.6f}")
-    if why == "ended":
-        await ownership.complete("ended", "simulated session over")
-    elif why == "stopped":
-        await ownership.complete("stopped", "stop requested")
-
-
-async def _either(a: asyncio.Event, b: asyncio.Event) -> None:
-    waits = [asyncio.ensure_future(a.wait()), asyncio.ensure_future(b.wait())]
-    try:
-        await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        for w in waits:
-            w.cancel()
+            return "ended"
+        await asyncio.wait(wake, timeout=ctx.poll, return_when=asyncio.FIRST_COMPLETED)
 
 
 Session = Callable[[Job, Ownership, WorkerContext], Awaitable[None]]
@@ -158,7 +167,13 @@ async def run(args: argparse.Namespace) -> None:
         max_attempts=args.max_attempts,
     )
     backend = RedisBackend(options, worker_id=args.worker_id)
-    rooms = aioredis.Redis.from_url(args.url, decode_responses=True)
+    # Blocking: redis-py's default pool raises "Too many connections" under hundreds of
+    # sessions instead of waiting (design pitfall 10).
+    rooms = aioredis.Redis(
+        connection_pool=aioredis.BlockingConnectionPool.from_url(
+            args.url, decode_responses=True, max_connections=32, timeout=30
+        )
+    )
     ctx = WorkerContext(rooms, backend.worker_id, args.session_seconds, args.poll)
     session = load_session(args.session)
     capacity = Capacity(args.capacity)
@@ -170,6 +185,10 @@ async def run(args: argparse.Namespace) -> None:
     async def serve(job: Job, ownership: Ownership) -> None:
         try:
             await session(job, ownership, ctx)
+        except Exception:
+            # A host must not keep renewing a job it no longer serves: give it back.
+            traceback.print_exc()
+            await ownership.release()
         finally:
             capacity.give()
 
@@ -182,6 +201,7 @@ async def run(args: argparse.Namespace) -> None:
         await asyncio.gather(*ctx.tasks, return_exceptions=True)
     await backend.close()
     await rooms.aclose()
+    await rooms.connection_pool.aclose()
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -142,7 +142,7 @@ async def test_a_thousand_queued_conversations_never_exceed_the_fleets_300_slots
     workers: Workers, rclient: aioredis.Redis
 ) -> None:
     workers.start(
-        ["b1", "b2", "b3"], "--capacity", "100", "--session-seconds", "1.0", "--poll", "0.5"
+        ["b1", "b2", "b3"], "--capacity", "100", "--session-seconds", "2.0", "--poll", "0.5"
     )
     cids = [f"q{i}" for i in range(1000)]
     await enqueue_many(rclient, cids)
@@ -153,8 +153,8 @@ async def test_a_thousand_queued_conversations_never_exceed_the_fleets_300_slots
         return await rclient.xlen(KEYS.stream) == 0
 
     await wait_for(done, 40, every=0.05, what="all 1,000 conversations served")
-    assert max(samples) == 300
-    assert samples.count(300) >= 3  # saturated, not a passing peak
+    assert max(samples) == 300, samples
+    assert samples.count(300) >= 3, samples  # saturated, not a passing peak
     statuses = Counter(c.status for c in (await conversations(rclient, cids)).values())
     assert statuses == {"ended": 1000}
     assert await pending(rclient) == 0

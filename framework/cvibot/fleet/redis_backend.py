@@ -320,7 +320,8 @@ class RedisBackend:
     async def jobs(self, slots: Slots) -> AsyncIterator[tuple[Job, Ownership]]:
         """The claim loop (design §3.5 item 2): reads only while ``slots.free() > 0``,
         at most ``claim_batch`` per read; reclaims every ``reclaim_every``. Each entry is
-        acquired just before it is yielded, so a slot taken meanwhile is respected."""
+        acquired in one pipeline per read, and given back instead of yielded when a slot was
+        taken meanwhile, the host drains or the iteration is closed."""
         opts = self.options
         last_reclaim = last_janitor = -1e9
         backoff = 0.1
@@ -355,13 +356,18 @@ class RedisBackend:
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 5.0)
                 continue
-            for entry, fields in entries:
-                if self._draining.is_set() or slots.free() <= 0:
-                    await self._give_back(entry, idle_ms=self.min_idle_ms)
-                    continue
-                got = await self._acquire(entry, fields)
-                if got is not None:
-                    yield got
+            room = 0 if self._draining.is_set() else slots.free()
+            for entry, _fields in entries[room:]:
+                await self._give_back(entry, idle_ms=self.min_idle_ms)
+            got = await self._acquire_batch(entries[:room])
+            try:
+                while got:
+                    if self._draining.is_set() or slots.free() <= 0:
+                        break
+                    yield got.pop(0)
+            finally:  # not yielded (drain, a slot taken meanwhile, the loop closed)
+                for _job, ownership in got:
+                    await ownership.release()
         _log.info("fleet claim loop ended", worker_id=self.worker_id)
 
     async def _read(
@@ -436,48 +442,69 @@ class RedisBackend:
         except RedisError as exc:
             _log.warning("cannot give a job back; it waits for its idle time", error=str(exc))
 
-    async def _acquire(
-        self, entry: str, fields: dict[str, str] | None
-    ) -> tuple[Job, RedisOwnership] | None:
+    async def _acquire_batch(
+        self, entries: builtins.list[tuple[str, dict[str, str] | None]]
+    ) -> builtins.list[tuple[Job, RedisOwnership]]:
+        """``ACQUIRE`` of each entry, in one pipeline; the jobs now held."""
         opts = self.options
-        cid = (fields or {}).get("cid", "")
-        job_text = (fields or {}).get("job", "")
+        valid: list[tuple[str, str, str]] = []  # entry, cid, job JSON
+        for entry, fields in entries:
+            cid, job_text = (fields or {}).get("cid", ""), (fields or {}).get("job", "")
+            try:
+                valid.append((entry, check_conversation_id(cid), job_text))
+            except ValueError:
+                _log.warning("dropping a stream entry that is not a job", entry=entry)
+                with contextlib.suppress(RedisError):
+                    await self.client.xack(self.keys.stream, opts.group, entry)
+                    await self.client.xdel(self.keys.stream, entry)
+        if not valid:
+            return []
         try:
-            check_conversation_id(cid)
-        except ValueError:
-            _log.warning("dropping a stream entry that is not a job", entry=entry)
-            with contextlib.suppress(RedisError):
-                await self.client.xack(self.keys.stream, opts.group, entry)
-                await self.client.xdel(self.keys.stream, entry)
-            return None
-        try:
-            reply = await self.scripts.acquire(
-                keys=[
-                    self.keys.stream,
-                    self.keys.conv(cid),
-                    self.keys.lease(cid),
-                    self.keys.dead,
-                    self.keys.index,
-                ],
-                args=[
-                    opts.group,
-                    self.worker_id,
-                    entry,
-                    opts.lease_ms,
-                    opts.max_attempts,
-                    self.now(),
-                    cid,
-                    job_text,
-                    self.record_ttl,
-                ],
-            )
-        except RedisError as exc:
-            _log.warning(
-                "cannot acquire a job; it waits for its idle time",
-                conversation_id=cid,
-                error=str(exc),
-            )
-            return None
+            async with self.client.pipeline(transaction=False) as pipe:
+                for entry, cid, job_text in valid:
+                    await self.scripts.acquire(
+                        keys=[
+                            self.keys.stream,
+                            self.keys.conv(cid),
+                            self.keys.lease(cid),
+                            self.keys.dead,
+                            self.keys.index,
+                        ],
+                        args=[
+                            opts.group,
+                            self.worker_id,
+                            entry,
+                            opts.lease_ms,
+                            opts.max_attempts,
+                            self.now(),
+                            cid,
+                            job_text,
+                            self.record_ttl,
+                        ],
+                        client=pipe,
+                    )
+                replies: list[Any] = await pipe.execute(raise_on_error=False)
+        except (RedisError, OSError) as exc:
+            _log.warning("cannot acquire jobs; they wait for their idle time", error=str(exc))
+            return []
+        held = []
+        for (entry, cid, job_text), reply in zip(valid, replies, strict=True):
+            if isinstance(reply, Exception):
+                _log.warning(
+                    "cannot acquire a job; it waits for its idle time",
+                    conversation_id=cid,
+                    error=str(reply),
+                )
+                continue
+            got = await self._settle(entry, cid, job_text, reply)
+            if got is not None:
+                held.append(got)
+        return held
+
+    async def _settle(
+        self, entry: str, cid: str, job_text: str, reply: Any
+    ) -> tuple[Job, RedisOwnership] | None:
+        """Act on one ``ACQUIRE`` reply (see the script for its shapes)."""
         outcome = int(reply[0])
         if outcome == 0:
             # Claimable again exactly when the live lease can have expired.
