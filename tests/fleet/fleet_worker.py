@@ -168,7 +168,7 @@ async def run(args: argparse.Namespace) -> None:
     )
     backend = RedisBackend(options, worker_id=args.worker_id)
     # Blocking: redis-py's default pool raises "Too many connections" under hundreds of
-    # sessions instead of waiting (design pitfall 10).
+    # sessions instead of waiting.
     rooms = aioredis.Redis(
         connection_pool=aioredis.BlockingConnectionPool.from_url(
             args.url, decode_responses=True, max_connections=32, timeout=30

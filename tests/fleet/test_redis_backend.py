@@ -77,7 +77,7 @@ async def test_reads_only_while_slots_are_free(redis_url: str, rclient: aioredis
 async def test_a_renewal_never_steals_an_entry_back(
     redis_url: str, rclient: aioredis.Redis
 ) -> None:
-    """Acceptance §7.5 item 6: a host whose lease was taken cannot move the entry back."""
+    """A host whose lease was taken cannot move the entry back."""
     async with started(redis_url, "old") as old, started(redis_url, "new") as new:
         await old.enqueue(job("c1"))
         [(_, old_own)] = await take(old, Slots(1), 1)

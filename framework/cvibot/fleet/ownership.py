@@ -20,7 +20,7 @@ __all__ = ["RedisOwnership"]
 
 _log: structlog.typing.FilteringBoundLogger = structlog.get_logger("cvibot.fleet").bind()
 
-#: How long an answered call's claim is kept (design §3.5 item 6): covers redelivery of
+#: How long an answered call's claim is kept : covers redelivery of
 #: the same call to the next holder after a take-over.
 CALL_CLAIM_MS = 600_000
 _MAX_KEY = 200
@@ -82,7 +82,7 @@ class RedisOwnership:
     async def claim_call(self, key: str) -> bool:
         """``SET NX`` of the call's key, only while the lease is ours (one round trip).
         ``False`` when the hold is lost, the call was answered already, or Redis does not
-        answer within half a lease (exclusivity over availability, design §6)."""
+        answer within half a lease (exclusivity over availability)."""
         if self.lost.is_set() or self.finished:
             return False
         b = self._backend

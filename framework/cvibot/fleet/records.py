@@ -32,7 +32,7 @@ def check_conversation_id(cid: str) -> str:
 
 
 def encode_job(job: Job) -> str:
-    """The stream entry's ``job`` field (design §3.4). The meeting token is left out: it
+    """The stream entry's ``job`` field. The meeting token is left out: it
     goes into the conversation's hash, which loses it when the job ends."""
     return json.dumps(
         {

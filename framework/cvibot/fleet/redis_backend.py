@@ -1,4 +1,4 @@
-"""``RedisBackend``: the fleet backend on Redis Streams (design §3), one per host process.
+"""``RedisBackend``: the fleet backend on Redis Streams, one per host process.
 
 Jobs wait in one stream read by one consumer group. A host reads (``XREADGROUP``) only
 while it has a free slot, at most ``claim_batch`` at a time, and every ``reclaim_every``
@@ -318,7 +318,7 @@ class RedisBackend:
         self._draining.set()
 
     async def jobs(self, slots: Slots) -> AsyncIterator[tuple[Job, Ownership]]:
-        """The claim loop (design §3.5 item 2): reads only while ``slots.free() > 0``,
+        """The claim loop: reads only while ``slots.free() > 0``,
         at most ``claim_batch`` per read; reclaims every ``reclaim_every``. Each entry is
         acquired in one pipeline per read, and given back instead of yielded when a slot was
         taken meanwhile, the host drains or the iteration is closed."""
@@ -392,7 +392,7 @@ class RedisBackend:
         ``count`` are claimed or the scan wraps to 0-0. One call looks at no more than
         10 × COUNT pending entries, so a single call per tick would leave a large PEL's
         tail unseen for several ticks and break the take-over bound. Called without
-        JUSTID: redis-py then drops the cursor (design pitfall 12)."""
+        JUSTID: redis-py then drops the cursor."""
         claimed: list[tuple[str, dict[str, str] | None]] = []
         for _ in range(1000):  # a bound: 1000 × 10 × COUNT entries looked at
             reply = await self.client.xautoclaim(
@@ -535,7 +535,8 @@ class RedisBackend:
 
     async def _renew_loop(self) -> None:
         """Every ``renew_every``: one pipeline with a ``RENEW`` per held job and this
-        host's heartbeat hash. ``last_ok`` is taken before sending (design pitfall 14)."""
+        host's heartbeat hash. ``last_ok`` is taken before sending: a slow answer must not
+        extend the hold."""
         opts = self.options
         while True:
             await asyncio.sleep(opts.renew_every)

@@ -2,7 +2,8 @@
 
 Each script runs atomically in Redis, so a check ("is the lease still mine?") and the
 change it guards cannot be split by another host. All keys share the hash tag of the
-stream (``{<stream>}``) and therefore one Redis Cluster slot (design §3.3):
+stream (``{<stream>}``) and therefore one Redis Cluster slot (docs/configuration.md,
+"Fleet on Redis Streams"):
 
 ======================== ======== ======================================================
 key                      type     contents
