@@ -268,3 +268,13 @@ def _entry(own: object) -> str:
 
 def _token(own: object) -> str:
     return own.token  # type: ignore[attr-defined, no-any-return]
+
+
+async def test_the_group_is_created_again_when_redis_lost_its_data(
+    redis_url: str, rclient: aioredis.Redis
+) -> None:
+    async with started(redis_url, "w1") as backend:
+        await rclient.flushall()  # a restart without persistence
+        await backend.enqueue(job("c1"))
+        [(j, _)] = await take(backend, Slots(1), 1, within=3.0)
+        assert j.conversation_id == "c1"

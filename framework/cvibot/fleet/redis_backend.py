@@ -183,10 +183,7 @@ class RedisBackend:
                 version = str(info.get("redis_version", "0"))
                 if _version(version) < (7, 0):
                     raise BackendError(f"redis {version} is too old: the fleet needs 7.0 or newer")
-                with contextlib.suppress(ResponseError):  # BUSYGROUP: it exists already
-                    await client.xgroup_create(
-                        self.keys.stream, self.options.group, id="0", mkstream=True
-                    )
+                await self._create_group(client)
         except BaseException:
             await client.aclose()
             await pool.aclose()
@@ -212,6 +209,10 @@ class RedisBackend:
             stream=self.keys.stream,
             group=self.options.group,
         )
+
+    async def _create_group(self, client: aioredis.Redis) -> None:
+        with contextlib.suppress(ResponseError):  # BUSYGROUP: it exists already
+            await client.xgroup_create(self.keys.stream, self.options.group, id="0", mkstream=True)
 
     async def close(self) -> None:
         """Stop the background tasks and disconnect. Held jobs are left to their leases."""
@@ -352,6 +353,9 @@ class RedisBackend:
                     entries += await self._read(batch - len(entries), block_ms)
                 backoff = 0.1
             except (RedisError, OSError) as exc:
+                if "NOGROUP" in str(exc):  # Redis lost its data (restarted without persistence)
+                    with contextlib.suppress(RedisError, OSError):
+                        await self._create_group(self.client)
                 _log.warning("fleet read failed; retrying", error=str(exc), retry_in=backoff)
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 5.0)
