@@ -128,13 +128,14 @@ async def test_stop_of_a_held_conversation_reaches_its_holder_on_another_host(
         await holder.enqueue(job("c1"))
         [(_, own)] = await take(holder, Slots(1), 1)
         await own.joined()
-        await other.stop("c1", "api")
+        await other.stop("c1", "system.shutdown: end_conversation_endpoint_hit")
         # Through pub/sub: well before the next renewal (3 s).
         async with asyncio.timeout(1.0):
             await own.stop_requested.wait()
-        await own.complete("stopped", "api")
+        await own.complete("stopped", "stop requested")
         record = await other.get("c1")
-        assert record is not None and record.state == "stopped" and record.reason == "api"
+        assert record is not None and record.state == "stopped"
+        assert record.reason == "system.shutdown: end_conversation_endpoint_hit"
 
 
 async def test_a_stop_flag_is_seen_at_the_next_renewal_without_pubsub(

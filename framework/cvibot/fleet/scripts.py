@@ -150,7 +150,8 @@ return 0
 #: KEYS: stream, lease, conv, index. ARGV: lease token, fence, group, entry id, status,
 #: reason, now, cid, record TTL (s). Returns 1 (stored, or stored already) or 0 (another
 #: host took the job over). Allowed while the lease is ours or expired with nobody
-#: after us (same fence): a completion retried through a Redis outage still lands.
+#: after us (same fence): a completion retried through a Redis outage still lands. A
+#: ``stopped`` end keeps the reason the stop was asked with (API, webhook).
 COMPLETE = (
     _PRELUDE
     + """
@@ -163,7 +164,9 @@ if holder and holder ~= ARGV[1] then return 0 end
 redis.call('DEL', KEYS[2])
 redis.call('XACK', KEYS[1], ARGV[3], ARGV[4])
 redis.call('XDEL', KEYS[1], ARGV[4])
-finish(conv, KEYS[4], ARGV[8], ARGV[5], ARGV[6], ARGV[7], ARGV[9])
+local why = ARGV[6]
+if ARGV[5] == 'stopped' then why = redis.call('HGET', conv, 'stop_reason') or why end
+finish(conv, KEYS[4], ARGV[8], ARGV[5], why, ARGV[7], ARGV[9])
 return 1
 """
 )
