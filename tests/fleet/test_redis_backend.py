@@ -30,6 +30,7 @@ async def test_enqueue_is_idempotent_and_an_ended_conversation_is_refused(
         assert "secret-token" not in str(entries)
         [(j, own)] = await take(backend, Slots(1), 1)
         assert j.meeting_token == "secret-token" and j.attempts == 1 and own.fence == 1
+        assert j.enqueued_at == first.enqueued_at and j.enqueued_at > 0
         await own.complete("ended", "room ended")
         with pytest.raises(AlreadyEnded) as info:
             await backend.enqueue(job("c1"))

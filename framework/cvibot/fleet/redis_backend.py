@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import builtins
 import contextlib
+import dataclasses
 import os
 import secrets
 import socket
@@ -236,6 +237,9 @@ class RedisBackend:
         """Script ``ENQUEUE``: idempotent by ``conversation_id``; :class:`AlreadyEnded`
         for a conversation that ended less than 24 h ago."""
         cid = check_conversation_id(job.conversation_id)
+        # One time for the record and the job, rounded as the record stores it.
+        at = round(job.enqueued_at or self._clock(), 6)
+        job = dataclasses.replace(job, enqueued_at=at)
         with _as_backend_error("enqueue"):
             created, _status = await self.scripts.enqueue(
                 keys=[self.keys.stream, self.keys.conv(cid), self.keys.index],
@@ -243,7 +247,7 @@ class RedisBackend:
                     cid,
                     encode_job(job),
                     job.meeting_token or "",
-                    self.now(),
+                    f"{at:.6f}",
                     job.source,
                     self.record_ttl,
                 ],
