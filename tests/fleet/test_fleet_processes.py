@@ -26,6 +26,7 @@ from fleet_driver import (
     pending,
     wait_for,
 )
+from fleet_helpers import started
 
 pytestmark = [pytest.mark.redis, pytest.mark.timeout(60)]
 
@@ -158,3 +159,53 @@ async def test_a_thousand_queued_conversations_never_exceed_the_fleets_300_slots
     statuses = Counter(c.status for c in (await conversations(rclient, cids)).values())
     assert statuses == {"ended": 1000}
     assert await pending(rclient) == 0
+
+
+async def _joined(r: aioredis.Redis) -> list[tuple[str, str]]:
+    return [tuple(line.split()[:2]) for line in await r.lrange("test:joined", 0, -1)]  # type: ignore[misc]
+
+
+async def test_a_stop_from_another_host_reaches_the_holder_at_once_and_a_queued_one_never_joins(
+    workers: Workers, rclient: aioredis.Redis, redis_url: str
+) -> None:
+    workers.start(["s1"], "--capacity", "2", "--lease", "6", "--renew-every", "3")
+    await enqueue_many(rclient, ["held1", "held2"])
+    await _all_active(rclient, ["held1", "held2"])
+    await enqueue_many(rclient, ["queued"])  # no free slot: it waits in the stream
+    async with started(redis_url, "api-host") as api:
+        record = await api.stop("queued", "system.shutdown: participant_left_timeout")
+        assert record is not None and record.state == "stopped"
+        asked = time.time()
+        await api.stop("held1", "api")
+
+        async def held1_left() -> bool:
+            return any(row[0] == "held1" for row in await left(rclient))
+
+        # Pub/sub: well within the 3 s renewal.
+        assert await wait_for(held1_left, 2.0, what="the holder leaving") < 1.0
+        [(_, _, why, at)] = [row for row in await left(rclient) if row[0] == "held1"]
+        assert why == "stopped" and at - asked < 1.0
+        await _end_all(rclient, ["held2"])
+        assert ("queued", "s1") not in await _joined(rclient)
+        stopped = await api.get("held1")
+        assert stopped is not None and stopped.state == "stopped" and stopped.reason == "api"
+    assert await rclient.xlen(KEYS.stream) == 0  # the queued entry was read and dropped
+
+
+async def test_a_draining_worker_takes_nothing_new_and_its_sessions_finish(
+    workers: Workers, rclient: aioredis.Redis
+) -> None:
+    workers.start(["d1"], "--capacity", "10")
+    await enqueue_many(rclient, ["old1", "old2"])
+    await _all_active(rclient, ["old1", "old2"])
+    workers.signal("d1", signal.SIGTERM)
+    await asyncio.sleep(0.3)
+    await enqueue_many(rclient, ["new1"])
+    await asyncio.sleep(1.0)
+    assert ("new1", "d1") not in await _joined(rclient)
+    workers.start(["d2"], "--capacity", "10")
+    await _all_active(rclient, ["new1"])
+    assert (await conversations(rclient, ["new1"]))["new1"].owner == "d2"
+    # The drained worker still serves its rooms until they end, then exits.
+    await _end_all(rclient, ["old1", "old2", "new1"])
+    assert workers.procs["d1"].wait(timeout=10) == 0
