@@ -55,6 +55,7 @@ from cvibot.fleet.scripts import (
     STOP,
     FleetKeys,
 )
+from cvibot.fleet.upkeep import control_loop, renew_loop, watchdog_loop
 from cvibot.serve.backend import (
     AlreadyEnded,
     BackendError,
@@ -161,6 +162,14 @@ class RedisBackend:
         """The jobs this host holds now."""
         return list(self._held.values())
 
+    def holding(self, conversation_id: str) -> RedisOwnership | None:
+        """This host's hold on the conversation, if it has one."""
+        return self._held.get(conversation_id)
+
+    @property
+    def draining(self) -> bool:
+        return self._draining.is_set()
+
     def forget(self, ownership: RedisOwnership) -> None:
         if self._held.get(ownership.conversation_id) is ownership:
             del self._held[ownership.conversation_id]
@@ -201,8 +210,10 @@ class RedisBackend:
             release=reg(RELEASE),
             stop=reg(STOP),
         )
-        for loop in (self._renew_loop, self._watchdog_loop, self._control_loop):
-            self._tasks.append(asyncio.create_task(loop(), name=f"cvibot-fleet-{loop.__name__}"))
+        for loop in (renew_loop, watchdog_loop, control_loop):
+            self._tasks.append(
+                asyncio.create_task(loop(self), name=f"cvibot-fleet-{loop.__name__}")
+            )
         _log.info(
             "fleet backend started",
             worker_id=self.worker_id,
@@ -538,95 +549,6 @@ class RedisBackend:
         ownership = RedisOwnership(self, job, entry, fence)
         self._held[cid] = ownership
         return job, ownership
-
-    # -- background tasks ----------------------------------------------------------------
-
-    async def _renew_loop(self) -> None:
-        """Every ``renew_every``: one pipeline with a ``RENEW`` per held job and this
-        host's heartbeat hash. ``last_ok`` is taken before sending: a slow answer must not
-        extend the hold."""
-        opts = self.options
-        while True:
-            await asyncio.sleep(opts.renew_every)
-            held = self.held()
-            sent = time.monotonic()
-            try:
-                async with self.client.pipeline(transaction=False) as pipe:
-                    for own in held:
-                        await self.scripts.renew(
-                            keys=[
-                                self.keys.stream,
-                                self.keys.lease(own.conversation_id),
-                                self.keys.conv(own.conversation_id),
-                            ],
-                            args=[own.token, opts.lease_ms, opts.group, self.worker_id, own.entry],
-                            client=pipe,
-                        )
-                    worker = self.keys.worker(self.worker_id)
-                    pipe.hset(
-                        worker,
-                        mapping={
-                            "host": socket.gethostname(),
-                            "pid": os.getpid(),
-                            "held": len(held),
-                            "draining": int(self._draining.is_set()),
-                            "seen_at": self.now(),
-                        },
-                    )
-                    pipe.pexpire(worker, int(opts.renew_every * 3000))
-                    results: list[Any] = await pipe.execute(raise_on_error=False)
-            except (RedisError, OSError) as exc:
-                _log.warning("lease renewal failed", held=len(held), error=str(exc))
-                continue
-            for own, result in zip(held, results, strict=False):
-                if isinstance(result, Exception):
-                    _log.warning(
-                        "lease renewal failed",
-                        conversation_id=own.conversation_id,
-                        error=str(result),
-                    )
-                elif result == 0:
-                    own.mark_lost("another host holds the lease")
-                else:
-                    own.last_ok = max(own.last_ok, sent)
-                    if result == 2:
-                        own.stop_requested.set()
-
-    async def _watchdog_loop(self) -> None:
-        """Marks a hold lost when it was not renewed within 0.9 × lease (a paused or cut
-        off host leaves before another can have taken over)."""
-        limit = 0.9 * self.options.lease
-        tick = min(self.options.renew_every / 2, self.options.lease / 20)
-        while True:
-            await asyncio.sleep(tick)
-            now = time.monotonic()
-            for own in self.held():
-                if now - own.last_ok > limit:
-                    own.mark_lost(f"not renewed for {now - own.last_ok:.2f} s")
-
-    async def _control_loop(self) -> None:
-        """``stop <cid>`` nudges on the control channel (the stop flag stays the truth)."""
-        backoff = 0.1
-        while not self.closed:
-            pubsub = self.client.pubsub(ignore_subscribe_messages=True)
-            try:
-                await pubsub.subscribe(self.keys.control)
-                backoff = 0.1
-                while not self.closed:
-                    message = await pubsub.get_message(timeout=1.0)
-                    if message is None:
-                        continue
-                    op, _, cid = str(message.get("data", "")).partition(" ")
-                    own = self._held.get(cid)
-                    if op == "stop" and own is not None:
-                        own.stop_requested.set()
-            except (RedisError, OSError) as exc:
-                _log.warning("control channel lost; resubscribing", error=str(exc))
-                await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, 5.0)
-            finally:
-                with contextlib.suppress(RedisError, OSError):
-                    await pubsub.aclose()
 
 
 def _version(text: str) -> tuple[int, ...]:
