@@ -2,10 +2,11 @@
 """Print a pip constraints file pinning each direct dependency to its declared minimum.
 
 Reads ``pyproject.toml`` and the first-party plugins' (``plugins/*/pyproject.toml``):
-every runtime dependency, and each of the ``testing`` and ``serve`` extras, written ``name>=X``
-(environment markers are not used by this project) becomes ``name==X``; of the ``dev``
-extra, only the test runners whose floor matters to the suite (pytest, pytest-asyncio,
-hypothesis) are pinned, as the linters do not run in the minimum environment. A
+every runtime dependency, and each of the ``testing`` and ``serve`` extras, written
+``name>=X`` (environment markers are not used by this project) becomes ``name==X``; of the
+``dev`` extra, only the test runners whose floor matters to the suite (pytest,
+pytest-asyncio, hypothesis) are pinned, as the linters do not run in the minimum
+environment. A
 dependency declared twice gets the highest of its floors (that is what an install of
 everything resolves to). The first-party distributions (``cvibot``, ``cvibot-*`` of this
 repository) are left out.
@@ -42,7 +43,8 @@ def floors() -> dict[str, str]:
     for file, project in zip(files, projects, strict=True):
         extras = project.get("optional-dependencies", {})
         # The testing extra is what shipped test doubles need, the serve extra what
-        # `cvibot serve` needs: pinned like the runtime.
+        # `cvibot serve` needs (its tests run in the minimum environment): pinned like the
+        # runtime.
         runtime_specs = [
             *project.get("dependencies", []),
             *extras.get("testing", []),

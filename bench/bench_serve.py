@@ -31,10 +31,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "serve"))
 
 from serve_helpers import REPLICA, Rooms, hosting, job, shutdown, tool_call
 
+from cvibot._listening import SessionListener
 from cvibot.config import load_config
 from cvibot.dispatch import ToolOutcome
 from cvibot.runtime import Bot
-from cvibot.session import SessionListener
 
 TOOLS = '''
 from cvibot import tool

@@ -46,6 +46,9 @@ in a validator into a validation error)::
     ├── SyncError                     ``cvibot tools sync`` cannot make Tavus match
     │   ├── LimitsExceeded            the tools break Tavus's limits; nothing was sent
     │   └── ApplyFailed               a request failed; ``applied`` is what was done
+    ├── BackendError                  ``cvibot serve``'s job backend failed (Redis down)
+    │   ├── HostFull                  ``enqueue`` on a full host of the ``local`` backend
+    │   └── AlreadyEnded              ``enqueue`` of a conversation that has ended
     ├── ProjectExists [FileExistsError]  ``cvibot new``: the folder exists already
     ├── PluginNameError [ValueError]  ``cvibot new``: the plugin name breaks the rule
     ├── BotNameError [ValueError]     ``cvibot new``: the bot name is not allowed
@@ -61,7 +64,8 @@ errors), ``cvibot.transports.daily`` (the Daily errors), ``cvibot.sync``,
 Left outside the tree on purpose: exceptions that never reach a user because the code
 that raises them catches them too (``LocatedValueError``, a pydantic validator's
 ``ValueError`` that the loader turns into a :class:`ConfigError`; the command line's
-``StopRequested`` and ``BotEnded``; private ``_``-named signals), and the test doubles'
+``StopRequested`` and ``BotEnded``; the fleet's ``MalformedJob``, a stream entry it
+drops; private ``_``-named signals), and the test doubles'
 ``FakeSdkMisuse`` (stands for the real SDK aborting the process: it must not be caught)
 and ``Refusal`` (the fake Tavus API's way to answer an error status); ``cvibot serve``'s
 ``BodyTooLarge`` and ``NotAToolCall``, which its routes turn into 413 and 400 answers.

@@ -75,3 +75,28 @@ def test_a_bot_runs_without_jsonpatch_and_the_fake_tavus_says_what_to_install() 
     )
     assert done.returncode == 0, done.stderr
     assert "pip install 'cvibot[testing]'" in done.stdout
+
+
+def test_redis_is_a_serve_extra_and_the_fleet_backend_says_what_to_install(
+    metadata: tuple[email.message.Message, list[str]],
+) -> None:
+    meta, _ = metadata
+    requires = meta.get_all("Requires-Dist") or []
+    found = [r for r in requires if r.startswith("redis")]
+    assert found and all("extra ==" in r for r in found), found
+    assert any("extra == 'serve'" in r or 'extra == "serve"' in r for r in found), found
+    script = (
+        "import sys\n"
+        "sys.modules['redis'] = None  # as if it were not installed\n"
+        "import cvibot.cli.main, cvibot.runtime\n"
+        "from cvibot.fleet import FleetOptions, make_backend\n"
+        "try:\n"
+        "    make_backend(FleetOptions(backend='redis'), local=lambda: None)\n"
+        "except ImportError as exc:\n"
+        "    print(exc)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    assert "pip install 'cvibot[serve]'" in done.stdout

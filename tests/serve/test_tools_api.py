@@ -14,9 +14,9 @@ import httpx
 import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
+from ingress_helpers import client_for, sample, signed
 from prometheus_client import CollectorRegistry
 from pydantic import ValidationError
-from ingress_helpers import client_for, sample, signed
 
 from cvibot import ToolError
 from cvibot.context import ToolContext

@@ -13,9 +13,9 @@ import httpx
 import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
+from ingress_helpers import FakeBackend, client_for, sample
 from prometheus_client import CollectorRegistry
 from pydantic import ValidationError
-from ingress_helpers import FakeBackend, client_for, sample
 
 from cvibot.serve.backend import AlreadyEnded, BackendError, ConversationRecord, HostFull
 from cvibot.serve.webhooks import (

@@ -45,8 +45,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
+from cvibot._listening import SessionListener
 from cvibot.dispatch import DispatchPolicy, OutcomeKind, ToolOutcome
-from cvibot.listeners import SessionListener
 from cvibot.protocol.events import ToolCall
 from cvibot.protocol.parse import Rejection
 from cvibot.runtime import Bot
