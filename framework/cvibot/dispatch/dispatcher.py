@@ -40,7 +40,7 @@ from cvibot.dispatch.pool import PoolBusy, ToolPool
 from cvibot.dispatch.state import CallState, rejected_tool_name
 from cvibot.errors import ToolError
 from cvibot.protocol.events import PerceptionToolCall, ToolCall
-from cvibot.protocol.interactions import Interaction
+from cvibot.protocol.interactions import Interaction, encode_tool_result
 from cvibot.protocol.parse import Rejection
 from cvibot.tools import ArgumentsError, ToolSpec
 from cvibot.tools.options import ReplyMode
@@ -607,22 +607,32 @@ class Dispatcher:
         entry.done = True
         self._running.discard(entry)
         call = entry.event
-        mode = effective_reply(entry.reply, call.tool_call_id)
-        interaction: Interaction | None
-        if send_nothing:
-            interaction = None
-        elif explicit is not None:
-            interaction, mode = explicit_answer(explicit, call.tool_call_id)
-        else:
-            interaction = answer_for(mode, text=text, ok=ok, tool_call_id=call.tool_call_id)
+        tool_call_id = call.tool_call_id
+        mode = effective_reply(entry.reply, tool_call_id)
+        conversation_id = self._conversation.conversation_id or call.conversation_id
         message: Mapping[str, Any] | None = None
+        interaction: Interaction | None = None
+        if send_nothing:
+            pass
+        elif explicit is not None:
+            interaction, mode = explicit_answer(explicit, tool_call_id)
+        elif mode is ReplyMode.TOOL_RESULT and tool_call_id:
+            # The usual answer, encoded without building its model; None when it may not
+            # fit, and the model's path below truncates or replaces it.
+            message = encode_tool_result(
+                tool_call_id, text or "", ok, conversation_id or "", self._policy.message_limit
+            )
+            if message is None:
+                interaction = answer_for(mode, text=text, ok=ok, tool_call_id=tool_call_id)
+        else:
+            interaction = answer_for(mode, text=text, ok=ok, tool_call_id=tool_call_id)
         truncated = False
         if interaction is not None:
             encoded = encode_answer(
                 interaction,
                 mode=mode,
                 call=call,
-                conversation_id=self._conversation.conversation_id or call.conversation_id or "",
+                conversation_id=conversation_id or "",
                 limit=self._policy.message_limit,
                 on_oversize=self._policy.on_oversize,
                 log=self._log,
@@ -630,6 +640,7 @@ class Dispatcher:
             message, truncated = encoded.message, encoded.truncated
             if encoded.oversize is not None:
                 kind, error, text = OutcomeKind.ERROR, ErrorKind.OVERSIZE, encoded.oversize
+        if message is not None:
             try:
                 await self._transmit(message)
             except Exception:
@@ -651,7 +662,7 @@ class Dispatcher:
                 error=error,
                 answer=message,
                 conversation_id=self._conversation.conversation_id or call.conversation_id,
-                tool_call_id=call.tool_call_id,
+                tool_call_id=tool_call_id,
                 inference_id=call.inference_id,
                 seq=call.seq,
                 truncated=truncated,
