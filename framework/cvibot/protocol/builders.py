@@ -8,6 +8,7 @@ and raises :class:`~cvibot.protocol.rejection._Invalid` when a field is unusable
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from typing import Any
 
@@ -40,8 +41,40 @@ from cvibot.protocol.rejection import RejectReason, _describe, _Invalid
 _Builder = Callable[[dict[str, Any], dict[str, Any], dict[str, Any]], Event]
 
 
+def _constructor(cls: type[Event]) -> Callable[..., Any]:
+    """A constructor of the frozen, slotted event ``cls`` for the parser's hot path:
+    ``make(env, *own)`` takes the envelope fields from ``env`` (by name: every
+    :class:`Event` field must be there) and ``cls``'s own fields positionally, in their
+    declaration order, and fills the slots directly. It skips what the generated
+    ``__init__`` does per call (keyword matching, defaults, the frozen-attribute guard
+    on every assignment), which the parser, having read and typed each value, does not
+    need. Generated from the dataclass's fields, so it always sets every one of them.
+    """
+    names = [f.name for f in dataclasses.fields(cls)]
+    base = {f.name for f in dataclasses.fields(Event)}
+    own = [name for name in names if name not in base]
+    setters = {
+        f"_set_{name}": klass.__dict__[name].__set__
+        for klass in reversed(cls.__mro__)
+        for name in klass.__dict__.get("__slots__", ())
+    }
+    assert set(setters) == {f"_set_{name}" for name in names}, cls
+    lines = [f"def make(env, {', '.join(own)}):", "    obj = _new(_cls)"]
+    lines += [f"    _set_{name}(obj, env[{name!r}])" for name in names if name in base]
+    lines += [f"    _set_{name}(obj, {name})" for name in own]
+    lines.append("    return obj")
+    namespace: dict[str, Any] = {"_new": object.__new__, "_cls": cls, **setters}
+    exec("\n".join(lines), namespace)  # noqa: S102 - code built from the field names
+    make: Callable[..., Any] = namespace["make"]
+    return make
+
+
+_make_tool_call = _constructor(ToolCall)
+
+
 def _tool_call(env: dict[str, Any], message: dict[str, Any], props: dict[str, Any]) -> Event:
-    return ToolCall(**env, **_tool_fields(message, props))
+    event: Event = _make_tool_call(env, *_tool_values(message, props))
+    return event
 
 
 def _perception_tool_call(
@@ -57,6 +90,18 @@ def _perception_tool_call(
 
 def _tool_fields(message: dict[str, Any], props: dict[str, Any]) -> dict[str, Any]:
     """Name, arguments and id of a tool call, from any documented shape (D1-D3)."""
+    name, arguments, raw_arguments, tool_call_id = _tool_values(message, props)
+    return {
+        "name": name,
+        "arguments": arguments,
+        "raw_arguments": raw_arguments,
+        "tool_call_id": tool_call_id,
+    }
+
+
+def _tool_values(message: dict[str, Any], props: dict[str, Any]) -> tuple[Any, ...]:
+    """``(name, arguments, raw_arguments, tool_call_id)`` of a tool call, in
+    :class:`ToolCall`'s field order, from any documented shape (D1-D3)."""
     function = props.get("function")
     if not isinstance(function, dict):
         function = None  # only the hover-over bug nests here; anything else is noise
@@ -86,12 +131,7 @@ def _tool_fields(message: dict[str, Any], props: dict[str, Any]) -> dict[str, An
     else:
         tool_call_id = _opt_id(tool_call_id, "properties.tool_call_id")
 
-    return {
-        "name": name,
-        "arguments": _arguments(raw_arguments, where),
-        "raw_arguments": raw_arguments,
-        "tool_call_id": tool_call_id,
-    }
+    return name, _arguments(raw_arguments, where), raw_arguments, tool_call_id
 
 
 def _utterance(env: dict[str, Any], message: dict[str, Any], props: dict[str, Any]) -> Event:
