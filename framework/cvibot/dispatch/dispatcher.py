@@ -32,6 +32,7 @@ from typing import Any
 import structlog
 
 from cvibot.context import Conversation, ToolContext
+from cvibot.deadlines import Deadlines
 from cvibot.dispatch.answer import answer_for, effective_reply, explicit_answer, render_answer
 from cvibot.dispatch.limits import encode_answer
 from cvibot.dispatch.outcome import ErrorKind, OutcomeKind, ToolOutcome
@@ -102,6 +103,8 @@ class Dispatcher:
         self._idle.set()
         self._interrupt_seq: int | None = None
         self._accepting = True
+        # The calls' timeouts, behind one loop timer.
+        self._deadlines = Deadlines()
         # Bound once: the module-level lazy proxy would rebuild a logger on every call.
         self._log: structlog.typing.FilteringBoundLogger = structlog.get_logger(
             "cvibot.dispatch"
@@ -191,7 +194,7 @@ class Dispatcher:
             self._start(entry, spec, kwargs)
         else:
             entry.kwargs = kwargs
-            entry.timer = loop.call_at(entry.deadline, self._expire, entry)
+            entry.timer = self._deadlines.add(entry.deadline, self._expire, entry)
             self._waiting.append(entry)
             self._idle.clear()
 
@@ -357,7 +360,7 @@ class Dispatcher:
             entry = self._waiting.popleft()
             self._policy.waiting.release()
             if entry.timer is not None:
-                entry.timer.cancel()
+                self._deadlines.cancel(entry.timer)
             entry.cancel_reason = ErrorKind.SHUTDOWN
             await self._cancelled(entry)
 
@@ -437,7 +440,7 @@ class Dispatcher:
         entry.cancel_reason = reason
         if entry.task is None:  # waiting for a slot
             if entry.timer is not None:
-                entry.timer.cancel()
+                self._deadlines.cancel(entry.timer)
             self._unwait(entry)
             self._reply_soon(self._cancelled, entry)
             return
@@ -452,20 +455,21 @@ class Dispatcher:
         entry.started = True
         if entry.cancel_reason is not None or entry.timed_out:
             if entry.timer is not None:
-                entry.timer.cancel()
+                self._deadlines.cancel(entry.timer)
             self._release(entry)
             if entry.timed_out:
                 await self._timed_out(entry, spec)
             else:
                 await self._cancelled(entry)
             return
-        # One timer per call (made when it started waiting, if it did), cancelled as
-        # soon as the handler ends. Once the task runs, the timer can only fire while it
+        # One deadline per call (made when it started waiting, if it did), cancelled as
+        # soon as the handler ends. Once the task runs, it can only fall due while it
         # is suspended in the handler, so the CancelledError it causes always lands in
         # the try block below, never in the answer's send.
+        deadlines = self._deadlines
         timer = entry.timer
         if timer is None:
-            timer = asyncio.get_running_loop().call_at(entry.deadline, self._expire, entry)
+            timer = deadlines.add(entry.deadline, self._expire, entry)
         entry.timer = None
         try:
             try:
@@ -474,7 +478,7 @@ class Dispatcher:
                 else:
                     value = await self._call_sync(spec, kwargs)
             finally:
-                timer.cancel()
+                deadlines.cancel(timer)
                 self._release(entry)
             # A spoken answer gets the tool's say= sentence, or words rather than JSON.
             # UnsendableResult (a value with no JSON text) is a ToolError: answered below.

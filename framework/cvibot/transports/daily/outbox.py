@@ -19,6 +19,7 @@ from typing import Any
 
 import structlog
 
+from cvibot.deadlines import Deadline, Deadlines
 from cvibot.protocol.interactions import EncodedMessage, encode_message
 from cvibot.transports.base import TransportError
 from cvibot.transports.daily.bridge import poster
@@ -48,7 +49,7 @@ class _Outgoing:
         self.payload = payload
         self.to = to
         self.done = done
-        self.timer: asyncio.TimerHandle | None = None
+        self.timer: Deadline | None = None
         self.retried = False
 
 
@@ -82,6 +83,7 @@ class Outbox:
         # The mailbox of the loop the sends are issued on (see .bridge.poster).
         self._post: Callable[..., None] | None = None
         self._post_loop: asyncio.AbstractEventLoop | None = None
+        self._deadlines = Deadlines()  # the sends' confirmation deadlines
 
     def open(self, client: CallClientLike) -> None:
         """Issue sends on ``client`` from now on, the queued ones first, in order."""
@@ -126,7 +128,7 @@ class Outbox:
             await item.done
         finally:
             if item.timer is not None:  # cancelled, or settled before its time
-                item.timer.cancel()
+                self._deadlines.cancel(item.timer)
 
     def _precheck(self, message: Mapping[str, Any], to: str | None) -> Any:
         if to is not None and (type(to) is not str or to not in self._valid_to):
@@ -194,14 +196,14 @@ class Outbox:
                 )
             )
         else:
-            # A plain timer rather than asyncio.wait_for: one handle, no extra future.
-            item.timer = loop.call_at(loop.time() + self._send_timeout, self._expire, item)
+            # A deadline rather than asyncio.wait_for: no extra future, no handle of its own.
+            item.timer = self._deadlines.add(loop.time() + self._send_timeout, self._expire, item)
 
     def _on_send_done(self, item: _Outgoing, received_at: float, error: str | None) -> None:
         if item.done.done():  # timed out already, or the caller stopped waiting
             return
         if item.timer is not None:
-            item.timer.cancel()
+            self._deadlines.cancel(item.timer)
             item.timer = None
         if error is None:
             item.done.set_result(None)
