@@ -40,6 +40,7 @@ from cvibot.dispatch.policy import DispatchPolicy
 from cvibot.dispatch.pool import PoolBusy, ToolPool
 from cvibot.dispatch.state import CallState, rejected_tool_name
 from cvibot.errors import ToolError
+from cvibot.slots import slots_maker
 from cvibot.protocol.events import PerceptionToolCall, ToolCall
 from cvibot.protocol.interactions import Interaction, encode_tool_result
 from cvibot.protocol.parse import Rejection
@@ -56,6 +57,10 @@ _CANCEL_WAIT = 0.25
 
 _SLIM_CALL: dict[str, Any] = {"properties": {}, "raw": {}, "arguments": {}, "raw_arguments": None}
 _SLIM_PERCEPTION: dict[str, Any] = {**_SLIM_CALL, "frames": ()}
+
+
+# One per call: built the quick way (see cvibot.slots), every field given below.
+_make_outcome = slots_maker(ToolOutcome)
 
 
 @functools.lru_cache(maxsize=256)
@@ -657,7 +662,7 @@ class Dispatcher:
                 )
                 message = None
         self._on_outcome(
-            ToolOutcome(
+            _make_outcome(
                 kind=kind,
                 tool=call.name,
                 reply=mode,

@@ -37,44 +37,21 @@ from cvibot.protocol.fields import (
     _speech,
 )
 from cvibot.protocol.rejection import RejectReason, _describe, _Invalid
+from cvibot.slots import slots_maker
 
 _Builder = Callable[[dict[str, Any], dict[str, Any], dict[str, Any]], Event]
 
 
-def _constructor(cls: type[Event]) -> Callable[..., Any]:
-    """A constructor of the frozen, slotted event ``cls`` for the parser's hot path:
-    ``make(env, *own)`` takes the envelope fields from ``env`` (by name: every
-    :class:`Event` field must be there) and ``cls``'s own fields positionally, in their
-    declaration order, and fills the slots directly. It skips what the generated
-    ``__init__`` does per call (keyword matching, defaults, the frozen-attribute guard
-    on every assignment), which the parser, having read and typed each value, does not
-    need. Generated from the dataclass's fields, so it always sets every one of them.
-    """
-    names = [f.name for f in dataclasses.fields(cls)]
-    base = {f.name for f in dataclasses.fields(Event)}
-    own = [name for name in names if name not in base]
-    setters = {
-        f"_set_{name}": klass.__dict__[name].__set__
-        for klass in reversed(cls.__mro__)
-        for name in klass.__dict__.get("__slots__", ())
-    }
-    assert set(setters) == {f"_set_{name}" for name in names}, cls
-    lines = [f"def make(env, {', '.join(own)}):", "    obj = _new(_cls)"]
-    lines += [f"    _set_{name}(obj, env[{name!r}])" for name in names if name in base]
-    lines += [f"    _set_{name}(obj, {name})" for name in own]
-    lines.append("    return obj")
-    namespace: dict[str, Any] = {"_new": object.__new__, "_cls": cls, **setters}
-    exec("\n".join(lines), namespace)  # noqa: S102 - code built from the field names
-    make: Callable[..., Any] = namespace["make"]
-    return make
-
-
-_make_tool_call = _constructor(ToolCall)
+# The most frequent event built the quick way (see cvibot.slots): the values are read
+# and typed here already.
+_make_tool_call = slots_maker(ToolCall, keyed=[f.name for f in dataclasses.fields(Event)])
 
 
 def _tool_call(env: dict[str, Any], message: dict[str, Any], props: dict[str, Any]) -> Event:
-    event: Event = _make_tool_call(env, *_tool_values(message, props))
-    return event
+    name, arguments, raw_arguments, tool_call_id = _tool_values(message, props)
+    return _make_tool_call(
+        env, name=name, arguments=arguments, raw_arguments=raw_arguments, tool_call_id=tool_call_id
+    )
 
 
 def _perception_tool_call(
