@@ -488,7 +488,10 @@ class Dispatcher:
             # A spoken answer gets the tool's say= sentence, or words rather than JSON.
             # UnsendableResult (a value with no JSON text) is a ToolError: answered below.
             mode = effective_reply(entry.reply, entry.event.tool_call_id)
-            text, explicit = render_answer(value, mode, spec.say, tool=spec.name)
+            if type(value) is str and mode is ReplyMode.TOOL_RESULT:
+                text, explicit = value, None  # the usual result: nothing to render
+            else:
+                text, explicit = render_answer(value, mode, spec.say, tool=spec.name)
         except asyncio.CancelledError:
             if entry.timed_out:
                 await self._timed_out(entry, spec)
