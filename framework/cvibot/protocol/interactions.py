@@ -490,10 +490,11 @@ def encode_tool_result(
     without building the model: the same message, mended and bounded the same way.
 
     ``status`` is ``"success"`` when ``ok``, else ``"error"``. Returns ``None`` when the
-    quick size bound does not show that the message fits ``limit`` bytes (or the id is
-    empty): the caller then takes the model's path (:func:`encode_interaction`), which
-    measures, truncates or refuses it. The dispatcher answers nearly every call this way,
-    so it costs a few dictionary operations rather than a pydantic validation and a walk.
+    message does not fit ``limit`` bytes (or the id is empty): the caller then takes the
+    model's path (:func:`encode_interaction`, :func:`fit_to_limit`), which truncates or
+    refuses it. The dispatcher answers nearly every call this way; a short answer costs a
+    few dictionary operations (its size bound is arithmetic), not a pydantic validation
+    and a walk.
     """
     if not tool_call_id:
         return None
@@ -508,17 +509,20 @@ def encode_tool_result(
     bound = _TOOL_RESULT_FIXED + 6 * (
         len(conversation_id) + len(tool_call_id) + len(output) + len(status)
     )
-    if bound > limit:
-        return None
-    return EncodedMessage(
-        {
-            "message_type": "conversation",
-            "event_type": "conversation.tool_result",
-            "conversation_id": conversation_id,
-            "properties": {"tool_call_id": tool_call_id, "output": output, "status": status},
-        },
-        bound=bound,
-    )
+    # Filled in place rather than through __init__, which would copy a finished dict.
+    encoded = EncodedMessage.__new__(EncodedMessage)
+    encoded["message_type"] = "conversation"
+    encoded["event_type"] = "conversation.tool_result"
+    encoded["conversation_id"] = conversation_id
+    encoded["properties"] = {"tool_call_id": tool_call_id, "output": output, "status": status}
+    encoded._data = None
+    if bound > limit:  # may still fit: measure it, as encode_interaction does
+        data = encode_message(encoded)
+        if len(data) > limit:
+            return None
+        bound, encoded._data = len(data), data
+    encoded.bound = bound
+    return encoded
 
 
 def check_size(message: Mapping[str, Any], limit: int = DEFAULT_MESSAGE_LIMIT) -> bytes:
