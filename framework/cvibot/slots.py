@@ -48,12 +48,14 @@ def slots_maker(cls: type[T], keyed: Iterable[str] = ()) -> Callable[..., T]:
     params = ", ".join(["env"] * bool(from_env) + (["*", *own] if own else []))
     lines = [f"def make({params}):", "    obj = _new(_cls)"]
     lines += [
-        f"    _set_{name}(obj, env[{name!r}])" if name in from_env else f"    _set_{name}(obj, {name})"
+        f"    _set_{name}(obj, env[{name!r}])"
+        if name in from_env
+        else f"    _set_{name}(obj, {name})"
         for name in names
     ]
     lines.append("    return obj")
     namespace: dict[str, Any] = {"_new": object.__new__, "_cls": cls, **setters}
-    exec("\n".join(lines), namespace)  # noqa: S102 - code built from the class's field names
+    exec("\n".join(lines), namespace)
     make: Callable[..., T] = namespace["make"]
     make.__qualname__ = f"slots_maker({cls.__qualname__})"
     return make

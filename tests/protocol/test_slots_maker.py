@@ -42,7 +42,12 @@ def test_a_tool_call_is_the_one_its_class_builds(
         "properties": {},
         "raw": {},
     }
-    own = {"name": name, "arguments": arguments, "raw_arguments": None, "tool_call_id": tool_call_id}
+    own = {
+        "name": name,
+        "arguments": arguments,
+        "raw_arguments": None,
+        "tool_call_id": tool_call_id,
+    }
     made = slots_maker(ToolCall, keyed=_ENVELOPE)(env, **own)
     built = ToolCall(**env, **own)
     assert type(made) is ToolCall

@@ -29,7 +29,9 @@ def test_the_quick_encoding_is_the_models(
     tool_call_id: str, output: str, ok: bool, conversation_id: str, limit: int
 ) -> None:
     quick = encode_tool_result(tool_call_id, output, ok, conversation_id, limit)
-    model = ToolResult(tool_call_id=tool_call_id, output=output, status="success" if ok else "error")
+    model = ToolResult(
+        tool_call_id=tool_call_id, output=output, status="success" if ok else "error"
+    )
     try:
         expected = encode_interaction(model, conversation_id, limit)
     except MessageTooLarge:

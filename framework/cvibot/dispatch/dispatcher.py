@@ -40,10 +40,10 @@ from cvibot.dispatch.policy import DispatchPolicy
 from cvibot.dispatch.pool import PoolBusy, ToolPool
 from cvibot.dispatch.state import CallState, rejected_tool_name
 from cvibot.errors import ToolError
-from cvibot.slots import slots_maker
 from cvibot.protocol.events import PerceptionToolCall, ToolCall
 from cvibot.protocol.interactions import Interaction, encode_tool_result
 from cvibot.protocol.parse import Rejection
+from cvibot.slots import slots_maker
 from cvibot.tools import ArgumentsError, ToolSpec
 from cvibot.tools.options import ReplyMode
 
@@ -488,6 +488,8 @@ class Dispatcher:
             # A spoken answer gets the tool's say= sentence, or words rather than JSON.
             # UnsendableResult (a value with no JSON text) is a ToolError: answered below.
             mode = effective_reply(entry.reply, entry.event.tool_call_id)
+            text: str | None
+            explicit: Interaction | None
             if type(value) is str and mode is ReplyMode.TOOL_RESULT:
                 text, explicit = value, None  # the usual result: nothing to render
             else:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import json.scanner
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from math import isfinite
 from typing import Any
@@ -22,7 +22,7 @@ from cvibot.protocol.events import Frame, normalise_role
 from cvibot.protocol.rejection import RejectReason, _describe, _Invalid, _json_error, _json_type
 
 _decoder = json.JSONDecoder()
-_scan = json.scanner.make_scanner(_decoder)
+_scan: Callable[[str, int], tuple[Any, int]] = json.scanner.make_scanner(_decoder)  # type: ignore[arg-type]
 
 
 def _json_decode(text: str) -> Any:

@@ -136,7 +136,9 @@ class ToolSpec(ToolOptions):
         """
         try:
             # The model's validator itself: what model_validate calls, less a frame.
-            model = self.arguments_model.__pydantic_validator__.validate_python(arguments)
+            model: BaseModel = self.arguments_model.__pydantic_validator__.validate_python(
+                arguments
+            )
         except ValidationError as exc:
             raise ArgumentsError.from_validation_error(exc) from None
         # A validated model's __dict__ holds exactly its fields (extras and private

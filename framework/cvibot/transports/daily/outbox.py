@@ -25,7 +25,6 @@ from cvibot.transports.base import TransportError
 from cvibot.transports.daily.bridge import poster
 from cvibot.transports.daily.sdk import CallClientLike
 from cvibot.transports.daily.sdk_errors import (
-    DailyError,
     InvalidAppMessage,
     NotJoined,
     SendFailed,
