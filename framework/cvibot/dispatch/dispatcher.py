@@ -631,7 +631,7 @@ class Dispatcher:
         elif explicit is not None:
             interaction, mode = explicit_answer(explicit, tool_call_id)
         elif mode is ReplyMode.TOOL_RESULT and tool_call_id:
-            # The usual answer, encoded without building its model; None when it may not
+            # The usual answer, encoded without building its model; None when it does not
             # fit, and the model's path below truncates or replaces it.
             message = encode_tool_result(
                 tool_call_id, text or "", ok, conversation_id or "", self._policy.message_limit
