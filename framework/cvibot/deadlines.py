@@ -58,6 +58,8 @@ class Deadlines:
         heapq.heappush(self._heap, (when, self._seq, token))
         if self._timer is None or when < self._timer_at:
             self._arm(when)
+        elif self._loop is not asyncio.get_running_loop():  # armed on a loop gone since
+            self._arm(self._heap[0][0])
         return token
 
     def cancel(self, token: Deadline) -> None:

@@ -109,3 +109,22 @@ async def test_a_callback_may_add_an_earlier_deadline_than_the_next_one() -> Non
     await asyncio.sleep(0.06)
     assert fired == ["first", "second"]
     deadlines.close()
+
+
+def test_a_deadline_added_on_a_new_loop_fires_there() -> None:
+    deadlines = Deadlines()
+    fired: list[str] = []
+
+    async def first() -> None:
+        loop = asyncio.get_running_loop()
+        deadlines.add(loop.time() + 0.01, fired.append, "first")  # its loop ends before
+
+    async def second() -> None:
+        loop = asyncio.get_running_loop()
+        deadlines.add(loop.time() + 0.03, fired.append, "second")  # later than the first
+        await asyncio.sleep(0.08)
+
+    asyncio.run(first())  # its timer dies with its loop
+    asyncio.run(second())
+    assert fired == ["first", "second"]
+    deadlines.close()
