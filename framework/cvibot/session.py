@@ -256,25 +256,28 @@ class Session:
             self._drop(event, DropReason.FOREIGN_INTERACTION)
             return
         seq = event.seq
-        if isinstance(event, ToolCall) and event.tool_call_id is not None:
-            # By its id alone: a new call may reuse a seq seen before (rule 5).
-            if not self._seen_calls.add(("id", event.tool_call_id)):
+        if isinstance(event, ToolCall):
+            if event.tool_call_id is not None:
+                # By its id alone: a new call may reuse a seq seen before (rule 5).
+                if not self._seen_calls.add(("id", event.tool_call_id)):
+                    self._drop(event, DropReason.DUPLICATE)
+                    return
+                self._claim = event
+                if seq is not None:
+                    self._seen_seq.add(seq)
+            elif (seq is not None and not self._seen_seq.add(seq)) or not self._seen_calls.add(
+                call_key(event)
+            ):
                 self._drop(event, DropReason.DUPLICATE)
                 return
-            self._claim = event
-            if seq is not None:
-                self._seen_seq.add(seq)
         else:
             if seq is not None and not self._seen_seq.add(seq):
                 self._drop(event, DropReason.DUPLICATE)
                 return
-            if isinstance(event, ToolCall) and not self._seen_calls.add(call_key(event)):
-                self._drop(event, DropReason.DUPLICATE)
+            twin = twin_key(event)  # tool calls have no role twins
+            if twin is not None and not self._seen_twins.add(twin):
+                self._drop(event, DropReason.ROLE_TWIN)
                 return
-        twin = twin_key(event)
-        if twin is not None and not self._seen_twins.add(twin):
-            self._drop(event, DropReason.ROLE_TWIN)
-            return
         late = False
         if seq is not None:
             if self._max_seq is not None and seq < self._max_seq:

@@ -41,6 +41,7 @@ from typing import Any
 import structlog
 
 from cvibot.context import Conversation, ToolContext
+from cvibot.deadlines import Deadlines
 from cvibot.dispatch.answer import answer_for, effective_reply, explicit_answer, render_answer
 from cvibot.dispatch.limits import encode_answer
 from cvibot.dispatch.outcome import ErrorKind, OutcomeKind, ToolOutcome
@@ -49,8 +50,9 @@ from cvibot.dispatch.pool import PoolBusy, ToolPool
 from cvibot.dispatch.state import CallState, rejected_tool_name
 from cvibot.errors import ToolError
 from cvibot.protocol.events import PerceptionToolCall, ToolCall
-from cvibot.protocol.interactions import Interaction
+from cvibot.protocol.interactions import Interaction, encode_tool_result
 from cvibot.protocol.parse import Rejection
+from cvibot.slots import slots_maker
 from cvibot.tools import ArgumentsError, ToolSpec
 from cvibot.tools.options import ReplyMode
 
@@ -83,6 +85,10 @@ def fence_key(call: ToolCall) -> str:
         return f"seq:{call.seq}"
     key = repr((call.name, repr(call.raw_arguments), call.inference_id))
     return "hash:" + hashlib.sha256(key.encode()).hexdigest()
+
+
+# One per call: built the quick way (see cvibot.slots), every field given below.
+_make_outcome = slots_maker(ToolOutcome)
 
 
 @functools.lru_cache(maxsize=256)
@@ -133,6 +139,8 @@ class Dispatcher:
         self._idle.set()
         self._interrupt_seq: int | None = None
         self._accepting = True
+        # The calls' timeouts, behind one loop timer.
+        self._deadlines = Deadlines()
         # Bound once: the module-level lazy proxy would rebuild a logger on every call.
         self._log: structlog.typing.FilteringBoundLogger = structlog.get_logger(
             "cvibot.dispatch"
@@ -222,7 +230,7 @@ class Dispatcher:
             self._start(entry, spec, kwargs)
         else:
             entry.kwargs = kwargs
-            entry.timer = loop.call_at(entry.deadline, self._expire, entry)
+            entry.timer = self._deadlines.add(entry.deadline, self._expire, entry)
             self._waiting.append(entry)
             self._idle.clear()
 
@@ -388,7 +396,7 @@ class Dispatcher:
             entry = self._waiting.popleft()
             self._policy.waiting.release()
             if entry.timer is not None:
-                entry.timer.cancel()
+                self._deadlines.cancel(entry.timer)
             entry.cancel_reason = ErrorKind.SHUTDOWN
             await self._cancelled(entry)
 
@@ -468,7 +476,7 @@ class Dispatcher:
         entry.cancel_reason = reason
         if entry.task is None:  # waiting for a slot
             if entry.timer is not None:
-                entry.timer.cancel()
+                self._deadlines.cancel(entry.timer)
             self._unwait(entry)
             self._reply_soon(self._cancelled, entry)
             return
@@ -483,20 +491,21 @@ class Dispatcher:
         entry.started = True
         if entry.cancel_reason is not None or entry.timed_out:
             if entry.timer is not None:
-                entry.timer.cancel()
+                self._deadlines.cancel(entry.timer)
             self._release(entry)
             if entry.timed_out:
                 await self._timed_out(entry, spec)
             else:
                 await self._cancelled(entry)
             return
-        # One timer per call (made when it started waiting, if it did), cancelled as
-        # soon as the handler ends. Once the task runs, the timer can only fire while it
+        # One deadline per call (made when it started waiting, if it did), cancelled as
+        # soon as the handler ends. Once the task runs, it can only fall due while it
         # is suspended in the handler, so the CancelledError it causes always lands in
         # the try block below, never in the answer's send.
+        deadlines = self._deadlines
         timer = entry.timer
         if timer is None:
-            timer = asyncio.get_running_loop().call_at(entry.deadline, self._expire, entry)
+            timer = deadlines.add(entry.deadline, self._expire, entry)
         entry.timer = None
         try:
             try:
@@ -507,12 +516,17 @@ class Dispatcher:
                 else:
                     value = await self._call_sync(spec, kwargs)
             finally:
-                timer.cancel()
+                deadlines.cancel(timer)
                 self._release(entry)
             # A spoken answer gets the tool's say= sentence, or words rather than JSON.
             # UnsendableResult (a value with no JSON text) is a ToolError: answered below.
             mode = effective_reply(entry.reply, entry.event.tool_call_id)
-            text, explicit = render_answer(value, mode, spec.say, tool=spec.name)
+            text: str | None
+            explicit: Interaction | None
+            if type(value) is str and mode is ReplyMode.TOOL_RESULT:
+                text, explicit = value, None  # the usual result: nothing to render
+            else:
+                text, explicit = render_answer(value, mode, spec.say, tool=spec.name)
         except asyncio.CancelledError:
             if entry.timed_out:
                 await self._timed_out(entry, spec)
@@ -661,24 +675,34 @@ class Dispatcher:
         entry.done = True
         self._running.discard(entry)
         call = entry.event
-        mode = effective_reply(entry.reply, call.tool_call_id)
-        interaction: Interaction | None
+        tool_call_id = call.tool_call_id
+        mode = effective_reply(entry.reply, tool_call_id)
         if self._fence is not None and not send_nothing and not await self._claim(entry):
             kind, text, error, send_nothing = OutcomeKind.FENCED, None, None, True
-        if send_nothing:
-            interaction = None
-        elif explicit is not None:
-            interaction, mode = explicit_answer(explicit, call.tool_call_id)
-        else:
-            interaction = answer_for(mode, text=text, ok=ok, tool_call_id=call.tool_call_id)
+        conversation_id = self._conversation.conversation_id or call.conversation_id
         message: Mapping[str, Any] | None = None
+        interaction: Interaction | None = None
+        if send_nothing:
+            pass
+        elif explicit is not None:
+            interaction, mode = explicit_answer(explicit, tool_call_id)
+        elif mode is ReplyMode.TOOL_RESULT and tool_call_id:
+            # The usual answer, encoded without building its model; None when it does not
+            # fit, and the model's path below truncates or replaces it.
+            message = encode_tool_result(
+                tool_call_id, text or "", ok, conversation_id or "", self._policy.message_limit
+            )
+            if message is None:
+                interaction = answer_for(mode, text=text, ok=ok, tool_call_id=tool_call_id)
+        else:
+            interaction = answer_for(mode, text=text, ok=ok, tool_call_id=tool_call_id)
         truncated = False
         if interaction is not None:
             encoded = encode_answer(
                 interaction,
                 mode=mode,
                 call=call,
-                conversation_id=self._conversation.conversation_id or call.conversation_id or "",
+                conversation_id=conversation_id or "",
                 limit=self._policy.message_limit,
                 on_oversize=self._policy.on_oversize,
                 log=self._log,
@@ -686,6 +710,7 @@ class Dispatcher:
             message, truncated = encoded.message, encoded.truncated
             if encoded.oversize is not None:
                 kind, error, text = OutcomeKind.ERROR, ErrorKind.OVERSIZE, encoded.oversize
+        if message is not None:
             try:
                 await self._transmit(message)
             except Exception:
@@ -698,7 +723,7 @@ class Dispatcher:
                 )
                 message = None
         self._on_outcome(
-            ToolOutcome(
+            _make_outcome(
                 kind=kind,
                 tool=call.name,
                 reply=mode,
@@ -707,7 +732,7 @@ class Dispatcher:
                 error=error,
                 answer=message,
                 conversation_id=self._conversation.conversation_id or call.conversation_id,
-                tool_call_id=call.tool_call_id,
+                tool_call_id=tool_call_id,
                 inference_id=call.inference_id,
                 seq=call.seq,
                 truncated=truncated,

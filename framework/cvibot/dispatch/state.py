@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from cvibot.context import ToolContext
+from cvibot.deadlines import Deadline
 from cvibot.dispatch.outcome import ErrorKind
 from cvibot.protocol.events import ToolCall
 from cvibot.tools import ToolSpec
@@ -21,9 +22,10 @@ class CallState:
     ``arrived`` is a ``time.perf_counter()`` value, ``deadline`` a loop-time value.
     ``done`` is set once, by the code that reports the outcome; ``cancel_reason`` and
     ``timed_out`` say why the task was cut short, when it was. A call waiting for a slot
-    has no task yet: it keeps its validated ``kwargs`` and its deadline ``timer``;
-    ``counted`` is true while it holds a slot. ``fenced`` is the call fence's verdict
-    (``None`` until it was asked; see :class:`~cvibot.dispatch.Dispatcher`).
+    has no task yet: it keeps its validated ``kwargs`` and its deadline ``timer`` (a
+    :class:`~cvibot.deadlines.Deadlines` token); ``counted`` is true while it holds a slot.
+    ``fenced`` is the call fence's verdict (``None`` until it was asked; see
+    :class:`~cvibot.dispatch.Dispatcher`).
     """
 
     __slots__ = (
@@ -64,7 +66,7 @@ class CallState:
         self.ctx: ToolContext | None = None
         self.task: asyncio.Task[None] | None = None
         self.kwargs: dict[str, Any] | None = None
-        self.timer: asyncio.TimerHandle | None = None
+        self.timer: Deadline | None = None
         self.counted = False
         self.started = False
         self.timed_out = False

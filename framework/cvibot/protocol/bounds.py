@@ -69,8 +69,13 @@ def check_value(value: Any, *, max_depth: int, max_size: int, where: str | None 
     Every node adds at least one to the estimate, so a cyclic or massively shared Python
     structure ends the walk too. Mappings, lists and tuples are containers; anything
     else counts as a scalar. Runs on every inbound message, hence the exact-type tests
-    before the slower ``isinstance`` ones.
+    before the slower ``isinstance`` ones, and the shortcut for the usual message (an
+    object of scalars and objects of scalars), which reaches the same verdict.
     """
+    if type(value) is dict and max_depth >= 2:
+        shallow = _shallow_size(value)
+        if shallow is not None and shallow <= max_size:
+            return
     size = 0
     stack: list[tuple[Any, int]] = [(value, 1)]
     pop, push = stack.pop, stack.append
@@ -109,6 +114,41 @@ def check_value(value: Any, *, max_depth: int, max_size: int, where: str | None 
                 size += _scalar_size(child)
         if size > max_size:
             raise _too_large(where, None, max_size)
+
+
+def _shallow_size(message: dict[Any, Any]) -> int | None:
+    """:func:`check_value`'s size estimate of ``message`` when it holds only scalars and
+    objects of scalars (strings, ints within ±10**15, floats, booleans, ``None``), such as
+    a tool call whose arguments are a JSON string; ``None`` for anything else (the walk
+    then decides). Two levels deep at most, so no depth bound can be passed."""
+    try:
+        size = sum(map(len, message)) + 12 * len(message) + 2
+    except TypeError:
+        return None
+    for child in message.values():
+        kind = type(child)
+        if kind is str:
+            size += len(child)
+        elif kind is dict:
+            try:
+                size += sum(map(len, child)) + 12 * len(child) + 2
+            except TypeError:
+                return None
+            for leaf in child.values():
+                kind = type(leaf)
+                if kind is str:
+                    size += len(leaf)
+                elif kind is int:
+                    if not -(10**15) < leaf < 10**15:
+                        return None
+                elif not (kind is float or kind is bool or leaf is None):
+                    return None
+        elif kind is int:
+            if not -(10**15) < child < 10**15:
+                return None
+        elif not (kind is float or kind is bool or child is None):
+            return None
+    return size
 
 
 def _scalar_size(value: Any) -> int:

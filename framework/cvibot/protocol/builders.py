@@ -8,6 +8,7 @@ and raises :class:`~cvibot.protocol.rejection._Invalid` when a field is unusable
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from typing import Any
 
@@ -36,12 +37,21 @@ from cvibot.protocol.fields import (
     _speech,
 )
 from cvibot.protocol.rejection import RejectReason, _describe, _Invalid
+from cvibot.slots import slots_maker
 
 _Builder = Callable[[dict[str, Any], dict[str, Any], dict[str, Any]], Event]
 
 
+# The most frequent event built the quick way (see cvibot.slots): the values are read
+# and typed here already.
+_make_tool_call = slots_maker(ToolCall, keyed=[f.name for f in dataclasses.fields(Event)])
+
+
 def _tool_call(env: dict[str, Any], message: dict[str, Any], props: dict[str, Any]) -> Event:
-    return ToolCall(**env, **_tool_fields(message, props))
+    name, arguments, raw_arguments, tool_call_id = _tool_values(message, props)
+    return _make_tool_call(
+        env, name=name, arguments=arguments, raw_arguments=raw_arguments, tool_call_id=tool_call_id
+    )
 
 
 def _perception_tool_call(
@@ -57,6 +67,18 @@ def _perception_tool_call(
 
 def _tool_fields(message: dict[str, Any], props: dict[str, Any]) -> dict[str, Any]:
     """Name, arguments and id of a tool call, from any documented shape (D1-D3)."""
+    name, arguments, raw_arguments, tool_call_id = _tool_values(message, props)
+    return {
+        "name": name,
+        "arguments": arguments,
+        "raw_arguments": raw_arguments,
+        "tool_call_id": tool_call_id,
+    }
+
+
+def _tool_values(message: dict[str, Any], props: dict[str, Any]) -> tuple[Any, ...]:
+    """``(name, arguments, raw_arguments, tool_call_id)`` of a tool call, in
+    :class:`ToolCall`'s field order, from any documented shape (D1-D3)."""
     function = props.get("function")
     if not isinstance(function, dict):
         function = None  # only the hover-over bug nests here; anything else is noise
@@ -86,12 +108,7 @@ def _tool_fields(message: dict[str, Any], props: dict[str, Any]) -> dict[str, An
     else:
         tool_call_id = _opt_id(tool_call_id, "properties.tool_call_id")
 
-    return {
-        "name": name,
-        "arguments": _arguments(raw_arguments, where),
-        "raw_arguments": raw_arguments,
-        "tool_call_id": tool_call_id,
-    }
+    return name, _arguments(raw_arguments, where), raw_arguments, tool_call_id
 
 
 def _utterance(env: dict[str, Any], message: dict[str, Any], props: dict[str, Any]) -> Event:

@@ -11,7 +11,8 @@ utterance, bare-string frames.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+import json.scanner
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from math import isfinite
 from typing import Any
@@ -20,8 +21,24 @@ from cvibot.protocol.bounds import MAX_DEPTH, MAX_SIZE, check_text
 from cvibot.protocol.events import Frame, normalise_role
 from cvibot.protocol.rejection import RejectReason, _describe, _Invalid, _json_error, _json_type
 
-# json.loads without its per-call argument handling (this is the hot path).
-_json_decode = json.JSONDecoder().decode
+_decoder = json.JSONDecoder()
+_scan: Callable[[str, int], tuple[Any, int]] = json.scanner.make_scanner(_decoder)  # type: ignore[arg-type]
+
+
+def _json_decode(text: str) -> Any:
+    """``json.loads(text)`` without its per-call work (this is the hot path): text that
+    starts with a value and ends with it, the usual case, goes straight to the scanner;
+    anything else (surrounding whitespace, invalid JSON) to the full decoder, which also
+    words the errors (``json.JSONDecodeError``, a ``ValueError``)."""
+    if text and text[0] not in " \t\n\r":
+        try:
+            value, end = _scan(text, 0)
+        except StopIteration:
+            pass
+        else:
+            if end == len(text):
+                return value
+    return _decoder.decode(text)
 
 
 def _opt_str(value: Any, where: str) -> str | None:

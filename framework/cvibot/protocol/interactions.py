@@ -53,6 +53,7 @@ __all__ = [
     "check_size",
     "encode_interaction",
     "encode_message",
+    "encode_tool_result",
     "fit_to_limit",
 ]
 
@@ -457,6 +458,71 @@ def encode_interaction(
     if bound is None:  # tuples, subclasses...: hand on exactly the JSON that was measured
         message = json.loads(data)
     return EncodedMessage(message, bound=len(data), data=data)
+
+
+def _tool_result_fixed() -> int:
+    """What :func:`_plain_bound` counts for a tool_result message whose four strings are
+    empty; each of their characters adds at most 6 bytes to it (see ``_plain_bound``)."""
+    empty = {"tool_call_id": "", "output": "", "status": ""}
+    bound = _plain_bound(
+        {
+            "message_type": "conversation",
+            "event_type": ToolResult.event_type,
+            "conversation_id": "",
+            "properties": empty,
+        }
+    )
+    assert bound is not None
+    return bound
+
+
+_TOOL_RESULT_FIXED = _tool_result_fixed()
+
+
+def encode_tool_result(
+    tool_call_id: str,
+    output: str,
+    ok: bool,
+    conversation_id: str,
+    limit: int = DEFAULT_MESSAGE_LIMIT,
+) -> EncodedMessage | None:
+    """``encode_interaction(ToolResult(...), conversation_id, limit)`` for the usual answer,
+    without building the model: the same message, mended and bounded the same way.
+
+    ``status`` is ``"success"`` when ``ok``, else ``"error"``. Returns ``None`` when the
+    message does not fit ``limit`` bytes (or the id is empty): the caller then takes the
+    model's path (:func:`encode_interaction`, :func:`fit_to_limit`), which truncates or
+    refuses it. The dispatcher answers nearly every call this way; a short answer costs a
+    few dictionary operations (its size bound is arithmetic), not a pydantic validation
+    and a walk.
+    """
+    if not tool_call_id:
+        return None
+    # The UTF-8 rule of ToolResult and to_message: lone surrogates become U+FFFD.
+    if not conversation_id.isascii():
+        conversation_id = valid_unicode(conversation_id)
+    if not tool_call_id.isascii():
+        tool_call_id = valid_unicode(tool_call_id)
+    if not output.isascii():
+        output = valid_unicode(output)
+    status = "success" if ok else "error"
+    bound = _TOOL_RESULT_FIXED + 6 * (
+        len(conversation_id) + len(tool_call_id) + len(output) + len(status)
+    )
+    # Filled in place rather than through __init__, which would copy a finished dict.
+    encoded = EncodedMessage.__new__(EncodedMessage)
+    encoded["message_type"] = "conversation"
+    encoded["event_type"] = "conversation.tool_result"
+    encoded["conversation_id"] = conversation_id
+    encoded["properties"] = {"tool_call_id": tool_call_id, "output": output, "status": status}
+    encoded._data = None
+    if bound > limit:  # may still fit: measure it, as encode_interaction does
+        data = encode_message(encoded)
+        if len(data) > limit:
+            return None
+        bound, encoded._data = len(data), data
+    encoded.bound = bound
+    return encoded
 
 
 def check_size(message: Mapping[str, Any], limit: int = DEFAULT_MESSAGE_LIMIT) -> bytes:

@@ -91,19 +91,20 @@ def parse_event(message: Any) -> Event | Rejection:
 
 def _parse(message: Any) -> Event | Rejection:
     measured = False
-    if isinstance(message, str | bytes | bytearray | memoryview):
-        decoded = _decode(message)
-        if isinstance(decoded, Rejection):
-            return decoded
-        message, measured = decoded, True  # the text was measured before decoding
-    if type(message) is not dict:
-        if not isinstance(message, Mapping):
-            return Rejection(
-                reason=RejectReason.NOT_OBJECT,
-                detail=f"message is {_json_type(message)}, not a JSON object",
-                raw=message,
-            )
-        message = dict(message)
+    if type(message) is not dict:  # daily-python hands over a dict: the rest is rare
+        if isinstance(message, str | bytes | bytearray | memoryview):
+            decoded = _decode(message)
+            if isinstance(decoded, Rejection):
+                return decoded
+            message, measured = decoded, True  # the text was measured before decoding
+        if type(message) is not dict:
+            if not isinstance(message, Mapping):
+                return Rejection(
+                    reason=RejectReason.NOT_OBJECT,
+                    detail=f"message is {_json_type(message)}, not a JSON object",
+                    raw=message,
+                )
+            message = dict(message)
     if not measured:
         try:
             check_value(message, max_depth=MAX_DEPTH, max_size=MAX_SIZE)

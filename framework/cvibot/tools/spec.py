@@ -135,7 +135,10 @@ class ToolSpec(ToolOptions):
         it). Raises :class:`ArgumentsError` naming every bad or unknown field.
         """
         try:
-            model = self.arguments_model.model_validate(arguments)
+            # The model's validator itself: what model_validate calls, less a frame.
+            model: BaseModel = self.arguments_model.__pydantic_validator__.validate_python(
+                arguments
+            )
         except ValidationError as exc:
             raise ArgumentsError.from_validation_error(exc) from None
         # A validated model's __dict__ holds exactly its fields (extras and private

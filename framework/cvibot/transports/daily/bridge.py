@@ -25,7 +25,7 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any, TypeVar, cast
 
-__all__ = ["Handoff", "handler_class", "settle", "to_loop"]
+__all__ = ["Handoff", "handler_class", "poster", "settle", "to_loop"]
 
 T = TypeVar("T")
 
@@ -84,6 +84,13 @@ def _mailbox(loop: asyncio.AbstractEventLoop) -> _Mailbox:
     if box is None:
         box = _mailboxes[loop] = _Mailbox(loop)
     return box
+
+
+def poster(loop: asyncio.AbstractEventLoop) -> Callable[..., None]:
+    """``post(fn, *args)``: run ``fn(*args)`` on ``loop``, from any thread, in order with
+    the loop's other hand-offs. For a caller that makes many completions (one per send)
+    and builds each as a plain closure over it, rather than through :func:`to_loop`."""
+    return _mailbox(loop).post
 
 
 def to_loop(loop: asyncio.AbstractEventLoop, fn: Callable[..., None]) -> Callable[..., None]:

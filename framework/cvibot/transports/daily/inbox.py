@@ -64,7 +64,19 @@ class Inbox:
 
     def message(self, message: Any, sender: str | None, received_at: float) -> None:
         """Take one app-message from the participant ``sender``."""
-        self._inbound(InboundMessage(message, sender, received_at))
+        receiver = self._receiver
+        if receiver is None or self._buffer is not None or self._closed:
+            self._inbound(InboundMessage(message, sender, received_at))
+            return
+        # Live delivery, the usual case: straight to the receiver, nothing to hold.
+        if self._finished.is_set():
+            return
+        try:
+            receiver.on_message(message, sender, received_at)
+        except Exception:
+            self._log.exception("the receiver raised on an inbound event")
+        if receiver.closed:
+            self._finished.set()
 
     def participant(
         self, change: ParticipantChange, participant: Participant, reason: str | None, at: float

@@ -11,21 +11,20 @@ loop thread.
 from __future__ import annotations
 
 import asyncio
-import functools
 import json
+import time
 import uuid
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from typing import Any
 
 import structlog
 
+from cvibot.deadlines import Deadline, Deadlines
 from cvibot.protocol.interactions import EncodedMessage, encode_message
 from cvibot.transports.base import TransportError
-from cvibot.transports.daily.bridge import to_loop
+from cvibot.transports.daily.bridge import poster
 from cvibot.transports.daily.sdk import CallClientLike
 from cvibot.transports.daily.sdk_errors import (
-    DailyError,
     InvalidAppMessage,
     NotJoined,
     SendFailed,
@@ -35,22 +34,22 @@ from cvibot.transports.daily.sdk_errors import (
 __all__ = ["Outbox"]
 
 
-@dataclass(eq=False, slots=True)
 class _Outgoing:
-    """One send: ``issued`` settles when handed to the SDK (or fails before), ``done``
-    with ``None`` (delivered), an exception, or the :class:`_Outgoing` that retries it."""
+    """One send and its one future: it settles with ``None`` (delivered) or the error.
 
-    seq: int
-    payload: Any
-    to: str | None
-    issued: asyncio.Future[None]
-    done: asyncio.Future[_Outgoing | DailyError | None]
-    retried: bool = False
+    ``timer`` runs while the SDK holds the send (``send_timeout``); a send queued until
+    joined has none. ``retried`` is set once it was queued again after a ChannelNotOpen.
+    """
 
+    __slots__ = ("done", "payload", "retried", "seq", "timer", "to")
 
-def _outgoing(seq: int, payload: Any, to: str | None, *, retried: bool = False) -> _Outgoing:
-    loop = asyncio.get_running_loop()
-    return _Outgoing(seq, payload, to, loop.create_future(), loop.create_future(), retried)
+    def __init__(self, seq: int, payload: Any, to: str | None, done: asyncio.Future[None]) -> None:
+        self.seq = seq
+        self.payload = payload
+        self.to = to
+        self.done = done
+        self.timer: Deadline | None = None
+        self.retried = False
 
 
 class Outbox:
@@ -80,6 +79,10 @@ class Outbox:
         self._holding = "joining"  # why sends are queued (for the log)
         self._stopped = False
         self._valid_to: set[str] = set()  # participant ids checked already
+        # The mailbox of the loop the sends are issued on (see .bridge.poster).
+        self._post: Callable[..., None] | None = None
+        self._post_loop: asyncio.AbstractEventLoop | None = None
+        self._deadlines = Deadlines()  # the sends' confirmation deadlines
 
     def open(self, client: CallClientLike) -> None:
         """Issue sends on ``client`` from now on, the queued ones first, in order."""
@@ -100,8 +103,8 @@ class Outbox:
         self._client, self._stopped = None, True
         items, self._queue = self._queue, []
         for item in items:
-            if not item.issued.done():
-                item.issued.set_exception(make_error())
+            if not item.done.done():
+                item.done.set_exception(make_error())
 
     async def send(self, message: Mapping[str, Any], to: str | None) -> None:
         """Check ``message``, issue or queue it, and wait for its completion.
@@ -114,27 +117,17 @@ class Outbox:
         """
         payload = self._precheck(message, to)
         self._seq += 1
-        item = _outgoing(self._seq, payload, to)
+        item = _Outgoing(self._seq, payload, to, asyncio.get_running_loop().create_future())
         if self._client is not None:
             self._issue(item)
         else:
             self._queue.append(item)
             self._log.debug("app-message queued until joined", seq=item.seq, state=self._holding)
-        loop = asyncio.get_running_loop()
-        while True:
-            await item.issued
-            # A plain timer rather than asyncio.wait_for: one handle, no extra future.
-            timer = loop.call_later(self._send_timeout, self._expire, item.done)
-            try:
-                outcome = await item.done
-            finally:
-                timer.cancel()
-            if isinstance(outcome, _Outgoing):
-                item = outcome  # queued again: the channel closed under it during a drop
-                continue
-            if outcome is not None:
-                raise outcome
-            return
+        try:
+            await item.done
+        finally:
+            if item.timer is not None:  # cancelled, or settled before its time
+                self._deadlines.cancel(item.timer)
 
     def _precheck(self, message: Mapping[str, Any], to: str | None) -> Any:
         if to is not None and (type(to) is not str or to not in self._valid_to):
@@ -170,52 +163,58 @@ class Outbox:
             self._valid_to.clear()
         self._valid_to.add(to)
 
-    def _expire(self, done: asyncio.Future[_Outgoing | DailyError | None]) -> None:
-        if not done.done():  # a completion arriving later finds it done and is ignored
-            done.set_exception(
+    def _expire(self, item: _Outgoing) -> None:
+        item.timer = None
+        if not item.done.done():  # a completion arriving later finds it done and is ignored
+            item.done.set_exception(
                 SendFailed(
                     f"daily-python did not confirm the app-message within {self._send_timeout:g} s"
                 )
             )
 
     def _issue(self, item: _Outgoing) -> None:
-        if item.issued.done():  # the caller stopped waiting before it went out
+        if item.done.done():  # the caller stopped waiting before it went out
             return
         assert self._client is not None
+        loop = asyncio.get_running_loop()
+        if self._post is None or self._post_loop is not loop:
+            self._post, self._post_loop = poster(loop), loop
+        post, on_done = self._post, self._on_send_done
+
+        def completion(*args: Any) -> None:  # on the emitter thread: stamp and hand off
+            post(on_done, item, time.time(), *args)
+
         try:
-            self._client.send_app_message(
-                item.payload,
-                item.to,
-                completion=to_loop(
-                    asyncio.get_running_loop(), functools.partial(self._on_send_done, item)
-                ),
-            )
+            self._client.send_app_message(item.payload, item.to, completion=completion)
         except RuntimeError as exc:  # "this object has already been released"
-            item.issued.set_exception(TransportError(f"the daily call client is gone: {exc}"))
+            item.done.set_exception(TransportError(f"the daily call client is gone: {exc}"))
         except Exception as exc:  # ValueError, TypeError, bare Exception (§4 table)
-            item.issued.set_exception(
+            item.done.set_exception(
                 InvalidAppMessage(
                     f"daily-python refused the app-message: {type(exc).__name__}: {exc}", str(exc)
                 )
             )
         else:
-            item.issued.set_result(None)
+            # A deadline rather than asyncio.wait_for: no extra future, no handle of its own.
+            item.timer = self._deadlines.add(loop.time() + self._send_timeout, self._expire, item)
 
     def _on_send_done(self, item: _Outgoing, received_at: float, error: str | None) -> None:
-        if item.done.done():  # timed out already
+        if item.done.done():  # timed out already, or the caller stopped waiting
             return
+        if item.timer is not None:
+            self._deadlines.cancel(item.timer)
+            item.timer = None
         if error is None:
             item.done.set_result(None)
             return
         exc = send_error(self._redact(str(error)))
         if isinstance(exc, NotJoined) and not item.retried and not self._stopped:
             # Not sent (ChannelNotOpen), so sending it again cannot duplicate it.
-            again = _outgoing(item.seq, item.payload, item.to, retried=True)
-            item.done.set_result(again)
+            item.retried = True
             self._log.info("app-message queued again after a drop", seq=item.seq)
             if self._client is not None:
-                self._issue(again)
+                self._issue(item)
             else:
-                self._queue.append(again)
+                self._queue.append(item)
             return
-        item.done.set_result(exc)
+        item.done.set_exception(exc)
