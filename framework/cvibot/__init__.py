@@ -4,6 +4,13 @@ The public surface, imported lazily so that ``cvibot --help`` does not pay for p
 
     from cvibot import tool, ToolContext, ToolError, hookimpl
     from cvibot import Echo, Respond, AppendContext, ToolResult  # explicit interactions
+
+The other public packages: :mod:`cvibot.testing` (the fake conversation),
+:mod:`cvibot.tools` (tools built at run time), :mod:`cvibot.plugins` (the hooks),
+:mod:`cvibot.config` (the config file, from code), :mod:`cvibot.transports` (writing a
+transport, the Daily transport and its errors), :mod:`cvibot.tavus` (the REST API client)
+and :mod:`cvibot.serve` (the host's backend contract). Every other module is private
+(its name, or its package's, starts with ``_``) and may change without notice.
 """
 
 from __future__ import annotations
@@ -30,6 +37,7 @@ if TYPE_CHECKING:
         AppendContext,
         Echo,
         Interrupt,
+        MessageTooLarge,
         OverwriteContext,
         Respond,
         Sensitivity,
@@ -50,6 +58,7 @@ __all__ = [
     "Echo",
     "Event",
     "Interrupt",
+    "MessageTooLarge",
     "OverwriteContext",
     "PluginLoadError",
     "PluginSettingsError",
@@ -83,6 +92,7 @@ _HOMES = {
     "Echo": "cvibot.protocol.interactions",
     "Event": "cvibot.protocol.events",
     "Interrupt": "cvibot.protocol.interactions",
+    "MessageTooLarge": "cvibot.protocol.interactions",
     "OverwriteContext": "cvibot.protocol.interactions",
     "PluginLoadError": "cvibot.errors",
     "PluginSettingsError": "cvibot.errors",

@@ -49,9 +49,11 @@ in a validator into a validation error)::
 
 Each class lives beside the code that raises it. Import the bases users catch from
 ``cvibot`` (``CvibotError``, ``ToolError``, ``ConfigError``, ``TransportError``,
-``TavusAPIError``, ...), the rest from their package: ``cvibot.tavus`` (the Tavus API
-errors), ``cvibot.transports.daily`` (the Daily errors), ``cvibot.sync``,
-``cvibot.scaffold``, ``cvibot.testing`` (``ReplyTimeout``).
+``TavusAPIError``, ``MessageTooLarge``, ...), the rest from their public package:
+``cvibot.tavus`` (the Tavus API errors), ``cvibot.transports`` (the Daily errors),
+``cvibot.tools`` (``ArgumentsError``), ``cvibot.testing`` (``ReplyTimeout``). The
+command line's own (``cvibot tools sync``, ``cvibot new``, ``-p``) are reported by the
+command line and stay in its private modules.
 
 Left outside the tree on purpose: exceptions that never reach a user because the code
 that raises them catches them too (``LocatedValueError``, a pydantic validator's
