@@ -117,11 +117,29 @@ def test_the_test_doubles_are_not_in_the_package() -> None:
             assert not [m for m in modules if m.split(".")[0] == "doubles"], path
 
 
+def _python_of(path: Path) -> str:
+    """A file's Python: the file itself, or a document's ``python`` blocks (lines kept)."""
+    source = path.read_text(encoding="utf-8")
+    if path.suffix == ".md":
+        blocks = re.finditer(r"^```python\n(.*?)^```", source, re.M | re.S)
+        lines = [""] * source.count("\n")
+        for block in blocks:
+            first = source.count("\n", 0, block.start(1))
+            for offset, line in enumerate(block.group(1).splitlines()):
+                lines[first + offset] = line
+        return "\n".join(lines)  # each block parses on its own in the tests of the docs
+    if path.name.endswith(".tmpl"):
+        return re.sub(r"\$\{\w+\}", "x", source)  # the scaffold's placeholders
+    return source
+
+
 def _cvibot_imports(path: Path) -> list[tuple[int, str, str | None]]:
     """(line, module, name) of each import of cvibot in a file; name None for ``import``."""
-    source = path.read_text(encoding="utf-8")
-    if path.name.endswith(".tmpl"):
-        source = re.sub(r"\$\{\w+\}", "x", source)  # the scaffold's placeholders
+    source = _python_of(path)
+    if path.suffix == ".md":  # only the import lines: the blocks are fragments
+        source = "\n".join(
+            line if re.match(r"(from|import) cvibot\b", line) else "" for line in source.split("\n")
+        )
     found: list[tuple[int, str, str | None]] = []
     for node in ast.walk(ast.parse(source)):
         if isinstance(node, ast.Import):
@@ -132,9 +150,12 @@ def _cvibot_imports(path: Path) -> list[tuple[int, str, str | None]]:
 
 
 def _first_party_code() -> list[Path]:
-    """The first-party plugins, the example bots and the scaffold's Python templates."""
+    """The first-party plugins, the example bots, the scaffold's Python templates, and
+    the Python of the documents users copy from."""
     files = [*(REPO / "plugins").glob("*/**/*.py"), *(REPO / "bots").rglob("*.py")]
     files += (REPO / "framework" / "cvibot").rglob("*.py.tmpl")
+    files += [REPO / "README.md", *(REPO / "docs").glob("*.md")]
+    files += (REPO / "plugins").glob("*/README.md")
     return sorted(f for f in files if not {".venv", "build"} & set(f.parts))
 
 
@@ -157,6 +178,7 @@ def test_first_party_plugins_and_bots_import_only_public_names() -> None:
     files = _first_party_code()
     assert len([f for f in files if "cvibot_http" in f.parts]) > 5
     assert [f for f in files if f.name == "tools.py.tmpl"]
+    assert len(_cvibot_imports(REPO / "docs" / "plugins.md")) > 10
     imports = sum(len(_cvibot_imports(f)) for f in files)
     assert imports > 20
     assert [problem for f in files for problem in _non_public(f)] == []
