@@ -2,11 +2,11 @@
 """Print a pip constraints file pinning each direct dependency to its declared minimum.
 
 Reads ``pyproject.toml`` and the first-party plugins' (``plugins/*/pyproject.toml``):
-every runtime dependency, and each of the ``testing`` and ``serve`` extras, written
-``name>=X`` (environment markers are not used by this project) becomes ``name==X``; of the
-``dev`` extra, only the test runners whose floor matters to the suite (pytest,
-pytest-asyncio, hypothesis) are pinned, as the linters do not run in the minimum
-environment. A
+every runtime dependency, and the ``serve`` extra, written ``name>=X`` (environment
+markers are not used by this project), becomes ``name==X``; of the ``dev`` extra, only what
+the suite's floor matters for is pinned (pytest, pytest-asyncio, hypothesis, and jsonpatch,
+which the fake Tavus API of ``tests/doubles`` applies persona patches with), as the linters
+do not run in the minimum environment. A
 dependency declared twice gets the highest of its floors (that is what an install of
 everything resolves to). The first-party distributions (``cvibot``, ``cvibot-*`` of this
 repository) are left out.
@@ -22,7 +22,7 @@ import tomllib
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-DEV_PINNED = {"pytest", "pytest-asyncio", "hypothesis"}
+DEV_PINNED = {"pytest", "pytest-asyncio", "hypothesis", "jsonpatch"}
 _SPEC = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)\s*(?:>=\s*([0-9][0-9A-Za-z.]*))?\s*$")
 
 
@@ -42,14 +42,9 @@ def floors() -> dict[str, str]:
     found: dict[str, str] = {}
     for file, project in zip(files, projects, strict=True):
         extras = project.get("optional-dependencies", {})
-        # The testing extra is what shipped test doubles need, the serve extra what
-        # `cvibot serve` needs (its tests run in the minimum environment): pinned like the
-        # runtime.
-        runtime_specs = [
-            *project.get("dependencies", []),
-            *extras.get("testing", []),
-            *extras.get("serve", []),
-        ]
+        # The serve extra is what `cvibot serve` needs (its tests run in the minimum
+        # environment): pinned like the runtime.
+        runtime_specs = [*project.get("dependencies", []), *extras.get("serve", [])]
         specs = [(spec, True) for spec in runtime_specs]
         dev = extras.get("dev", [])
         specs += [(spec, False) for spec in dev]

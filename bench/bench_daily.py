@@ -56,13 +56,16 @@ from cvibot import hookimpl
 from cvibot.config import parse_config
 from cvibot.logging import configure_logging
 from cvibot.runtime import Bot
-from cvibot.testing.fake_daily import EventHandler, FakeCallClient, FakeDaily, participant
 from cvibot.transports.daily import DailyTransport, ReconnectPolicy, pending_releases
 from cvibot.transports.memory import MemoryTransport
 
 # The no-op tools and the percentile are bench_dispatch.py's, so both benchmarks measure
-# the same handlers the same way. Imported without writing a bench/__pycache__.
+# the same handlers the same way. Imported without writing a bench/__pycache__. The fake
+# Daily SDK is a test double of the repository: tests/doubles, the package `doubles`.
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(1, str(Path(__file__).resolve().parents[1] / "tests"))
+from cvibot.testing.fake_daily import EventHandler, FakeCallClient, FakeDaily, participant
+
 sys.dont_write_bytecode, _writes = True, sys.dont_write_bytecode
 import bench_dispatch  # noqa: E402
 from bench_dispatch import _pct, noop_async, noop_sync  # noqa: E402

@@ -52,10 +52,13 @@ from cvibot.dispatch import DispatchPolicy
 from cvibot.logging import configure_logging
 from cvibot.runtime import Bot
 from cvibot.session import Session
-from cvibot.testing.fake_daily import EventHandler, FakeCallClient, FakeDaily, participant
 from cvibot.tools import ToolRegistry, get_tool_spec
 from cvibot.transports.daily import DailyTransport, ReconnectPolicy
 from cvibot.transports.memory import MemoryTransport
+
+# The fake Daily SDK is a test double of the repository: tests/doubles, package `doubles`.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+from cvibot.testing.fake_daily import EventHandler, FakeCallClient, FakeDaily, participant
 
 
 @tool

@@ -4,14 +4,21 @@ The public surface, imported lazily so that ``cvibot --help`` does not pay for p
 
     from cvibot import tool, ToolContext, ToolError, hookimpl
     from cvibot import Echo, Respond, AppendContext, ToolResult  # explicit interactions
+
+The other public packages: :mod:`cvibot.testing` (the fake conversation),
+:mod:`cvibot.tools` (tools built at run time), :mod:`cvibot.plugins` (the hooks),
+:mod:`cvibot.config` (the config file, from code), :mod:`cvibot.transports` (writing a
+transport, the Daily transport and its errors), :mod:`cvibot.tavus` (the REST API client)
+and :mod:`cvibot.serve` (the host's backend contract). Every other module is private
+(its name, or its package's, starts with ``_``) and may change without notice.
 """
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+import importlib as _importlib
+import typing as _typing
 
-if TYPE_CHECKING:
+if _typing.TYPE_CHECKING:
     from cvibot.context import ToolContext
     from cvibot.dispatch import ToolOutcome
     from cvibot.errors import (
@@ -30,6 +37,7 @@ if TYPE_CHECKING:
         AppendContext,
         Echo,
         Interrupt,
+        MessageTooLarge,
         OverwriteContext,
         Respond,
         Sensitivity,
@@ -50,6 +58,7 @@ __all__ = [
     "Echo",
     "Event",
     "Interrupt",
+    "MessageTooLarge",
     "OverwriteContext",
     "PluginLoadError",
     "PluginSettingsError",
@@ -83,6 +92,7 @@ _HOMES = {
     "Echo": "cvibot.protocol.interactions",
     "Event": "cvibot.protocol.events",
     "Interrupt": "cvibot.protocol.interactions",
+    "MessageTooLarge": "cvibot.protocol.interactions",
     "OverwriteContext": "cvibot.protocol.interactions",
     "PluginLoadError": "cvibot.errors",
     "PluginSettingsError": "cvibot.errors",
@@ -107,7 +117,7 @@ _HOMES = {
 }
 
 
-def __getattr__(name: str) -> Any:
+def __getattr__(name: str) -> _typing.Any:
     if name == "__version__":
         from importlib.metadata import version
 
@@ -115,7 +125,7 @@ def __getattr__(name: str) -> Any:
     home = _HOMES.get(name)
     if home is None:
         raise AttributeError(f"module 'cvibot' has no attribute {name!r}")
-    value = getattr(importlib.import_module(home), name)
+    value = getattr(_importlib.import_module(home), name)
     globals()[name] = value
     return value
 

@@ -46,6 +46,9 @@ in a validator into a validation error)::
     ├── SyncError                     ``cvibot tools sync`` cannot make Tavus match
     │   ├── LimitsExceeded            the tools break Tavus's limits; nothing was sent
     │   └── ApplyFailed               a request failed; ``applied`` is what was done
+    ├── BackendError                  the ``cvibot serve`` backend cannot carry out a request
+    │   ├── HostFull                  ``enqueue`` on a full host whose backend does not queue
+    │   └── AlreadyEnded              ``enqueue`` of a conversation that has ended
     ├── ProjectExists [FileExistsError]  ``cvibot new``: the folder exists already
     ├── PluginNameError [ValueError]  ``cvibot new``: the plugin name breaks the rule
     ├── BotNameError [ValueError]     ``cvibot new``: the bot name is not allowed
@@ -53,19 +56,21 @@ in a validator into a validation error)::
 
 Each class lives beside the code that raises it. Import the bases users catch from
 ``cvibot`` (``CvibotError``, ``ToolError``, ``ConfigError``, ``TransportError``,
-``TavusAPIError``, ...), the rest from their package: ``cvibot.tavus`` (the Tavus API
-errors), ``cvibot.transports.daily`` (the Daily errors), ``cvibot.sync``,
-``cvibot.scaffold``, ``cvibot.testing`` (``ReplyTimeout``), ``cvibot.serve.backend``
-(the backend errors), ``cvibot.serve.api_calls`` (``NoRoom``).
+``TavusAPIError``, ``MessageTooLarge``, ...), the rest from their public package:
+``cvibot.tavus`` (the Tavus API errors), ``cvibot.transports`` (the Daily errors),
+``cvibot.tools`` (``ArgumentsError``), ``cvibot.serve`` (the backend's),
+``cvibot.testing`` (``ReplyTimeout``). The
+command line's own (``cvibot tools sync``, ``cvibot new``, ``-p``) are reported by the
+command line and stay in its private modules.
 
 Left outside the tree on purpose: exceptions that never reach a user because the code
 that raises them catches them too (``LocatedValueError``, a pydantic validator's
 ``ValueError`` that the loader turns into a :class:`ConfigError`; the command line's
 ``StopRequested`` and ``BotEnded``; the fleet's ``MalformedJob``, a stream entry it
-drops; private ``_``-named signals), and the test doubles'
-``FakeSdkMisuse`` (stands for the real SDK aborting the process: it must not be caught)
-and ``Refusal`` (the fake Tavus API's way to answer an error status); ``cvibot serve``'s
-``BodyTooLarge`` and ``NotAToolCall``, which its routes turn into 413 and 400 answers.
+drops; ``cvibot serve``'s ``BodyTooLarge`` and ``NotAToolCall``, which its routes turn
+into 413 and 400 answers; private ``_``-named signals). The test doubles of
+``tests/doubles`` are not part of the package (the fake SDK's misuse error stands for
+the real SDK aborting the process, and must not be caught).
 """
 
 from __future__ import annotations

@@ -18,10 +18,14 @@ import os
 import sys
 import threading
 import time
+from pathlib import Path
 from typing import Any
 
 import cvibot.transports.daily.transport as daily_transport
 from cvibot.cli.main import main
+
+# The test doubles: tests/doubles, the package `doubles` (this script runs on its own).
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from cvibot.testing.fake_daily import FakeDaily, participant
 from cvibot.testing.fake_tavus import FakeTavusAPI
 

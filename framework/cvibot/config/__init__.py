@@ -6,12 +6,14 @@ Load with :func:`load_config`; the result's ``config`` is a :class:`BotConfig`, 
 Plugins read their own files with the same guards: :func:`read_text_file` (a regular
 UTF-8 file of bounded size) and :func:`load_yaml` / :func:`parse_yaml` /
 :func:`compose_yaml` (YAML with bounded size, depth and alias expansion; see
-:mod:`cvibot.config.safe_yaml`).
+:mod:`cvibot.config.safe_yaml`), and write the key path of a problem in their
+``settings`` as the config errors do, with :func:`key_text`.
 """
 
 from __future__ import annotations
 
 from cvibot.config.files import MAX_FILE_BYTES, read_text_file
+from cvibot.config.keypaths import key_text
 from cvibot.config.loader import KeyPath, LoadedConfig, load_config, parse_config
 from cvibot.config.model import (
     BotConfig,
@@ -58,6 +60,7 @@ __all__ = [
     "YamlLimits",
     "compose_yaml",
     "construct_yaml",
+    "key_text",
     "load_config",
     "load_yaml",
     "parse_config",

@@ -1,44 +1,72 @@
-"""Fakes that behave like the real services, for the tests of bots and plugins.
+"""What the tests of bots and plugins use: a fake Tavus conversation and its helpers.
 
-- :class:`FakeConversation` (:mod:`cvibot.testing.conversation`): a fake Tavus
-  conversation that drives a real bot in process and returns its answers as
-  :class:`ToolReply` objects; the pytest fixture ``cvibot_conversation``
-  (:mod:`cvibot.testing.pytest_plugin`, loaded by pytest on its own) builds them.
-- :mod:`cvibot.testing.fake_daily`: a daily-python ``CallClient`` stand-in with the
-  real SDK's threading, ordering and error behaviour (no network).
-- :mod:`cvibot.testing.fake_tavus`: the documented Tavus REST endpoints, in process or
-  on a loopback HTTP server.
+- :class:`FakeConversation`: a fake Tavus conversation that drives a real bot in process
+  and returns its answers as :class:`ToolReply` objects (:class:`ReplyTimeout` when none
+  comes in time);
+- the pytest fixture ``cvibot_conversation``, a :data:`ConversationFactory` (pytest
+  loads the plugin on its own, entry point ``cvibot`` of group ``pytest11``);
+- the app-messages Tavus sends, to push by hand: :func:`tool_call_message` (in each
+  :data:`CallShape` of :data:`SHAPES`), :func:`perception_tool_call_message` and
+  :func:`utterance_message`, with their :class:`Envelope`.
+
+The fake Daily SDK and the fake Tavus API that cvibot's own tests use are not part of
+the package: they live in the repository's ``tests/doubles``.
 
 The names here are imported on first use, so ``import cvibot.testing`` (which the
 pytest plugin does in every test session) imports neither pydantic nor daily-python.
 """
 
-from __future__ import annotations
+import importlib as _importlib
+import typing as _typing
 
-import importlib
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:
+if _typing.TYPE_CHECKING:
     from cvibot.testing.conversation import FakeConversation
+    from cvibot.testing.messages import (
+        SHAPES,
+        CallShape,
+        Envelope,
+        perception_tool_call_message,
+        tool_call_message,
+        utterance_message,
+    )
+    from cvibot.testing.pytest_plugin import ConversationFactory
     from cvibot.testing.replies import ReplyTimeout, ToolReply
 
-__all__ = ["FakeConversation", "ReplyTimeout", "ToolReply"]
+__all__ = [
+    "SHAPES",
+    "CallShape",
+    "ConversationFactory",
+    "Envelope",
+    "FakeConversation",
+    "ReplyTimeout",
+    "ToolReply",
+    "perception_tool_call_message",
+    "tool_call_message",
+    "utterance_message",
+]
 
 _HOMES = {
+    "SHAPES": "cvibot.testing.messages",
+    "CallShape": "cvibot.testing.messages",
+    "ConversationFactory": "cvibot.testing.pytest_plugin",
+    "Envelope": "cvibot.testing.messages",
     "FakeConversation": "cvibot.testing.conversation",
     "ReplyTimeout": "cvibot.testing.replies",
     "ToolReply": "cvibot.testing.replies",
+    "perception_tool_call_message": "cvibot.testing.messages",
+    "tool_call_message": "cvibot.testing.messages",
+    "utterance_message": "cvibot.testing.messages",
 }
 
 
-def __getattr__(name: str) -> Any:
+def __getattr__(name: str) -> _typing.Any:
     home = _HOMES.get(name)
     if home is None:
         raise AttributeError(f"module 'cvibot.testing' has no attribute {name!r}")
-    value = getattr(importlib.import_module(home), name)
+    value = getattr(_importlib.import_module(home), name)
     globals()[name] = value
     return value
 
 
 def __dir__() -> list[str]:
-    return sorted([*globals(), *__all__])
+    return sorted(__all__)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from cvibot.errors import CvibotError, PluginSettingsError
+from cvibot import CvibotError, PluginSettingsError
 
 __all__ = ["FaqError", "FaqSettingsError", "FaqSourceError"]
 

@@ -11,8 +11,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from cvibot.plugins import hookimpl
-from cvibot.protocol.events import Utterance
+from cvibot import Utterance, hookimpl
 from cvibot_faq.knowledge import knowledge_bases
 
 __all__ = [

@@ -12,8 +12,8 @@ import glob
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from cvibot import ConfigError
 from cvibot.config import read_text_file
-from cvibot.errors import ConfigError
 from cvibot_faq.entries import FaqEntry, check_unique
 from cvibot_faq.errors import FaqSourceError
 from cvibot_faq.markdown_file import HeadingMode, parse_markdown

@@ -20,8 +20,8 @@ from typing import Any
 
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
+from cvibot import ConfigError
 from cvibot.config import compose_yaml, construct_yaml
-from cvibot.errors import ConfigError
 from cvibot_faq.entries import FaqEntry
 from cvibot_faq.errors import FaqSourceError
 

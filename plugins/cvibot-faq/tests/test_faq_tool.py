@@ -9,7 +9,7 @@ import pytest
 from cvibot_faq.settings import DEFAULT_NO_ANSWER
 from faq_helpers import DATA, shop_settings, write
 
-from cvibot.errors import ConfigError
+from cvibot import ConfigError
 from cvibot.testing import FakeConversation
 
 

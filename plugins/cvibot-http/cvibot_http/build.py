@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
-from cvibot.errors import ToolDefinitionError
+from cvibot import ToolDefinitionError
 from cvibot.tools import ToolSpec, dynamic_handler, dynamic_tool
 from cvibot_http.client import Connection
 from cvibot_http.errors import SettingsError

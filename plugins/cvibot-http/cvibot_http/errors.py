@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from cvibot.config.keypaths import key_text as _key_text
-from cvibot.errors import PluginSettingsError
+from cvibot import PluginSettingsError
+from cvibot.config import key_text as _key_text
 
 __all__ = ["SettingsError", "key_text"]
 

@@ -17,7 +17,7 @@ from typing import Annotated, Any, Final, Literal
 
 from pydantic import AfterValidator, AllowInfNan, Field, TypeAdapter, ValidationError
 
-from cvibot.tools.schema import RESERVED_PREFIX
+from cvibot.tools import RESERVED_PREFIX
 from cvibot_http.errors import SettingsError
 from cvibot_http.settings import ItemSettings, ParameterSettings
 

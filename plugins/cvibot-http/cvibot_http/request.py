@@ -25,7 +25,7 @@ from urllib.parse import quote
 
 import httpx
 
-from cvibot.errors import ToolError
+from cvibot import ToolError
 from cvibot_http.errors import SettingsError
 from cvibot_http.parameters import CALL_FIELDS, ParameterInfo
 from cvibot_http.settings import RequestSettings

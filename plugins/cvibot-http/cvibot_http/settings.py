@@ -17,8 +17,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 from pydantic.fields import FieldInfo
 
-from cvibot.tools.options import Origin, ReplyMode
-from cvibot.tools.spec import ON_CALL_VALUES, ON_RESOLVE_VALUES, name_problem
+from cvibot.tools import ON_CALL_VALUES, ON_RESOLVE_VALUES, Origin, ReplyMode, name_problem
 from cvibot_http.errors import SettingsError, key_text
 
 __all__ = [

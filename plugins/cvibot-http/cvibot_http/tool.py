@@ -17,8 +17,7 @@ from typing import Any, Final
 
 import httpx
 
-from cvibot.context import ToolContext
-from cvibot.errors import ToolError
+from cvibot import ToolContext, ToolError
 from cvibot_http.client import Connection
 from cvibot_http.parameters import CALL_FIELDS
 from cvibot_http.request import NO_BODY, RequestParts, RequestPlan

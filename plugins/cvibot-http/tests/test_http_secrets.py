@@ -13,7 +13,7 @@ from cvibot_http.settings import parse_settings
 from http_helpers import SECRET, RecordingServer, closed_port_url, conversation, tool
 from structlog.testing import capture_logs
 
-from cvibot.errors import PluginLoadError
+from cvibot import PluginLoadError
 
 
 def secret_settings(base_url: str, **tool_keys: Any) -> dict[str, Any]:

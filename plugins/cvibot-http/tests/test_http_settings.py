@@ -8,8 +8,8 @@ import pytest
 from cvibot_http import SettingsError, build_tools
 from http_helpers import conversation, tool
 
-from cvibot.errors import PluginLoadError
-from cvibot.tools.options import Origin, ReplyMode
+from cvibot import PluginLoadError
+from cvibot.tools import Origin, ReplyMode
 
 BASE = "https://api.example.com"
 ORDER_ID = {"order_id": {"type": "string"}}

@@ -6,12 +6,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-try:
-    import jsonpatch
-except ImportError as exc:  # a test-only dependency: cvibot's testing extra
-    raise ImportError(
-        "cvibot.testing.fake_tavus needs jsonpatch: pip install 'cvibot[testing]'"
-    ) from exc
+import jsonpatch  # a test-only dependency: cvibot's dev extra
 
 __all__ = ["apply_json_patch", "json_equal"]
 
