@@ -13,9 +13,13 @@ import json
 import sys
 import threading
 import time
+from pathlib import Path
 
 import cvibot.transports.daily.transport as daily_transport
 from cvibot.cli.main import main
+
+# The test doubles: tests/doubles, the package `doubles` (this script runs on its own).
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from cvibot.testing.fake_daily import FakeDaily, participant
 
 REPLICA = participant("Anna", "tavus-replica-r1")
