@@ -23,8 +23,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-import signal
-import socket
 import sys
 import threading
 from collections.abc import Callable, Sequence
@@ -34,6 +32,8 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 import structlog
+
+from cvibot.cli.signal_watch import SignalWatcher
 
 if TYPE_CHECKING:
     from cvibot._listening import SessionListener
@@ -165,9 +165,6 @@ async def _end(api: TavusClient, conversation_id: str) -> None:
         log.info("conversation ended", conversation_id=conversation_id)
 
 
-_SIGNALS = (signal.SIGINT, signal.SIGTERM)
-
-
 class _Stopper:
     """The stop of one :func:`serve`: signals, a closed stdout, the watchdog.
 
@@ -191,23 +188,14 @@ class _Stopper:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._main: asyncio.Task[Any] | None = None
         self._serving = True
-        self._wake_r, self._wake_w = socket.socketpair()
-        self._previous_fd = -1
-        self._previous: dict[int, Any] = {}
-        self._watcher: threading.Thread | None = None
+        self._signals = SignalWatcher(self._on_signal)
         self._forget_stdout: Callable[[], None] | None = None
 
     def install(self) -> None:
         """Take SIGINT and SIGTERM (main thread only); see :meth:`close`."""
         from cvibot.cli.process import on_stdout_closed
 
-        self._wake_w.setblocking(False)
-        self._previous = {signum: signal.getsignal(signum) for signum in _SIGNALS}
-        self._previous_fd = signal.set_wakeup_fd(self._wake_w.fileno(), warn_on_full_buffer=False)
-        for signum in _SIGNALS:
-            signal.signal(signum, _ignore)  # the wakeup byte is all we need
-        self._watcher = threading.Thread(target=self._watch, name="cvibot-signals", daemon=True)
-        self._watcher.start()
+        self._signals.install()
         self._forget_stdout = on_stdout_closed(self._stdout_closed)
 
     def attach(self, main: asyncio.Task[Any]) -> None:
@@ -229,25 +217,7 @@ class _Stopper:
 
     def close(self) -> None:
         """Give SIGINT, SIGTERM and the wakeup fd back as they were; end the thread."""
-        signal.set_wakeup_fd(self._previous_fd)
-        for signum, handler in self._previous.items():
-            signal.signal(signum, handler)
-        self._wake_w.close()  # the watcher reads the end of the stream and returns
-        if self._watcher is not None:
-            self._watcher.join(1)
-        self._wake_r.close()
-
-    def _watch(self) -> None:
-        while True:
-            try:
-                data = self._wake_r.recv(64)
-            except OSError:
-                return
-            if not data:
-                return
-            for signum in data:  # one byte per signal: its number
-                if signum in _SIGNALS:
-                    self._on_signal(signal.Signals(signum).name)
+        self._signals.close()
 
     def _on_signal(self, signame: str) -> None:
         with self._lock:
@@ -300,10 +270,6 @@ class _Stopper:
         if self.bot.stop(why if why == _STDOUT_CLOSED else f"signal {why}") == 0:
             assert self._main is not None
             self._main.cancel(why)
-
-
-def _ignore(signum: int, frame: Any) -> None:
-    """The Python-level handler: nothing (the :class:`_Stopper` thread acts)."""
 
 
 def _write_stderr(line: str) -> None:

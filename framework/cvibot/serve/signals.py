@@ -12,17 +12,15 @@ uvicorn never sees a signal (its ``capture_signals`` is a no-op, see
 from __future__ import annotations
 
 import asyncio
-import signal
-import socket
 import threading
 from collections.abc import Callable
-from typing import Any
+
+from cvibot.cli.signal_watch import SignalWatcher
 
 __all__ = ["EXIT_SIGNAL", "EXIT_STUCK", "DrainOnSignal"]
 
 EXIT_SIGNAL = 130
 EXIT_STUCK = 1
-_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
 class DrainOnSignal:
@@ -35,20 +33,11 @@ class DrainOnSignal:
         self._limit = limit
         self._lock = threading.Lock()
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._wake_r, self._wake_w = socket.socketpair()
-        self._previous: dict[int, Any] = {}
-        self._previous_fd = -1
-        self._watcher: threading.Thread | None = None
+        self._signals = SignalWatcher(self._signalled)
         self._timer: threading.Timer | None = None
 
     def install(self) -> None:
-        self._wake_w.setblocking(False)
-        self._previous = {signum: signal.getsignal(signum) for signum in _SIGNALS}
-        self._previous_fd = signal.set_wakeup_fd(self._wake_w.fileno(), warn_on_full_buffer=False)
-        for signum in _SIGNALS:
-            signal.signal(signum, _ignore)
-        self._watcher = threading.Thread(target=self._watch, name="cvibot-signals", daemon=True)
-        self._watcher.start()
+        self._signals.install()
 
     def attach(self) -> None:
         """The loop runs: a signal from now on drains (one that came already does now)."""
@@ -59,27 +48,9 @@ class DrainOnSignal:
             self._on_signal(pending)
 
     def close(self) -> None:
-        signal.set_wakeup_fd(self._previous_fd)
-        for signum, handler in self._previous.items():
-            signal.signal(signum, handler)
         if self._timer is not None:
             self._timer.cancel()
-        self._wake_w.close()
-        if self._watcher is not None:
-            self._watcher.join(1)
-        self._wake_r.close()
-
-    def _watch(self) -> None:
-        while True:
-            try:
-                data = self._wake_r.recv(64)
-            except OSError:
-                return
-            if not data:
-                return
-            for signum in data:
-                if signum in _SIGNALS:
-                    self._signalled(signal.Signals(signum).name)
+        self._signals.close()
 
     def _signalled(self, name: str) -> None:
         from cvibot.cli.live import _exit_quietly
@@ -102,7 +73,3 @@ class DrainOnSignal:
                 loop.call_soon_threadsafe(self._on_signal, name)
             except RuntimeError:  # the loop is closed: nothing left to drain
                 _exit_quietly(EXIT_SIGNAL, f"error: {name}: exiting now")
-
-
-def _ignore(signum: int, frame: Any) -> None:
-    """The Python-level handler: nothing (the watcher thread acts)."""
