@@ -1,7 +1,7 @@
 """SIGINT/SIGTERM for ``cvibot serve``: the first drains, a second exits at once.
 
-The pattern of ``cvibot run`` (:class:`cvibot.cli.live._Stopper`): a daemon thread of
-ours reads the signals from ``signal.set_wakeup_fd``, so a loop that is blocked (a
+As for ``cvibot run``, a daemon thread of ours reads the signals
+(:class:`cvibot.cli.signal_watch.SignalWatcher`), so a loop that is blocked (a
 handler that never yields) cannot keep the process from reacting. The first signal
 calls ``on_signal(name)`` on the loop and arms a watchdog that exits with status 1 if
 the drain outlasts ``limit`` seconds; a second signal exits with status 130 at once.
