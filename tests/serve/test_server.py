@@ -95,7 +95,7 @@ async def test_readyz_is_503_until_the_backend_started_then_200() -> None:
     bot, _ = build_bot(load_test_config({}), tools=[greet])
     backend = GatedBackend()
     async with (
-        serving(bot, backend) as (url, task, started),
+        serving(bot, backend) as (url, _task, started),
         httpx.AsyncClient(base_url=url) as http,
     ):
 
@@ -168,7 +168,7 @@ async def test_callbacks_and_delivery_api_calls_are_served_by_the_hosts_started_
 async def test_without_their_options_the_ingress_endpoints_do_not_exist() -> None:
     bot, _ = build_bot(load_test_config({}), tools=[greet])
     async with (
-        serving(bot, LocalBackend(host_id="h")) as (url, task, started),
+        serving(bot, LocalBackend(host_id="h")) as (url, _task, started),
         httpx.AsyncClient(base_url=url) as http,
     ):
         await eventually(lambda: bool(started))
