@@ -46,9 +46,6 @@ in a validator into a validation error)::
     ├── SyncError                     ``cvibot tools sync`` cannot make Tavus match
     │   ├── LimitsExceeded            the tools break Tavus's limits; nothing was sent
     │   └── ApplyFailed               a request failed; ``applied`` is what was done
-    ├── BackendError                  ``cvibot serve``'s job backend failed (Redis down)
-    │   ├── HostFull                  ``enqueue`` on a full host of the ``local`` backend
-    │   └── AlreadyEnded              ``enqueue`` of a conversation that has ended
     ├── ProjectExists [FileExistsError]  ``cvibot new``: the folder exists already
     ├── PluginNameError [ValueError]  ``cvibot new``: the plugin name breaks the rule
     ├── BotNameError [ValueError]     ``cvibot new``: the bot name is not allowed
