@@ -168,15 +168,6 @@ def model_keys() -> dict[str, Key]:
                             walk(value, f"{path}.<name>.")
 
     walk(BotConfig, "")
-    if "serve" not in BotConfig.model_fields:
-        # cvibot serve's receivers, documented under serve: before that section's own
-        # model composes them (then the walk above reaches them).
-        from cvibot.serve.tools_api import DeliveryApiOptions
-        from cvibot.serve.webhooks import WebhookOptions
-
-        for name, receiver in (("webhook", WebhookOptions), ("delivery_api", DeliveryApiOptions)):
-            keys.setdefault(f"serve.{name}", [])
-            walk(receiver, f"serve.{name}.")
     return {path: Key(path, tuple(fields)) for path, fields in keys.items()}
 
 

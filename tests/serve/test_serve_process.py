@@ -157,11 +157,39 @@ def test_a_taken_port_is_a_runtime_error(tmp_path: Path) -> None:
     assert f"cannot listen on 127.0.0.1:{port}" in result.stderr
 
 
-def test_a_backend_this_build_lacks_is_a_config_error(tmp_path: Path) -> None:
-    config = write_config(tmp_path, "serve: {fleet: {backend: redis, url: 'redis://x'}}\n")
+def test_an_unreachable_redis_is_a_runtime_error(
+    tmp_path: Path,
+) -> None:
+    import socket
+
+    with socket.socket() as probe:  # a port with nothing listening
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    url = f"redis://127.0.0.1:{port}/0"
+    config = write_config(
+        tmp_path, f"serve: {{port: 0, fleet: {{backend: redis, url: '{url}'}}}}\n"
+    )
     result = run_cli(str(config))
-    assert result.exit_code == 2
-    assert "serve.fleet.backend: 'redis' is not available" in result.stderr
+    assert result.exit_code == 1
+    assert result.stderr.startswith("error: redis: cannot connect")
+
+
+def test_fleet_and_ingress_errors_name_their_file_line_and_key(tmp_path: Path) -> None:
+    # write_config puts four lines before the serve section: serve: is line 5.
+    cases = {
+        "serve:\n  fleet:\n    backend: redis\n    lese: 3\n": "bot.yaml:8: serve.fleet.lese: "
+        "unknown key",
+        "serve:\n  fleet:\n    lease: 2\n    renew_every: 1.5\n": "bot.yaml:8: "
+        "serve.fleet.renew_every: must be at most half of lease",
+        "serve:\n  webhook:\n    secret: short\n": "bot.yaml:7: serve.webhook.secret: ",
+        "serve:\n  delivery_api:\n    secret: s3cret-s3cret-s3cret\n    timeout: 90\n": (
+            "bot.yaml:8: serve.delivery_api.timeout: "
+        ),
+    }
+    for text, expected in cases.items():
+        result = run_cli(str(write_config(tmp_path, text)))
+        assert result.exit_code == 2, result.stderr
+        assert expected in result.stderr, result.stderr
 
 
 def test_without_the_serve_extra_the_command_says_which_and_exits_2(
@@ -185,7 +213,7 @@ def test_cvibot_help_lists_serve_without_importing_the_server() -> None:
         "from cvibot.cli.main import cli\n"
         "out = CliRunner().invoke(cli, ['--help']).output\n"
         "assert 'serve' in out, out\n"
-        "heavy = ('starlette', 'uvicorn', 'prometheus_client')\n"
+        "heavy = ('starlette', 'uvicorn', 'prometheus_client', 'redis')\n"
         "print(sorted(m for m in heavy if m in sys.modules))\n"
     )
     done = subprocess.run(

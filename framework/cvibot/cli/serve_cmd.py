@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 
 __all__ = ["run_serve"]
 
-_EXTRA = ("starlette", "uvicorn", "prometheus_client")
+_EXTRA = ("starlette", "uvicorn", "prometheus_client", "redis")
 _STOP_SLACK = 10.0  # seconds the drain watchdog adds for leaving rooms and closing
 
 

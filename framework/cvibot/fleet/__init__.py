@@ -27,7 +27,7 @@ def make_backend(
     """The backend ``options.backend`` names: ``local()`` for ``local`` (the host's own
     in-process queue), a :class:`~cvibot.fleet.redis_backend.RedisBackend` for ``redis``
     (not connected yet: the host awaits ``start()``). ``worker_id`` defaults to
-    ``host:pid:random``."""
+    :func:`cvibot.serve.backend.host_id` (``<hostname>:<pid>:<4 hex>``)."""
     if options.backend == "local":
         return local()
     from cvibot.fleet.redis_backend import RedisBackend  # the serve extra

@@ -12,8 +12,6 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from cvibot.config.common import LocatedValueError
-
 __all__ = ["FleetOptions"]
 
 _SCHEMES = ("redis://", "rediss://", "unix://")
@@ -59,6 +57,9 @@ class FleetOptions(BaseModel):
 
     @model_validator(mode="after")
     def _consistent(self) -> FleetOptions:
+        # Here, not at the top: cvibot.config composes this model (an import cycle).
+        from cvibot.config.common import LocatedValueError
+
         if not self.url.startswith(_SCHEMES):
             raise LocatedValueError(
                 f"expected a Redis URL starting with {', '.join(_SCHEMES)}", ("url",)

@@ -18,9 +18,6 @@ import asyncio
 import builtins
 import contextlib
 import dataclasses
-import os
-import secrets
-import socket
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
@@ -64,9 +61,10 @@ from cvibot.serve.backend import (
     Job,
     Ownership,
     Slots,
+    host_id,
 )
 
-__all__ = ["RedisBackend", "new_worker_id"]
+__all__ = ["RedisBackend"]
 
 _log: structlog.typing.FilteringBoundLogger = structlog.get_logger("cvibot.fleet").bind()
 
@@ -76,11 +74,6 @@ RECORD_TTL = 86_400
 #: Consumers of dead incarnations with nothing pending are deleted after this idle (ms).
 _CONSUMER_IDLE_MS = 3_600_000
 _JANITOR_EVERY = 60.0
-
-
-def new_worker_id() -> str:
-    """``<hostname>:<pid>:<4 hex>``: unique per process incarnation."""
-    return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(2)}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,7 +101,7 @@ class RedisBackend:
     one ``BlockingConnectionPool`` of ``max_connections``).
 
     - ``worker_id``: this host's consumer name and lease owner; default
-      :func:`new_worker_id`.
+      :func:`~cvibot.serve.backend.host_id`.
     - ``clock``: Unix time in seconds, stored in the records (``enqueued_at`` ...).
     """
 
@@ -123,7 +116,7 @@ class RedisBackend:
         max_connections: int = 32,
     ) -> None:
         self.options = options
-        self.worker_id = worker_id or new_worker_id()
+        self.worker_id = worker_id or host_id()
         self.keys = FleetKeys(options.key_prefix)
         self.record_ttl = RECORD_TTL
         #: An entry is reclaimed once idle this long (ms): the lease and the idle time are

@@ -68,6 +68,7 @@ if TYPE_CHECKING:
     from cvibot.runtime import Bot
     from cvibot.serve.host import SessionHost
     from cvibot.serve.metrics import HostMetrics
+    from cvibot.serve.webhooks import WebhookReceiver
     from cvibot.tavus import TavusClient
 
 __all__ = ["ServeState", "create_app"]
@@ -78,7 +79,10 @@ _MAX_LIMIT = 1000
 @dataclass
 class ServeState:
     """What the app serves: the host, its backend, options, metrics, the bot and the
-    Tavus client (``None`` without an API key)."""
+    Tavus client (``None`` without an API key). ``webhooks`` is the receiver of Tavus
+    callbacks once the app mounted it (``serve.webhook`` set): await its ``settled()``
+    at shutdown. ``extra_routes`` keeps the optional endpoints' routes, made once per
+    state (their counters are registered once in the metrics' registry)."""
 
     host: SessionHost
     backend: Backend
@@ -86,6 +90,8 @@ class ServeState:
     metrics: HostMetrics
     bot: Bot
     tavus: TavusClient | None = None
+    webhooks: WebhookReceiver | None = None
+    extra_routes: list[BaseRoute] | None = None
 
 
 def _error(status: int, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
@@ -97,10 +103,31 @@ def _record(record: ConversationRecord, host: SessionHost) -> dict[str, Any]:
 
 
 def _extra_routes(state: ServeState) -> list[BaseRoute]:
-    """The routes of the optional endpoints: Tavus callbacks (``serve.webhook``) and
-    ``delivery.api`` tool calls (``serve.delivery_api``). Empty until they are built:
-    the integrator adds ``webhook_routes(...)`` and ``tools_api_routes(...)`` here."""
-    return []
+    """The routes of the optional endpoints: Tavus callbacks
+    (``POST /v1/webhooks/tavus/{secret}``, when ``serve.webhook`` is set; each callback
+    also reaches the plugins' ``cvibot_webhook`` hook) and ``delivery.api`` tool calls
+    (``POST /v1/tools/tavus``, when ``serve.delivery_api`` is set)."""
+    if state.extra_routes is not None:
+        return state.extra_routes
+    routes: list[BaseRoute] = []
+    registry = state.metrics.registry
+    if state.options.webhook is not None:
+        from cvibot.serve.webhooks import WebhookReceiver, plugin_notifier
+
+        state.webhooks = WebhookReceiver(
+            state.options.webhook,
+            backend=state.backend,
+            tavus=state.tavus,
+            notify=plugin_notifier(state.bot),
+            registry=registry,
+        )
+        routes += state.webhooks.routes()
+    if state.options.delivery_api is not None:
+        from cvibot.serve.tools_api import tools_api_routes
+
+        routes += tools_api_routes(state.options.delivery_api, bot=state.bot, registry=registry)
+    state.extra_routes = routes
+    return routes
 
 
 def create_app(state: ServeState) -> Starlette:

@@ -19,6 +19,9 @@ has a free slot (:class:`Slots`); the host joins, calls :meth:`Ownership.joined`
 from __future__ import annotations
 
 import asyncio
+import os
+import secrets
+import socket
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
@@ -36,6 +39,7 @@ __all__ = [
     "JobSource",
     "Ownership",
     "Slots",
+    "host_id",
 ]
 
 #: ``queued`` (waiting for a host), ``joining``, ``active`` (in the room), then one of
@@ -47,6 +51,13 @@ TERMINAL_STATES: frozenset[str] = frozenset({"ended", "stopped", "failed"})
 #: Who asked for the job: the control API, a Tavus webhook, a conversation the host
 #: creates itself through the Tavus API, or a reconciler.
 JobSource = Literal["api", "webhook", "create", "reconciler"]
+
+
+def host_id() -> str:
+    """The id of this process's incarnation: ``<hostname>:<pid>:<4 hex>``, so that a
+    restarted process never passes for the one before it. The host's id in the local
+    backend's records and the Redis fleet's consumer name and lease owner."""
+    return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(2)}"
 
 
 class BackendError(CvibotError):

@@ -210,22 +210,29 @@ class SessionHost:
 
     async def run(self) -> None:
         """Take and serve jobs until :meth:`drain`; return once every conversation is over.
-        Raises what the backend's job stream raises (after leaving every conversation)."""
-        self._started = True
-        try:
-            async for job, ownership in self.backend.jobs(self):
-                # A backend that hands out more than free() allows gets the extra back.
-                if self.free() <= 0 or job.conversation_id in self._served:
-                    await ownership.release()
-                    continue
-                self._take(job, ownership)
-        except BaseException:
-            self.drain(handoff=True)
+
+        The bot is held started (:meth:`Bot.active <cvibot.runtime.Bot.active>`) for the
+        whole run: the plugins start once before the first job and shut down after the
+        last conversation, not around each conversation or ``delivery.api`` call.
+        Raises :class:`~cvibot.runtime.PluginStartupError` when a plugin cannot start (no
+        job taken), and what the backend's job stream raises (after leaving every
+        conversation)."""
+        async with self.bot.active():
+            self._started = True
+            try:
+                async for job, ownership in self.backend.jobs(self):
+                    # A backend that hands out more than free() allows gets the extra back.
+                    if self.free() <= 0 or job.conversation_id in self._served:
+                        await ownership.release()
+                        continue
+                    self._take(job, ownership)
+            except BaseException:
+                self.drain(handoff=True)
+                await self._wait_all()
+                raise
             await self._wait_all()
-            raise
-        await self._wait_all()
-        if self._drainer is not None:
-            await self._drainer
+            if self._drainer is not None:
+                await self._drainer
 
     def drain(self, *, handoff: bool | None = None) -> None:
         """Take no new jobs and end what is served as ``on_drain`` says (``handoff``

@@ -14,7 +14,7 @@ every command reads the config. The section::
       public_url: https://bot.example.com   # how Tavus reaches this host
       webhook: null            # Tavus callbacks (POST /v1/webhooks/tavus/{secret})
       delivery_api: null       # delivery.api tool calls (POST /v1/tools/tavus)
-      fleet: {backend: local}  # local | redis (the other keys go to the backend)
+      fleet: {backend: local}  # local | redis (url, stream, group, lease, ...)
 """
 
 from __future__ import annotations
@@ -33,7 +33,10 @@ from pydantic import (
     field_validator,
 )
 
-__all__ = ["DrainSeconds", "FleetSelection", "ServeOptions", "is_loopback"]
+from cvibot.fleet.options import FleetOptions
+from cvibot.serve.ingress_options import DeliveryApiOptions, WebhookOptions
+
+__all__ = ["DrainSeconds", "ServeOptions", "is_loopback"]
 
 #: A drain can last as long as a conversation (Tavus's ``max_call_duration`` defaults to
 #: an hour), so up to a day, in seconds; 0 stops at once.
@@ -49,25 +52,6 @@ def is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host.strip("[]")).is_loopback
     except ValueError:
         return False
-
-
-class FleetSelection(BaseModel):
-    """``serve.fleet``: which backend feeds this host its jobs.
-
-    ``backend``: ``local`` (an in-process queue; a full host refuses new conversations
-    with 503) or ``redis`` (a fleet of hosts sharing Redis Streams). The other keys are
-    the backend's own settings (``url``, ``stream``, ``group``, ``lease``, ...), passed to
-    it as they are and checked by it.
-    """
-
-    model_config = ConfigDict(extra="allow", frozen=True)
-
-    backend: Literal["local", "redis"] = "local"
-
-    @property
-    def settings(self) -> dict[str, Any]:
-        """The keys besides ``backend``."""
-        return dict(self.model_extra or {})
 
 
 class ServeOptions(BaseModel):
@@ -93,10 +77,10 @@ class ServeOptions(BaseModel):
     # After host: its validator reads host.
     api_token: SecretStr | None = Field(default=None, validate_default=True)
     public_url: AnyHttpUrl | None = None
-    # Loosely typed until the webhook and delivery.api endpoints define their options.
-    webhook: dict[str, Any] | None = None
-    delivery_api: dict[str, Any] | None = None
-    fleet: FleetSelection = FleetSelection()
+    webhook: WebhookOptions | None = None
+    delivery_api: DeliveryApiOptions | None = None
+    # A factory: validating a FleetOptions imports cvibot.config, which imports this module.
+    fleet: FleetOptions = Field(default_factory=FleetOptions)
 
     _empty_is_none = field_validator("public_url", mode="before")(
         lambda value: None if value == "" else value

@@ -5,8 +5,10 @@ it builds what the caller did not pass (the Bot, the backend, the Tavus client, 
 metrics), binds the listening socket itself (a clear error when the port is taken;
 port 0 takes a free one), runs uvicorn as a task of this loop with its signal handling
 turned off (:class:`_Server`), and takes jobs until :meth:`Serving.drain` (SIGTERM).
-Then it drains the host, stops the HTTP server (``/readyz`` answers 503 until then) and
-closes the backend.
+The server listens before the backend starts (``/readyz`` is 503 until the backend,
+Redis for a fleet, is reachable and the host takes jobs). Then it drains the host, lets
+the Tavus callbacks' background work end (bounded), stops the HTTP server (``/readyz``
+answers 503 until then) and closes the backend.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ if TYPE_CHECKING:
 __all__ = ["Serving", "bind", "serve"]
 
 _HTTP_STOP = 5  # seconds open HTTP connections get once the host is done
+_WEBHOOKS_SETTLE = 10.0  # seconds the callbacks' background work gets at exit
 
 
 class _Server(uvicorn.Server):
@@ -156,7 +159,8 @@ async def serve(
             timeout_graceful_shutdown=_HTTP_STOP,
         )
         server = _Server(config)
-        await backend.start()
+        # Listening first: /livez answers and /readyz says 503 while the backend connects
+        # (Redis); the host takes jobs, and /readyz turns 200, once start() succeeded.
         http = asyncio.get_running_loop().create_task(server.serve(sockets=[sock]))
         try:
             listening = asyncio.ensure_future(server.listening.wait())
@@ -165,6 +169,7 @@ async def serve(
             if not server.listening.is_set():
                 http.result()  # uvicorn failed to start: raise its error
                 raise RuntimeError("the HTTP server stopped before it started")
+            await backend.start()
             running = host.run()
             hosting = asyncio.ensure_future(running)
             await asyncio.sleep(0)  # the host takes jobs: ready
@@ -182,6 +187,16 @@ async def serve(
                 on_started(Serving(url, host, state))
             await hosting
         finally:
+            if state.webhooks is not None and state.webhooks.pending:
+                # What callbacks started (joins, stops, the cvibot_webhook hook) still
+                # needs the backend: let it end, within bounds.
+                try:
+                    async with asyncio.timeout(_WEBHOOKS_SETTLE):
+                        await state.webhooks.settled()
+                except TimeoutError:
+                    log.warning(
+                        "webhook work still running at exit", pending=state.webhooks.pending
+                    )
             server.should_exit = True
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(asyncio.shield(http), _HTTP_STOP + 1)

@@ -40,7 +40,6 @@ from typing import Any, Final
 
 import structlog
 from prometheus_client import CollectorRegistry, Counter
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
@@ -66,6 +65,7 @@ from cvibot.serve.bodies import (
     json_error,
     read_body,
 )
+from cvibot.serve.ingress_options import DeliveryApiOptions
 from cvibot.serve.once import OnceCache
 from cvibot.serve.signature import SIGNATURE_HEADER, signature_matches
 from cvibot.tools import ToolSpec
@@ -79,51 +79,6 @@ _TEXT_TYPE: Final = "text/plain; charset=utf-8"
 # Beyond the handler's timeout and the drain's grace: a call always has its outcome by
 # then; this only keeps a bug from holding a request for ever.
 _ANSWER_MARGIN: Final = 5.0
-
-
-class DeliveryApiOptions(BaseModel):
-    """``serve.delivery_api``: the receiver of Tavus's ``delivery.api`` tool calls.
-
-    - ``secret``: the HMAC secret shared with Tavus (``delivery.api.auth.secret``), at
-      least 16 characters; ``cvibot tools sync`` writes it into each ``delivery: api``
-      tool.
-    - ``timeout``: seconds Tavus waits for an answer, in (0, 60] (Tavus's default 10);
-      written by ``tools sync``; handlers get ``min(tool timeout, timeout − 1 s)`` (half
-      of ``timeout`` when it is 2 s or less).
-    - ``error_status``: the HTTP status of a failed call's error text: 200 (the default:
-      the text reaches the LLM as the tool output) or 400–599. Which one Tavus prefers
-      is not documented (docs/configuration.md, serve.delivery_api).
-    - ``max_body_bytes``: the largest request body read (413 beyond).
-    - ``max_answer_bytes``: the largest answer text, UTF-8 bytes; a longer one is
-      truncated or replaced by an error as ``dispatch.on_oversize`` says.
-    - ``max_concurrent``: calls running at once in this process; more are answered at
-      once with a ``busy`` error.
-    - ``redelivery_ttl`` (seconds) and ``redelivery_capacity``: how long and how many
-      answers are kept to answer a redelivered ``tool_call_id``.
-    """
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    secret: SecretStr = Field(min_length=16)
-    timeout: float = Field(default=10.0, gt=0, le=60, allow_inf_nan=False)
-    error_status: int = 200
-    max_body_bytes: int = Field(default=1_048_576, ge=1024, le=64 * 1_048_576)
-    max_answer_bytes: int = Field(default=65_536, ge=256, le=16 * 1_048_576)
-    max_concurrent: int = Field(default=256, ge=1)
-    redelivery_ttl: float = Field(default=600.0, gt=0, le=86_400, allow_inf_nan=False)
-    redelivery_capacity: int = Field(default=10_000, ge=1)
-
-    @field_validator("error_status")
-    @classmethod
-    def _http_error_status(cls, value: int) -> int:
-        if value != 200 and not 400 <= value <= 599:
-            raise ValueError("must be 200 (the error text as the result) or a 4xx/5xx status")
-        return value
-
-    @property
-    def handler_timeout_cap(self) -> float:
-        """The longest a handler may run: ``timeout − 1 s``, at least ``timeout / 2``."""
-        return max(self.timeout - 1.0, self.timeout / 2)
 
 
 def tools_api_routes(

@@ -40,7 +40,7 @@ from typing import TYPE_CHECKING, Any, Final, Literal
 
 import structlog
 from prometheus_client import CollectorRegistry, Counter
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
@@ -54,6 +54,7 @@ from cvibot.serve.bodies import (
     json_error,
     read_body,
 )
+from cvibot.serve.ingress_options import WebhookOptions
 from cvibot.serve.once import OnceCache
 from cvibot.tavus import NotFound, TavusAPIError, TavusClient
 
@@ -99,39 +100,6 @@ _JOINS_REMEMBERED: Final = 10_000
 _JOIN_MEMORY_S: Final = 3600.0
 
 Notify = Callable[["TavusCallback"], Awaitable[None]]
-
-
-class WebhookOptions(BaseModel):
-    """``serve.webhook``: the receiver of Tavus's conversation callbacks.
-
-    - ``secret``: the path segment of ``callback_url``
-      (``{public_url}/v1/webhooks/tavus/{secret}``), at least 16 characters of
-      ``[A-Za-z0-9_-]`` (it sits in a URL as is).
-    - ``auto_join``: join a conversation that a ``system.replica_joined`` /
-      ``pal_joined`` callback announces and the backend does not know, once ``GET
-      /v2/conversations/{id}`` confirms it (needs the Tavus API key).
-    - ``allow_personas``: only auto-join conversations of these persona (PAL) ids;
-      ``None`` allows any persona of the account.
-    - ``max_body_bytes``: the largest callback body read (413 beyond); transcripts
-      (``application.transcription_ready``) can be long.
-    - ``max_pending``: callbacks being handled at once; more are answered 503.
-    """
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    secret: SecretStr = Field(min_length=16, max_length=256)
-    auto_join: bool = False
-    allow_personas: tuple[str, ...] | None = None
-    max_body_bytes: int = Field(default=4 * 1_048_576, ge=1024, le=64 * 1_048_576)
-    max_pending: int = Field(default=1000, ge=1)
-
-    @field_validator("secret")
-    @classmethod
-    def _path_safe(cls, value: SecretStr) -> SecretStr:
-        text = value.get_secret_value()
-        if not all(c.isascii() and (c.isalnum() or c in "-_") for c in text):
-            raise ValueError("must be letters, digits, '-' and '_' only (it is a URL path part)")
-        return value
 
 
 class TavusCallback(BaseModel):
