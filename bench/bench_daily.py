@@ -18,7 +18,7 @@ Measures:
    Every N runs in a fresh child process: the SDK's native threads never reach part 2,
    and one N's freed memory does not flatter the next;
 2. dispatch overhead through the Daily bridge, with the fake SDK
-   (:mod:`cvibot.testing.fake_daily`) under a real ``Bot`` + ``Session`` +
+   (:mod:`doubles.fake_daily`) under a real ``Bot`` + ``Session`` +
    ``DailyTransport``: from the moment a ``conversation.tool_call`` from the replica's
    participant reaches the event handler on the fake's emitter thread
    (``time.perf_counter()`` taken there) to the moment the fake's ``send_app_message``
@@ -53,18 +53,18 @@ from pathlib import Path
 from typing import Any
 
 from cvibot import hookimpl
+from cvibot._logging import configure_logging
+from cvibot._runtime import Bot
 from cvibot.config import parse_config
-from cvibot.logging import configure_logging
-from cvibot.runtime import Bot
-from cvibot.transports.daily import DailyTransport, ReconnectPolicy, pending_releases
-from cvibot.transports.memory import MemoryTransport
+from cvibot.transports._daily import DailyTransport, ReconnectPolicy, pending_releases
+from cvibot.transports._memory import MemoryTransport
 
 # The no-op tools and the percentile are bench_dispatch.py's, so both benchmarks measure
 # the same handlers the same way. Imported without writing a bench/__pycache__. The fake
 # Daily SDK is a test double of the repository: tests/doubles, the package `doubles`.
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(1, str(Path(__file__).resolve().parents[1] / "tests"))
-from cvibot.testing.fake_daily import EventHandler, FakeCallClient, FakeDaily, participant
+from doubles.fake_daily import EventHandler, FakeCallClient, FakeDaily, participant
 
 sys.dont_write_bytecode, _writes = True, sys.dont_write_bytecode
 import bench_dispatch  # noqa: E402

@@ -47,18 +47,18 @@ from pathlib import Path
 from typing import Any
 
 from cvibot import hookimpl, tool
+from cvibot._dispatch import DispatchPolicy
+from cvibot._logging import configure_logging
+from cvibot._runtime import Bot
+from cvibot._session import Session
 from cvibot.config import parse_config
-from cvibot.dispatch import DispatchPolicy
-from cvibot.logging import configure_logging
-from cvibot.runtime import Bot
-from cvibot.session import Session
 from cvibot.tools import ToolRegistry, get_tool_spec
-from cvibot.transports.daily import DailyTransport, ReconnectPolicy
-from cvibot.transports.memory import MemoryTransport
+from cvibot.transports._daily import DailyTransport, ReconnectPolicy
+from cvibot.transports._memory import MemoryTransport
 
 # The fake Daily SDK is a test double of the repository: tests/doubles, package `doubles`.
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-from cvibot.testing.fake_daily import EventHandler, FakeCallClient, FakeDaily, participant
+from doubles.fake_daily import EventHandler, FakeCallClient, FakeDaily, participant
 
 
 @tool
@@ -501,7 +501,7 @@ def _cli_startup(runs: int) -> tuple[float, bool, bool]:
         [
             sys.executable,
             "-c",
-            "import sys; from cvibot.cli.main import cli; "
+            "import sys; from cvibot._cli.main import cli; "
             "print(int('pydantic' in sys.modules), int('daily' in sys.modules))",
         ],
         check=True,

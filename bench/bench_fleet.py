@@ -4,7 +4,7 @@ Run:  .venv/bin/python bench/bench_fleet.py [--quick] [--url redis://...] [--jso
 
 Starts a private ``redis-server`` on a free loopback port (no persistence) unless
 ``--url`` names one (its data is flushed), then worker processes
-(``tests/fleet/fleet_worker.py``: :class:`~cvibot.fleet.redis_backend.RedisBackend` with
+(``tests/fleet/fleet_worker.py``: :class:`~cvibot._fleet.redis_backend.RedisBackend` with
 simulated sessions, a 20 ms join, the room polled every 0.5 s) and measures:
 
 1. **dispatch**: N conversations enqueued (one pipelined ``ENQUEUE`` each) into free
@@ -64,9 +64,9 @@ from fleet_driver import (  # noqa: E402  (the test driver, shared with the flee
     wait_for,
 )
 
-from cvibot.fleet.options import FleetOptions  # noqa: E402
-from cvibot.fleet.redis_backend import RedisBackend  # noqa: E402
-from cvibot.serve.backend import Job  # noqa: E402
+from cvibot._fleet.options import FleetOptions  # noqa: E402
+from cvibot._fleet.redis_backend import RedisBackend  # noqa: E402
+from cvibot.serve._backend import Job  # noqa: E402
 
 WORKER = ROOT / "tests" / "fleet" / "fleet_worker.py"
 HARNESS = {

@@ -23,7 +23,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from cvibot.plugins import PluginHost, hookimpl
-from cvibot.plugins.workers import HookWorkers
+from cvibot.plugins._workers import HookWorkers
 
 
 class SyncObserver:

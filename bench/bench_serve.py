@@ -2,7 +2,7 @@
 
 Run:  .venv/bin/python bench/bench_serve.py [--conversations N] [--quick]
 
-One :class:`cvibot.serve.host.SessionHost` with the ``local`` backend and capacity N
+One :class:`cvibot.serve._host.SessionHost` with the ``local`` backend and capacity N
 takes N conversations (each a fake Daily room with the replica in it), the replica of
 each sends one ``lookup_order`` tool call, then each conversation ends
 (``system.shutdown``). Measured: the time from the first enqueue until all N rooms are
@@ -31,10 +31,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "serve"))
 
 from serve_helpers import REPLICA, Rooms, hosting, job, shutdown, tool_call
 
+from cvibot._dispatch import ToolOutcome
 from cvibot._listening import SessionListener
+from cvibot._runtime import Bot
 from cvibot.config import load_config
-from cvibot.dispatch import ToolOutcome
-from cvibot.runtime import Bot
 
 TOOLS = '''
 from cvibot import tool

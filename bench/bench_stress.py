@@ -5,7 +5,7 @@ Run:  .venv/bin/python bench/bench_stress.py [--quick] [--events N] [--seed S] [
 Each scenario runs in a fresh child process with a time limit, so one scenario's memory
 never flatters the next and a bot that crashes or hangs is reported (``crashed``,
 ``timeout``) instead of ending the benchmark. The scenarios, all through a real
-:class:`~cvibot.runtime.Bot` built from a config as ``cvibot run`` builds it:
+:class:`~cvibot._runtime.Bot` built from a config as ``cvibot run`` builds it:
 
 1. **fuzz** — a seeded random fuzzer (no hypothesis) sends mixed events: tool calls in
    the official shape (``properties: {name, arguments, tool_call_id}``) and the legacy
@@ -371,7 +371,7 @@ class Fuzzer:
 def _bot(
     config: Mapping[str, Any], *, tools: tuple[Any, ...] = (), builtins: tuple[Any, ...] = ()
 ) -> Any:
-    from cvibot.testing.assembly import build_bot, load_test_config
+    from cvibot.testing._assembly import build_bot, load_test_config
 
     bot, _ = build_bot(load_test_config(dict(config)), tools=list(tools), builtins=list(builtins))
     return bot
@@ -382,13 +382,13 @@ def _rss_mib() -> float:
 
 
 def child_fuzz(events: int, seed: int, big: int) -> dict[str, Any]:
-    import cvibot.protocol
+    import cvibot._protocol
     from cvibot import tool
-    from cvibot.cli.transcript import Transcript
-    from cvibot.context import ToolContext
-    from cvibot.logging import configure_logging
-    from cvibot.protocol.interactions import encode_message
-    from cvibot.transports.base import InboundMessage, Receiver, Transport, TransportError
+    from cvibot._cli.transcript import Transcript
+    from cvibot._context import ToolContext
+    from cvibot._logging import configure_logging
+    from cvibot._protocol.interactions import encode_message
+    from cvibot.transports._base import InboundMessage, Receiver, Transport, TransportError
 
     sink = _strict_sink()
     configure_logging("info", "json", stream=sink)
@@ -496,7 +496,7 @@ def child_fuzz(events: int, seed: int, big: int) -> dict[str, Any]:
         needed: dict[str, str] = {}
         unreadable = 0
         # JSON text longer than the parser's size bound is rejected unread (no bound: read).
-        readable = getattr(cvibot.protocol, "MAX_SIZE", None) or float("inf")
+        readable = getattr(cvibot._protocol, "MAX_SIZE", None) or float("inf")
         messages = []
         for _ in range(events):
             message = fuzzer.next()
@@ -563,8 +563,8 @@ def child_rss(calls: int, burst: int = 0) -> dict[str, Any]:
     """``calls`` tool calls in one loop step (``burst`` 0), or in bursts of ``burst``
     calls with a loop step between them."""
     from cvibot import tool
-    from cvibot.logging import configure_logging
-    from cvibot.transports.base import Receiver, Transport
+    from cvibot._logging import configure_logging
+    from cvibot.transports._base import Receiver, Transport
 
     configure_logging("warning", "json", stream=_strict_sink())
 
@@ -631,8 +631,8 @@ def child_rss(calls: int, burst: int = 0) -> dict[str, Any]:
 
 def child_observer(calls: int, gap: float, hook_sleep: float) -> dict[str, Any]:
     from cvibot import hookimpl, tool
-    from cvibot.logging import configure_logging
-    from cvibot.transports.base import Receiver, Transport
+    from cvibot._logging import configure_logging
+    from cvibot.transports._base import Receiver, Transport
 
     configure_logging("warning", "json", stream=_strict_sink())
 

@@ -37,9 +37,9 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse
 from starlette.routing import Route
 
-from cvibot.serve.signature import sign
-from cvibot.serve.tools_api import DeliveryApiOptions, tools_api_routes
-from cvibot.testing.assembly import build_bot, load_test_config
+from cvibot.serve._signature import sign
+from cvibot.serve._tools_api import DeliveryApiOptions, tools_api_routes
+from cvibot.testing._assembly import build_bot, load_test_config
 from cvibot.tools import tool
 
 SECRET = "bench-secret-0123456789"

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from install_helpers import install_into
 
-from cvibot.plugins.selection import DISABLE_AUTOLOAD_ENV
+from cvibot.plugins._selection import DISABLE_AUTOLOAD_ENV
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 

@@ -19,9 +19,9 @@ import importlib as _importlib
 import typing as _typing
 
 if _typing.TYPE_CHECKING:
-    from cvibot.context import ToolContext
-    from cvibot.dispatch import ToolOutcome
-    from cvibot.errors import (
+    from cvibot._context import ToolContext
+    from cvibot._dispatch import ToolOutcome
+    from cvibot._errors import (
         ConfigError,
         CvibotError,
         DuplicateToolError,
@@ -31,9 +31,8 @@ if _typing.TYPE_CHECKING:
         ToolDefinitionError,
         ToolError,
     )
-    from cvibot.plugins import hookimpl
-    from cvibot.protocol.events import Event, ToolCall, Utterance
-    from cvibot.protocol.interactions import (
+    from cvibot._protocol.events import Event, ToolCall, Utterance
+    from cvibot._protocol.interactions import (
         AppendContext,
         Echo,
         Interrupt,
@@ -43,11 +42,12 @@ if _typing.TYPE_CHECKING:
         Sensitivity,
         ToolResult,
     )
-    from cvibot.runtime import Bot, PluginStartupError
-    from cvibot.session import Session
-    from cvibot.tavus.api_errors import TavusAPIError
+    from cvibot._runtime import Bot, PluginStartupError
+    from cvibot._session import Session
+    from cvibot.plugins import hookimpl
+    from cvibot.tavus._api_errors import TavusAPIError
     from cvibot.tools import ReplyMode, ToolSpec, tool
-    from cvibot.transports.base import TransportError
+    from cvibot.transports._base import TransportError
 
 __all__ = [
     "AppendContext",
@@ -84,34 +84,34 @@ __all__ = [
 ]
 
 _HOMES = {
-    "AppendContext": "cvibot.protocol.interactions",
-    "Bot": "cvibot.runtime",
-    "ConfigError": "cvibot.errors",
-    "CvibotError": "cvibot.errors",
-    "DuplicateToolError": "cvibot.errors",
-    "Echo": "cvibot.protocol.interactions",
-    "Event": "cvibot.protocol.events",
-    "Interrupt": "cvibot.protocol.interactions",
-    "MessageTooLarge": "cvibot.protocol.interactions",
-    "OverwriteContext": "cvibot.protocol.interactions",
-    "PluginLoadError": "cvibot.errors",
-    "PluginSettingsError": "cvibot.errors",
-    "PluginStartupError": "cvibot.runtime",
+    "AppendContext": "cvibot._protocol.interactions",
+    "Bot": "cvibot._runtime",
+    "ConfigError": "cvibot._errors",
+    "CvibotError": "cvibot._errors",
+    "DuplicateToolError": "cvibot._errors",
+    "Echo": "cvibot._protocol.interactions",
+    "Event": "cvibot._protocol.events",
+    "Interrupt": "cvibot._protocol.interactions",
+    "MessageTooLarge": "cvibot._protocol.interactions",
+    "OverwriteContext": "cvibot._protocol.interactions",
+    "PluginLoadError": "cvibot._errors",
+    "PluginSettingsError": "cvibot._errors",
+    "PluginStartupError": "cvibot._runtime",
     "ReplyMode": "cvibot.tools",
-    "Respond": "cvibot.protocol.interactions",
-    "Sensitivity": "cvibot.protocol.interactions",
-    "Session": "cvibot.session",
-    "SyncError": "cvibot.errors",
-    "TavusAPIError": "cvibot.tavus.api_errors",
-    "ToolCall": "cvibot.protocol.events",
-    "ToolContext": "cvibot.context",
-    "ToolDefinitionError": "cvibot.errors",
-    "ToolError": "cvibot.errors",
-    "ToolOutcome": "cvibot.dispatch",
-    "ToolResult": "cvibot.protocol.interactions",
+    "Respond": "cvibot._protocol.interactions",
+    "Sensitivity": "cvibot._protocol.interactions",
+    "Session": "cvibot._session",
+    "SyncError": "cvibot._errors",
+    "TavusAPIError": "cvibot.tavus._api_errors",
+    "ToolCall": "cvibot._protocol.events",
+    "ToolContext": "cvibot._context",
+    "ToolDefinitionError": "cvibot._errors",
+    "ToolError": "cvibot._errors",
+    "ToolOutcome": "cvibot._dispatch",
+    "ToolResult": "cvibot._protocol.interactions",
     "ToolSpec": "cvibot.tools",
-    "TransportError": "cvibot.transports.base",
-    "Utterance": "cvibot.protocol.events",
+    "TransportError": "cvibot.transports._base",
+    "Utterance": "cvibot._protocol.events",
     "hookimpl": "cvibot.plugins",
     "tool": "cvibot.tools",
 }

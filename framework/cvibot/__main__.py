@@ -1,3 +1,3 @@
-from cvibot.cli.main import main
+from cvibot._cli.main import main
 
 main()

@@ -1,12 +1,12 @@
 """The framework's own in-process observer of a session: not a plugin API.
 
-Plugins observe a session through hooks (:mod:`cvibot.plugins.hookspecs`:
+Plugins observe a session through hooks (:mod:`cvibot.plugins._hookspecs`:
 ``cvibot_event``, ``cvibot_tool_outcome``, ...), called by pluggy, the one public
 observer API. :class:`SessionListener` is how the framework's own parts watch one
 conversation inline, on the event loop, as the session takes each step: the CLI's
-transcript (:mod:`cvibot.cli.transcript`), ``replay --check``, the console and the fake
-conversation (:mod:`cvibot.testing.watch`). It is handed to
-:meth:`cvibot.runtime.Bot.run` (``listeners=``) and is not exported: its methods run
+transcript (:mod:`cvibot._cli.transcript`), ``replay --check``, the console and the fake
+conversation (:mod:`cvibot.testing._watch`). It is handed to
+:meth:`cvibot._runtime.Bot.run` (``listeners=``) and is not exported: its methods run
 inside the session's guard, so a listener that raises fails the step (the session
 logs and counts it, and a tool call still gets its one answer), which a third-party
 plugin must never be able to do.
@@ -17,11 +17,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from cvibot.dispatch import ToolOutcome
-from cvibot.listeners import DropReason
-from cvibot.participants import Participant, ParticipantChange
-from cvibot.protocol.events import Event, Utterance
-from cvibot.protocol.parse import Rejection
+from cvibot._dispatch import ToolOutcome
+from cvibot._listeners import DropReason
+from cvibot._participants import Participant, ParticipantChange
+from cvibot._protocol.events import Event, Utterance
+from cvibot._protocol.parse import Rejection
 
 __all__ = ["SessionListener"]
 

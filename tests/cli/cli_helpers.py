@@ -16,7 +16,7 @@ import structlog
 from click.testing import CliRunner, Result
 
 import cvibot
-from cvibot.cli.main import cli
+from cvibot._cli.main import cli
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLE_CONFIG = REPO / "config.example.yaml"

@@ -1,7 +1,7 @@
 """``cvibot`` with the fake daily-python SDK, as a process of its own (signal tests).
 
 Usage: ``python fake_daily_cvibot.py SCENARIO ARGS...`` runs ``cvibot ARGS...`` with
-:class:`cvibot.testing.fake_daily.FakeDaily` in place of ``daily``. ``SCENARIO`` is a
+:class:`doubles.fake_daily.FakeDaily` in place of ``daily``. ``SCENARIO`` is a
 JSON object: ``client``, the fake client's options (``join_outcome``, ``join_outcomes``,
 ``join_delay``); ``replica``: the replica is in the room; ``call``: a tool call
 (``{"name", "arguments", "tool_call_id"}``) the replica sends once joined; ``drop``:
@@ -21,13 +21,13 @@ import time
 from pathlib import Path
 from typing import Any
 
-import cvibot.transports.daily.transport as daily_transport
-from cvibot.cli.main import main
+import cvibot.transports._daily.transport as daily_transport
+from cvibot._cli.main import main
 
 # The test doubles: tests/doubles, the package `doubles` (this script runs on its own).
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from cvibot.testing.fake_daily import FakeDaily, participant
-from cvibot.testing.fake_tavus import FakeTavusAPI
+from doubles.fake_daily import FakeDaily, participant
+from doubles.fake_tavus import FakeTavusAPI
 
 REPLICA = participant("Anna", "tavus-replica-r1")
 

@@ -13,12 +13,12 @@ from pathlib import Path
 import pytest
 from cli_helpers import EXAMPLE_CONFIG, RunProcess, error_lines, invoke, write_text
 
+from cvibot._runtime import Bot
 from cvibot.config import load_config
-from cvibot.runtime import Bot
-from cvibot.testing.fake_daily import FakeDaily, participant
-from cvibot.testing.fake_tavus import FakeTavusAPI
-from cvibot.transports.daily import DailyTransport, ReconnectPolicy
-from cvibot.transports.recording import RecordingTransport
+from cvibot.transports._daily import DailyTransport, ReconnectPolicy
+from cvibot.transports._recording import RecordingTransport
+from doubles.fake_daily import FakeDaily, participant
+from doubles.fake_tavus import FakeTavusAPI
 
 ROOM = "https://tavus.daily.co/c0ffee"
 API_KEY = "sk-test-0123456789"

@@ -25,12 +25,12 @@ from cli_helpers import (
     write_text,
 )
 
-import cvibot.cli.main as cli_main
+import cvibot._cli.main as cli_main
+from cvibot._cli.live import Plan
 from cvibot._listening import SessionListener
-from cvibot.cli.live import Plan
-from cvibot.runtime import Bot
-from cvibot.session import Session
-from cvibot.transports.private_file import PRIVATE_MODE, open_private
+from cvibot._runtime import Bot
+from cvibot._session import Session
+from cvibot.transports._private_file import PRIVATE_MODE, open_private
 
 ECHO_TOOLS = """
 from cvibot import tool

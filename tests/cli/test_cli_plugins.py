@@ -18,7 +18,7 @@ from cli_helpers import (
     write_text,
 )
 
-from cvibot.plugins.selection import AUTOLOAD_ENV, DISABLE_AUTOLOAD_ENV
+from cvibot.plugins._selection import AUTOLOAD_ENV, DISABLE_AUTOLOAD_ENV
 
 # Autoloading is an opt-in, and the test session turns it off besides.
 AUTOLOAD = {DISABLE_AUTOLOAD_ENV: "", AUTOLOAD_ENV: "1"}

@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 from cli_helpers import RunProcess, read_jsonl, shutdown, tool_call, write_jsonl, write_text
 
-from cvibot.plugins.selection import AUTOLOAD_ENV, DISABLE_AUTOLOAD_ENV
-from cvibot.testing.fake_tavus import FakeTavusAPI
+from cvibot.plugins._selection import AUTOLOAD_ENV, DISABLE_AUTOLOAD_ENV
+from doubles.fake_tavus import FakeTavusAPI
 
 KEY = "tvs-selection-key-5e2b7d"
 PERSONA = "p-selection"

@@ -15,9 +15,9 @@ from cli_helpers import shutdown, tool_call, utterance, write_jsonl, write_text
 from structlog.testing import capture_logs
 
 from cvibot._listening import SessionListener
+from cvibot._runtime import Bot, PluginStartupError
 from cvibot.config import load_config
-from cvibot.runtime import Bot, PluginStartupError
-from cvibot.transports.replay import ReplayTransport
+from cvibot.transports._replay import ReplayTransport
 
 LIFECYCLE = '''
 from cvibot import hookimpl, tool
@@ -197,7 +197,7 @@ async def test_failing_startup_shuts_down_the_plugins_that_started(tmp_path: Pat
 
 
 async def test_transport_failure_after_startup_still_shuts_down(tmp_path: Path) -> None:
-    from cvibot.transports.base import TransportError
+    from cvibot.transports._base import TransportError
 
     bot = _bot(tmp_path, LIFECYCLE)
 
@@ -291,7 +291,7 @@ async def test_two_conversations_share_startup_shutdown_and_the_thread_pool(
 ) -> None:
     import asyncio
 
-    from cvibot.transports.memory import MemoryTransport
+    from cvibot.transports._memory import MemoryTransport
 
     bot = _bot(tmp_path, SLOW_PLUGIN, "slow_probe")
     plugin = bot.host.plugins[0].plugin
@@ -316,7 +316,7 @@ async def test_two_conversations_share_startup_shutdown_and_the_thread_pool(
 async def test_stop_drains_running_calls_and_answers_later_ones(tmp_path: Path) -> None:
     import asyncio
 
-    from cvibot.transports.memory import MemoryTransport
+    from cvibot.transports._memory import MemoryTransport
 
     bot = _bot(tmp_path, SLOW_PLUGIN, "slow_probe2")
     plugin = bot.host.plugins[0].plugin
@@ -341,7 +341,7 @@ async def test_stop_drains_running_calls_and_answers_later_ones(tmp_path: Path) 
 async def test_stop_cancels_calls_that_outlive_the_grace(tmp_path: Path) -> None:
     import asyncio
 
-    from cvibot.transports.memory import MemoryTransport
+    from cvibot.transports._memory import MemoryTransport
 
     bot = _bot(tmp_path, SLOW_PLUGIN, "slow_probe3")
     transport = MemoryTransport()
@@ -360,8 +360,8 @@ async def test_a_failing_transport_cancels_running_calls_at_once(tmp_path: Path)
     import asyncio
     import time
 
-    from cvibot.transports.base import TransportError
-    from cvibot.transports.memory import MemoryTransport
+    from cvibot.transports._base import TransportError
+    from cvibot.transports._memory import MemoryTransport
 
     class Failing(MemoryTransport):
         async def run(self, receiver: Any) -> None:
@@ -391,8 +391,8 @@ async def test_stop_tells_each_transport_the_bot_is_leaving(tmp_path: Path) -> N
     # Bot.stop() must reach it, through a recording too, not only the CLI's signal path.
     import asyncio
 
-    from cvibot.transports.memory import MemoryTransport
-    from cvibot.transports.recording import RecordingTransport
+    from cvibot.transports._memory import MemoryTransport
+    from cvibot.transports._recording import RecordingTransport
 
     class Leaving(MemoryTransport):
         told = 0

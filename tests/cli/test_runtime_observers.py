@@ -15,12 +15,12 @@ from cli_helpers import (
     write_text,
 )
 
+from cvibot._dispatch import ToolOutcome
 from cvibot._listening import SessionListener
+from cvibot._protocol.events import Event
+from cvibot._runtime import Bot
 from cvibot.config import load_config
-from cvibot.dispatch import ToolOutcome
-from cvibot.protocol.events import Event
-from cvibot.runtime import Bot
-from cvibot.transports.replay import ReplayTransport
+from cvibot.transports._replay import ReplayTransport
 
 OBSERVER = '''
 import asyncio

@@ -23,16 +23,16 @@ from cli_helpers import (
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cvibot.cli.console.repl import Screen
-from cvibot.cli.main import log_settings
-from cvibot.cli.style import Styler, wants_color
-from cvibot.cli.transcript import SHOWN_EVENTS, Transcript
+from cvibot._cli.console.repl import Screen
+from cvibot._cli.main import log_settings
+from cvibot._cli.style import Styler, wants_color
+from cvibot._cli.transcript import SHOWN_EVENTS, Transcript
+from cvibot._dispatch import OutcomeKind, ToolOutcome
+from cvibot._protocol.events import Utterance
+from cvibot._protocol.parse import parse_event
 from cvibot.config import LoggingConfig
-from cvibot.dispatch import OutcomeKind, ToolOutcome
-from cvibot.protocol.events import Utterance
-from cvibot.protocol.parse import parse_event
-from cvibot.tools.options import ReplyMode
-from cvibot.transports.replay import read_entries, read_recording
+from cvibot.tools._options import ReplyMode
+from cvibot.transports._replay import read_entries, read_recording
 
 ANSI = re.compile(r"\x1b\[")
 REPO = Path(__file__).resolve().parents[2]
@@ -143,7 +143,7 @@ def _utterance_event(speech: str) -> Utterance:
 def test_wrapping_never_loses_text_or_overflows(text: str, width: int, indent: int) -> None:
     from rich.cells import cell_len
 
-    from cvibot.cli.transcript import printable
+    from cvibot._cli.transcript import printable
 
     out = io.StringIO()
     Styler(out, color=False, width=width).line(text, indent=indent)
@@ -296,7 +296,7 @@ def test_notes_go_with_the_next_line_and_never_reach_the_bot(tmp_path: Path) -> 
 
 
 def test_the_command_line_module_does_not_import_rich() -> None:
-    code = "import sys, cvibot.cli.main; print(sorted(m for m in sys.modules if 'rich' in m))"
+    code = "import sys, cvibot._cli.main; print(sorted(m for m in sys.modules if 'rich' in m))"
     done = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120
     )

@@ -6,14 +6,14 @@ from __future__ import annotations
 import io
 from collections import Counter
 
-from cvibot.cli.transcript import Transcript, format_summary, printable
-from cvibot.dispatch import ErrorKind, OutcomeKind, ToolOutcome
-from cvibot.participants import Participant
-from cvibot.protocol import parse_event
-from cvibot.protocol.events import Event, ToolCall, UnknownEvent, Utterance
-from cvibot.protocol.parse import Rejection
-from cvibot.session import DropReason, SessionStats
-from cvibot.tools.options import ReplyMode
+from cvibot._cli.transcript import Transcript, format_summary, printable
+from cvibot._dispatch import ErrorKind, OutcomeKind, ToolOutcome
+from cvibot._participants import Participant
+from cvibot._protocol import parse_event
+from cvibot._protocol.events import Event, ToolCall, UnknownEvent, Utterance
+from cvibot._protocol.parse import Rejection
+from cvibot._session import DropReason, SessionStats
+from cvibot.tools._options import ReplyMode
 
 LONE = "\ud83d"
 HUGE = "spam " * 300_000  # 1.5 MB

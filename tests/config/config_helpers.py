@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+from cvibot._errors import ConfigError
 from cvibot.config import LoadedConfig
-from cvibot.errors import ConfigError
 
 # The smallest valid config: only the transport is required.
 MINIMAL = """\

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 from config_helpers import LoadError, LoadText, WriteConfig
 
+from cvibot._errors import ConfigError
 from cvibot.config import LoadedConfig, load_config
-from cvibot.errors import ConfigError
 
 
 @pytest.fixture

@@ -20,6 +20,8 @@ from config_helpers import MINIMAL, LoadError
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from cvibot._errors import ConfigError
+from cvibot._runtime import Bot
 from cvibot.config import (
     YamlLimits,
     compose_yaml,
@@ -28,8 +30,6 @@ from cvibot.config import (
     parse_yaml,
     read_text_file,
 )
-from cvibot.errors import ConfigError
-from cvibot.runtime import Bot
 
 # Generous for an interpreter with pydantic loaded; the bomb took 3 GB before the limits.
 _MEMORY_LIMIT = 1024 * 1024 * 1024
@@ -78,8 +78,8 @@ def test_an_alias_bomb_is_a_located_config_error_within_a_memory_limit(tmp_path:
     done = _run_limited(
         f"""
         from cvibot.config import load_config
-        from cvibot.errors import ConfigError
-        from cvibot.runtime import Bot
+        from cvibot._errors import ConfigError
+        from cvibot._runtime import Bot
         try:
             Bot.from_config(load_config({str(config)!r}, environ={{}}), autoload=False)
         except ConfigError as exc:
@@ -162,7 +162,7 @@ def test_a_fifo_is_refused_without_blocking(tmp_path: Path) -> None:
     done = _run_limited(
         f"""
         from cvibot.config import load_config, load_yaml
-        from cvibot.errors import ConfigError
+        from cvibot._errors import ConfigError
         for load in (load_config, load_yaml):
             try:
                 load({str(fifo)!r})
@@ -183,7 +183,7 @@ def test_a_device_is_refused_without_reading_it() -> None:
     done = _run_limited(
         """
         from cvibot.config import load_config, read_text_file
-        from cvibot.errors import ConfigError
+        from cvibot._errors import ConfigError
         for read in (load_config, read_text_file):
             try:
                 read("/dev/zero")

@@ -9,7 +9,7 @@ from config_helpers import MINIMAL, LoadError, LoadText
 from hypothesis import given
 from hypothesis import strategies as st
 
-from cvibot.config.interpolate import _interpolate
+from cvibot.config._interpolate import _interpolate
 
 SETTINGS = (
     MINIMAL

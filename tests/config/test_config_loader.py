@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from config_helpers import MINIMAL, LoadError, LoadText, WriteConfig
 
+from cvibot._errors import ConfigError
 from cvibot.config import (
     BotConfig,
     ConversationConfig,
@@ -21,8 +22,7 @@ from cvibot.config import (
     load_config,
     parse_config,
 )
-from cvibot.errors import ConfigError
-from cvibot.tools.options import ReplyMode
+from cvibot.tools._options import ReplyMode
 
 FULL = """\
 pipeline_mode: full

@@ -17,8 +17,8 @@ from cvibot.config import (
     ReplayTransportConfig,
     ToolOverride,
 )
-from cvibot.config.model import LocatedValueError
-from cvibot.tools.options import ReplyMode
+from cvibot.config._model import LocatedValueError
+from cvibot.tools._options import ReplyMode
 
 TRANSPORT = {"type": "replay", "path": "rec.jsonl"}
 

@@ -12,11 +12,11 @@ from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
+from cvibot._dispatch import DispatchPolicy, WaitingBound
+from cvibot._dispatch.policy import section_keys
+from cvibot._participants import ReplicaRule, TrustPolicy
 from cvibot.config import BotConfig, DailyTransportConfig, Defaults, DispatchConfig
-from cvibot.dispatch import DispatchPolicy, WaitingBound
-from cvibot.dispatch.policy import section_keys
-from cvibot.participants import ReplicaRule, TrustPolicy
-from cvibot.transports.daily import DailyOptions, DailyTransport, ReconnectPolicy
+from cvibot.transports._daily import DailyOptions, DailyTransport, ReconnectPolicy
 
 
 def test_the_sections_hold_every_policy_field_but_the_shared_bound() -> None:

@@ -9,8 +9,8 @@ from typing import Any
 from hypothesis import given
 from hypothesis import strategies as st
 
-from cvibot.cli.console import render
-from cvibot.cli.console.commands import (
+from cvibot._cli.console import render
+from cvibot._cli.console.commands import (
     Call,
     Help,
     Interrupt,

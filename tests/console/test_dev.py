@@ -12,7 +12,7 @@ from pathlib import Path
 
 from console_helpers import cvibot_exe, environment
 
-from cvibot.cli.dev import watched
+from cvibot._cli.dev import watched
 
 _WAIT = 90.0  # seconds for any expected line: generous for a loaded 2-core machine
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from console_helpers import console, cvibot_exe, environment, write_bot
 
-from cvibot.cli.main import _plan_from_config, load_bot
+from cvibot._cli.main import _plan_from_config, load_bot
 
 
 def _cvibot(*args: str | Path, cwd: Path) -> subprocess.CompletedProcess[str]:

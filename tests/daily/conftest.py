@@ -10,8 +10,8 @@ import pytest
 from daily_helpers import URL, MakeTransport
 from structlog.testing import capture_logs
 
-from cvibot.testing.fake_daily import FakeDaily
-from cvibot.transports.daily import DailyTransport, ReconnectPolicy, pending_releases
+from cvibot.transports._daily import DailyTransport, ReconnectPolicy, pending_releases
+from doubles.fake_daily import FakeDaily
 
 
 @pytest.fixture

@@ -8,8 +8,8 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from cvibot.participants import Participant
-from cvibot.transports.daily import DailyTransport
+from cvibot._participants import Participant
+from cvibot.transports._daily import DailyTransport
 
 URL = "https://tavus.daily.co/c0ffee"
 TOKEN = "secret-meeting-token-123"
@@ -18,7 +18,7 @@ MakeTransport = Callable[..., DailyTransport]
 
 
 class RecordingReceiver:
-    """A :class:`cvibot.transports.base.Receiver` that records what it is given, and
+    """A :class:`cvibot.transports._base.Receiver` that records what it is given, and
     on which thread."""
 
     def __init__(self) -> None:

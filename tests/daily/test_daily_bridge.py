@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from cvibot.transports.daily import bridge
+from cvibot.transports._daily import bridge
 
 
 async def test_a_burst_from_another_thread_wakes_the_loop_once_and_runs_in_order(

@@ -10,9 +10,8 @@ from typing import Any
 import pytest
 from daily_helpers import TOKEN, URL, MakeTransport, RecordingReceiver, eventually, running
 
-from cvibot.testing.fake_daily import ROOM_LOOKUP_FAILED, FakeDaily, FakeSdkMisuse, participant
-from cvibot.transports.base import TransportError
-from cvibot.transports.daily import (
+from cvibot.transports._base import TransportError
+from cvibot.transports._daily import (
     DailyTransport,
     InvalidClientSettings,
     InvalidRoomUrl,
@@ -21,8 +20,9 @@ from cvibot.transports.daily import (
     RoomUnreachable,
     pending_releases,
 )
-from cvibot.transports.daily.call import CLIENT_SETTINGS, SUBSCRIPTION_PROFILES
-from cvibot.transports.daily.sdk_errors import join_error
+from cvibot.transports._daily.call import CLIENT_SETTINGS, SUBSCRIPTION_PROFILES
+from cvibot.transports._daily.sdk_errors import join_error
+from doubles.fake_daily import ROOM_LOOKUP_FAILED, FakeDaily, FakeSdkMisuse, participant
 
 
 async def test_join_data_participants_then_events_in_order_on_the_loop_thread(
@@ -282,7 +282,7 @@ def test_importing_the_package_does_not_import_daily() -> None:
     import subprocess
     import sys
 
-    code = "import sys, cvibot, cvibot.transports.daily; print('daily' in sys.modules)"
+    code = "import sys, cvibot, cvibot.transports._daily; print('daily' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=30)
     assert out.stdout.strip() == "False", out.stderr
 

@@ -15,10 +15,10 @@ from typing import Any
 
 import pytest
 
-from cvibot.participants import Participant, ParticipantChange
-from cvibot.session import TrustPolicy
+from cvibot._participants import Participant, ParticipantChange
+from cvibot._session import TrustPolicy
 from cvibot.tavus import TavusClient
-from cvibot.transports.daily import DailyTransport
+from cvibot.transports._daily import DailyTransport
 
 pytestmark = pytest.mark.skipif(
     not (

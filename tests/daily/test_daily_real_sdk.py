@@ -18,7 +18,7 @@ CHILD = r"""
 import asyncio, json, sys, time
 import structlog
 structlog.configure(logger_factory=structlog.PrintLoggerFactory(sys.stderr))
-from cvibot.transports.daily import DailyTransport, pending_releases
+from cvibot.transports._daily import DailyTransport, pending_releases
 
 def report(**fields):
     print("RESULT " + json.dumps(fields), flush=True)
@@ -40,8 +40,8 @@ async def attempt(url):
 async def sdk_parse_error():
     # The SDK's own answer to a malformed URL, mapped as the transport maps it.
     import daily
-    from cvibot.transports.daily.sdk_errors import join_error
-    from cvibot.transports.daily.sdk import ensure_initialised
+    from cvibot.transports._daily.sdk_errors import join_error
+    from cvibot.transports._daily.sdk import ensure_initialised
     ensure_initialised(daily)
     loop = asyncio.get_running_loop()
     done = loop.create_future()

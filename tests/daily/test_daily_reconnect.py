@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 from daily_helpers import MakeTransport, RecordingReceiver, eventually, running
 
-from cvibot.testing.fake_daily import FakeDaily, participant
-from cvibot.transports.base import TransportError
-from cvibot.transports.daily import ConnectionLost, ReconnectPolicy, RoomUnreachable
+from cvibot.transports._base import TransportError
+from cvibot.transports._daily import ConnectionLost, ReconnectPolicy, RoomUnreachable
+from doubles.fake_daily import FakeDaily, participant
 
 ANNA = participant("Anna", "tavus-replica-r1")
 

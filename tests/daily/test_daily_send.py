@@ -10,12 +10,12 @@ from typing import Any
 import pytest
 from daily_helpers import MakeTransport, eventually
 
-from cvibot.protocol import ToolResult, encode_interaction
-from cvibot.testing.fake_daily import CHANNEL_NOT_OPEN, FakeDaily
-from cvibot.transports.base import TransportError
-from cvibot.transports.daily import InvalidAppMessage, NotJoined, SendFailed
-from cvibot.transports.daily import outbox as outbox_module
-from cvibot.transports.daily.sdk_errors import send_error
+from cvibot._protocol import ToolResult, encode_interaction
+from cvibot.transports._base import TransportError
+from cvibot.transports._daily import InvalidAppMessage, NotJoined, SendFailed
+from cvibot.transports._daily import outbox as outbox_module
+from cvibot.transports._daily.sdk_errors import send_error
+from doubles.fake_daily import CHANNEL_NOT_OPEN, FakeDaily
 
 
 async def test_sends_before_the_join_are_queued_and_flushed_in_order(

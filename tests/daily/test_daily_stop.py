@@ -8,9 +8,9 @@ from typing import Any
 import pytest
 from daily_helpers import MakeTransport, RecordingReceiver, eventually, running
 
-from cvibot.testing.fake_daily import FakeDaily
-from cvibot.transports.base import TransportError
-from cvibot.transports.daily import ConnectionLost, ReconnectPolicy
+from cvibot.transports._base import TransportError
+from cvibot.transports._daily import ConnectionLost, ReconnectPolicy
+from doubles.fake_daily import FakeDaily
 
 # A rejoin that would go on for a long time: joins that never complete, each waited for
 # 30 s, five times. Only stop_rejoining can end it within the tests' timeouts.

@@ -13,10 +13,10 @@ from typing import Any
 import pytest
 from daily_helpers import URL, eventually, tool_call
 
+from cvibot._runtime import Bot
 from cvibot.config import load_config
-from cvibot.runtime import Bot
-from cvibot.testing.fake_daily import FakeDaily, participant
-from cvibot.transports.daily import DailyTransport, ReconnectPolicy
+from cvibot.transports._daily import DailyTransport, ReconnectPolicy
+from doubles.fake_daily import FakeDaily, participant
 
 TOOLS = '''
 from cvibot import tool

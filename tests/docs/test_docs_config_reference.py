@@ -29,10 +29,10 @@ from click.testing import CliRunner
 from pydantic import AnyHttpUrl, BaseModel, SecretStr, ValidationError
 from pydantic.fields import FieldInfo
 
-from cvibot.cli.main import cli
+from cvibot._cli.main import cli
+from cvibot._errors import ConfigError
 from cvibot.config import BotConfig, parse_config
-from cvibot.config.common import TimeoutSeconds, WaitSeconds
-from cvibot.errors import ConfigError
+from cvibot.config._common import TimeoutSeconds, WaitSeconds
 
 REFERENCE = Path(__file__).resolve().parents[2] / "docs" / "configuration.md"
 KEY_HEADER = ["key", "type", "default", "allowed", "meaning"]

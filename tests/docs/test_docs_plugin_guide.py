@@ -28,11 +28,11 @@ import pytest
 
 from cvibot import ToolError, tool
 from cvibot._listening import SessionListener
+from cvibot._runtime import Bot, PluginStartupError
 from cvibot.config import parse_config
-from cvibot.plugins import hookspecs
-from cvibot.runtime import Bot, PluginStartupError
+from cvibot.plugins import _hookspecs as hookspecs
 from cvibot.testing import FakeConversation
-from cvibot.transports.memory import MemoryTransport
+from cvibot.transports._memory import MemoryTransport
 
 GUIDE = Path(__file__).resolve().parents[2] / "docs" / "plugins.md"
 
@@ -357,7 +357,7 @@ async def answers_questions_about_the_hours(ref: str, folder: Path) -> None:
 
 @scenario("cvibot_webhook")
 async def keeps_the_transcripts(ref: str, folder: Path) -> None:
-    from cvibot.serve.webhooks import TavusCallback, plugin_notifier
+    from cvibot.serve._webhooks import TavusCallback, plugin_notifier
 
     conv = FakeConversation(plugins=[{"module": ref}], base_dir=folder)
     module = example_module(conv.bot, ref)

@@ -14,10 +14,10 @@ from dataclasses import dataclass
 
 import redis.asyncio as aioredis
 
-from cvibot.fleet.options import FleetOptions
-from cvibot.fleet.records import encode_job
-from cvibot.fleet.scripts import ENQUEUE, FleetKeys
-from cvibot.serve.backend import Job
+from cvibot._fleet.options import FleetOptions
+from cvibot._fleet.records import encode_job
+from cvibot._fleet.scripts import ENQUEUE, FleetKeys
+from cvibot.serve._backend import Job
 
 KEYS = FleetKeys(FleetOptions().key_prefix)
 GROUP = FleetOptions().group

@@ -7,9 +7,9 @@ import contextlib
 from collections.abc import AsyncIterator
 from typing import Any
 
-from cvibot.fleet.options import FleetOptions
-from cvibot.fleet.redis_backend import RedisBackend
-from cvibot.serve.backend import Job, Ownership
+from cvibot._fleet.options import FleetOptions
+from cvibot._fleet.redis_backend import RedisBackend
+from cvibot.serve._backend import Job, Ownership
 
 FAST: dict[str, Any] = {"lease": 1.5, "renew_every": 0.5, "reclaim_every": 0.5}
 

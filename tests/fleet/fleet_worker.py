@@ -34,9 +34,9 @@ from dataclasses import dataclass, field
 
 import redis.asyncio as aioredis
 
-from cvibot.fleet.options import FleetOptions
-from cvibot.fleet.redis_backend import RedisBackend
-from cvibot.serve.backend import Job, Ownership
+from cvibot._fleet.options import FleetOptions
+from cvibot._fleet.redis_backend import RedisBackend
+from cvibot.serve._backend import Job, Ownership
 
 ROOM = "test:room:"
 ANSWERS = "test:answers"

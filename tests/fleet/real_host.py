@@ -1,8 +1,8 @@
 """A session of ``fleet_worker.py`` served by the real host: ``--session real_host:hosted_session``.
 
 Each job the worker's claim loop takes is handed to one :class:`SessionHost` per
-process, which serves it with a :class:`~cvibot.runtime.Bot` (one tool, ``answer``) on a
-:class:`~cvibot.transports.daily.DailyTransport` over the fake Daily SDK, with the call
+process, which serves it with a :class:`~cvibot._runtime.Bot` (one tool, ``answer``) on a
+:class:`~cvibot.transports._daily.DailyTransport` over the fake Daily SDK, with the call
 fence (``ownership.claim_call``) wired by the host as in production. The room protocol
 of ``fleet_worker.py`` is kept: the calls the driver pushes on ``test:room:<cid>`` reach
 the fake room as Tavus ``conversation.tool_call`` app-messages from the replica (``{"end":
@@ -16,20 +16,25 @@ from __future__ import annotations
 
 import asyncio
 import json
+import sys
 import time
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 from fleet_worker import JOINED, LEFT, ROOM, WorkerContext
 
-from cvibot.serve.backend import BackendError, ConversationRecord, Job, Ownership, Slots
-from cvibot.serve.host import SessionHost
-from cvibot.serve.options import ServeOptions
-from cvibot.testing.assembly import build_bot, load_test_config
-from cvibot.testing.fake_daily import FakeDaily, participant
+from cvibot.serve._backend import BackendError, ConversationRecord, Job, Ownership, Slots
+from cvibot.serve._host import SessionHost
+from cvibot.serve._options import ServeOptions
+from cvibot.testing._assembly import build_bot, load_test_config
 from cvibot.tools import tool
-from cvibot.transports.base import Transport
-from cvibot.transports.daily import DailyTransport, ReconnectPolicy
+from cvibot.transports._base import Transport
+from cvibot.transports._daily import DailyTransport, ReconnectPolicy
+
+# The test doubles: tests/doubles, the package `doubles` (this module runs in a worker).
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from doubles.fake_daily import FakeDaily, participant
 
 ANSWERS = "test:answers"
 REPLICA = participant("Anna", "tavus-replica-r1")

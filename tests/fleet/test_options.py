@@ -8,9 +8,9 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from cvibot.config.validation import _validation_error
-from cvibot.fleet import FleetOptions, make_backend
-from cvibot.fleet.redis_backend import RedisBackend
+from cvibot._fleet import FleetOptions, make_backend
+from cvibot._fleet.redis_backend import RedisBackend
+from cvibot.config._validation import _validation_error
 
 
 def _error(**values: Any) -> tuple[str | None, str]:

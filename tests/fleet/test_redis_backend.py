@@ -8,8 +8,8 @@ import pytest
 import redis.asyncio as aioredis
 from fleet_helpers import Slots, job, options, started, take
 
-from cvibot.fleet.redis_backend import RedisBackend
-from cvibot.serve.backend import AlreadyEnded, BackendError
+from cvibot._fleet.redis_backend import RedisBackend
+from cvibot.serve._backend import AlreadyEnded, BackendError
 
 pytestmark = [pytest.mark.redis, pytest.mark.timeout(30)]
 

@@ -13,7 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cvibot.fleet.scripts import (
+from cvibot._fleet.scripts import (
     ACQUIRE,
     CLAIM_CALL,
     COMPLETE,

@@ -6,8 +6,8 @@ import io
 
 import structlog
 
-from cvibot.cli.live import _stderr_lock
-from cvibot.logging import configure_logging, log_writer
+from cvibot._cli.live import _stderr_lock
+from cvibot._logging import configure_logging, log_writer
 
 
 def test_exit_lines_are_written_under_the_lock_of_the_log_lines() -> None:

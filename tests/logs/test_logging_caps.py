@@ -11,7 +11,7 @@ import structlog
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cvibot.logging import FIELD_CAP, ITEMS_CAP, LogFormat, cap_fields, configure_logging
+from cvibot._logging import FIELD_CAP, ITEMS_CAP, LogFormat, cap_fields, configure_logging
 
 SECRET = "sk-live-0123456789abcdef"
 

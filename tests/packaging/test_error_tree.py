@@ -1,4 +1,4 @@
-"""The error tree drawn in ``cvibot.errors`` is the real class hierarchy, and every
+"""The error tree drawn in ``cvibot._errors`` is the real class hierarchy, and every
 exception a user can catch sits under ``CvibotError``."""
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ from types import ModuleType
 import pytest
 
 import cvibot
-import cvibot.errors
-from cvibot.errors import CvibotError
+import cvibot._errors
+from cvibot._errors import CvibotError
 
 Shape = dict[str, tuple[str | None, tuple[str, ...]]]
 """Class name → (parent name, the builtin exceptions it also derives from)."""
@@ -70,7 +70,7 @@ def _real() -> Shape:
 
 
 def test_the_drawn_tree_is_the_class_hierarchy() -> None:
-    drawn = _drawn(cvibot.errors.__doc__ or "")
+    drawn = _drawn(cvibot._errors.__doc__ or "")
     real = _real()
     assert drawn == real
     assert len(real) > 40
@@ -78,7 +78,7 @@ def test_the_drawn_tree_is_the_class_hierarchy() -> None:
 
 def test_the_drawing_parser_sees_a_wrong_parent() -> None:
     """The check above can fail: a class drawn under the wrong parent is a difference."""
-    doc = cvibot.errors.__doc__ or ""
+    doc = cvibot._errors.__doc__ or ""
     moved = doc.replace("    │   └── UnsendableResult", "    ├── UnsendableResult", 1)
     assert moved != doc
     assert _drawn(moved) != _real()
@@ -87,7 +87,7 @@ def test_the_drawing_parser_sees_a_wrong_parent() -> None:
 def test_only_internal_signals_stay_outside_the_tree() -> None:
     """An exception class of the package is in the tree, private, or named in the
     docstring's paragraph of those left outside on purpose."""
-    doc = cvibot.errors.__doc__ or ""
+    doc = cvibot._errors.__doc__ or ""
     outside = set(re.findall(r"``(\w+)``", doc.split("Left outside the tree", 1)[1]))
     found = {
         obj.__name__
@@ -105,13 +105,13 @@ def test_only_internal_signals_stay_outside_the_tree() -> None:
 @pytest.mark.parametrize(
     ("module", "name", "builtin"),
     [
-        ("cvibot.transports.base", "TransportError", None),
-        ("cvibot.transports.daily", "InvalidAppMessage", ValueError),
+        ("cvibot.transports._base", "TransportError", None),
+        ("cvibot.transports._daily", "InvalidAppMessage", ValueError),
         ("cvibot.tavus", "TavusAPIError", None),
-        ("cvibot.sync", "LimitsExceeded", None),
-        ("cvibot.plugins.selection", "SelectionError", ValueError),
-        ("cvibot.tools.spec", "ArgumentsError", ValueError),
-        ("cvibot.scaffold", "ProjectExists", FileExistsError),
+        ("cvibot._sync", "LimitsExceeded", None),
+        ("cvibot.plugins._selection", "SelectionError", ValueError),
+        ("cvibot.tools._spec", "ArgumentsError", ValueError),
+        ("cvibot._scaffold", "ProjectExists", FileExistsError),
         ("cvibot.testing", "ReplyTimeout", TimeoutError),
     ],
 )
@@ -125,7 +125,7 @@ def test_one_except_clause_catches_every_error(
 
 
 def test_the_transport_errors_are_cvibot_errors() -> None:
-    from cvibot.transports.daily import JoinTimeout
+    from cvibot.transports._daily import JoinTimeout
 
     with pytest.raises(CvibotError) as caught:
         raise JoinTimeout("https://example.daily.co/room", 5)
@@ -159,10 +159,10 @@ def test_module_names_do_not_repeat_among_the_error_modules() -> None:
     homes = {
         inspect.getfile(getattr(importlib.import_module(module), name))
         for module, name in [
-            ("cvibot.transports.daily", "DailyError"),
+            ("cvibot.transports._daily", "DailyError"),
             ("cvibot.tavus", "TavusAPIError"),
-            ("cvibot.transports.base", "TransportError"),
-            ("cvibot.sync", "ApplyFailed"),
+            ("cvibot.transports._base", "TransportError"),
+            ("cvibot._sync", "ApplyFailed"),
         ]
     }
     assert all(names[Path(home).name.lstrip("_")] == 1 for home in homes)
@@ -171,12 +171,12 @@ def test_module_names_do_not_repeat_among_the_error_modules() -> None:
 def test_harness_and_plan_each_name_one_thing() -> None:
     """``Harness`` once named the fake conversation's plugin and a test helper, ``Plan``
     both what ``cvibot run`` serves and a sync plan."""
-    import cvibot.cli.live
-    import cvibot.sync
-    import cvibot.testing.assembly
+    import cvibot._cli.live
+    import cvibot._sync
+    import cvibot.testing._assembly
 
-    assert not hasattr(cvibot.sync, "Plan")
-    assert not hasattr(cvibot.sync.plan, "Plan")
-    assert not hasattr(cvibot.testing.assembly, "Harness")
-    assert cvibot.sync.SyncPlan is cvibot.sync.plan.SyncPlan
-    assert inspect.isclass(cvibot.cli.live.Plan)
+    assert not hasattr(cvibot._sync, "Plan")
+    assert not hasattr(cvibot._sync.plan, "Plan")
+    assert not hasattr(cvibot.testing._assembly, "Harness")
+    assert cvibot._sync.SyncPlan is cvibot._sync.plan.SyncPlan
+    assert inspect.isclass(cvibot._cli.live.Plan)

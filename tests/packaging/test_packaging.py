@@ -67,8 +67,8 @@ def test_a_bot_and_its_tests_run_without_jsonpatch_and_the_test_doubles() -> Non
         "import sys\n"
         "sys.modules['jsonpatch'] = None  # as if it were not installed\n"
         "sys.modules['doubles'] = None  # the repository's tests/doubles\n"
-        "import cvibot.cli.main, cvibot.cli.dev, cvibot.cli.console, cvibot.runtime\n"
-        "import cvibot.sync, cvibot.testing.conversation, cvibot.testing.pytest_plugin\n"
+        "import cvibot._cli.main, cvibot._cli.dev, cvibot._cli.console, cvibot._runtime\n"
+        "import cvibot._sync, cvibot.testing._conversation, cvibot.testing._pytest_plugin\n"
         "print('ok')\n"
     )
     done = subprocess.run(
@@ -89,8 +89,8 @@ def test_redis_is_a_serve_extra_and_the_fleet_backend_says_what_to_install(
     script = (
         "import sys\n"
         "sys.modules['redis'] = None  # as if it were not installed\n"
-        "import cvibot.cli.main, cvibot.runtime\n"
-        "from cvibot.fleet import FleetOptions, make_backend\n"
+        "import cvibot._cli.main, cvibot._runtime\n"
+        "from cvibot._fleet import FleetOptions, make_backend\n"
         "try:\n"
         "    make_backend(FleetOptions(backend='redis'), local=lambda: None)\n"
         "except ImportError as exc:\n"

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from plugin_helpers import WriteModule
 
-from cvibot.plugins.selection import AUTOLOAD_ENV, DISABLE_AUTOLOAD_ENV
+from cvibot.plugins._selection import AUTOLOAD_ENV, DISABLE_AUTOLOAD_ENV
 
 
 @pytest.fixture(autouse=True)

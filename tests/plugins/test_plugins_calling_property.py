@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from structlog.testing import capture_logs
 
 from cvibot.plugins import PluginHost, hookimpl
-from cvibot.plugins.binding import PluginImpls
+from cvibot.plugins._binding import PluginImpls
 
 
 @dataclass(frozen=True)

@@ -11,11 +11,11 @@ from pathlib import Path
 import pytest
 from plugin_helpers import Entry, WriteModule
 
+from cvibot._errors import DuplicateToolError
+from cvibot._runtime import Bot
 from cvibot.config import parse_config
-from cvibot.errors import DuplicateToolError
 from cvibot.plugins import PluginHost
-from cvibot.plugins.selection import PluginSelection
-from cvibot.runtime import Bot
+from cvibot.plugins._selection import PluginSelection
 
 SAME = """
 from cvibot import tool

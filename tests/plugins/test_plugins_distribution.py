@@ -27,7 +27,7 @@ PROBE = textwrap.dedent(
 
     from structlog.testing import capture_logs
 
-    from cvibot.errors import PluginLoadError
+    from cvibot._errors import PluginLoadError
     from cvibot.plugins import PluginHost
 
     def run(entries, autoload):

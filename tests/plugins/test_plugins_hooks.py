@@ -14,8 +14,8 @@ from plugin_helpers import Entry, WriteModule
 from structlog.testing import capture_logs
 
 from cvibot.plugins import PluginHost, hookimpl
-from cvibot.plugins.binding import HookCall
-from cvibot.plugins.workers import HookWorkers
+from cvibot.plugins._binding import HookCall
+from cvibot.plugins._workers import HookWorkers
 
 RECORDER = """
 from cvibot.plugins import hookimpl

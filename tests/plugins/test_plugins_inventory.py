@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from plugin_helpers import WriteModule
 
-from cvibot.plugins.inventory import PluginInfo, installed_plugins
+from cvibot.plugins._inventory import PluginInfo, installed_plugins
 
 GOOD = """
 from cvibot import hookimpl, tool

@@ -10,7 +10,7 @@ import pytest
 from plugin_helpers import Entry, WriteModule
 from structlog.testing import capture_logs
 
-from cvibot.errors import ConfigError, PluginLoadError
+from cvibot._errors import ConfigError, PluginLoadError
 from cvibot.plugins import ENTRY_POINT_GROUP, PROJECT_NAME, LoadedPlugin, PluginHost, hookimpl
 
 HOOK_MODULE = """

@@ -9,16 +9,16 @@ import pytest
 from plugin_helpers import Entry, WriteModule
 from structlog.testing import capture_logs
 
+from cvibot._errors import PluginLoadError
+from cvibot._runtime import Bot
 from cvibot.config import parse_config
-from cvibot.errors import PluginLoadError
 from cvibot.plugins import PluginHost
-from cvibot.plugins.selection import (
+from cvibot.plugins._selection import (
     AUTOLOAD_ENV,
     DISABLE_AUTOLOAD_ENV,
     PluginSelection,
     SelectionError,
 )
-from cvibot.runtime import Bot
 
 TOOL_MODULE = """
 from cvibot import tool

@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 from plugin_helpers import WriteModule
 
+from cvibot._errors import ConfigError, PluginSettingsError
+from cvibot._runtime import Bot
 from cvibot.config import load_config
-from cvibot.errors import ConfigError, PluginSettingsError
-from cvibot.runtime import Bot
 
 CHECKS_SETTINGS = """
 from cvibot import PluginSettingsError, hookimpl

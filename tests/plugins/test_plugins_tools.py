@@ -10,7 +10,7 @@ import pytest
 from plugin_helpers import Entry, WriteModule
 from structlog.testing import capture_logs
 
-from cvibot.errors import DuplicateToolError, PluginLoadError
+from cvibot._errors import DuplicateToolError, PluginLoadError
 from cvibot.plugins import PluginHost, hookimpl
 from cvibot.tools import ToolSpec, build_tool_spec, tool
 

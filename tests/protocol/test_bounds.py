@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from cvibot.protocol import Rejection, RejectReason, ToolCall, UnknownEvent, parse_event
-from cvibot.protocol.bounds import (
+from cvibot._protocol import Rejection, RejectReason, ToolCall, UnknownEvent, parse_event
+from cvibot._protocol.bounds import (
     MAX_DEPTH,
     MAX_SIZE,
     _deeper_than,

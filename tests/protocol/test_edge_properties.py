@@ -16,9 +16,9 @@ import structlog
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from cvibot.dispatch.answer import answer_for, effective_reply
-from cvibot.dispatch.limits import encode_answer
-from cvibot.protocol import (
+from cvibot._dispatch.answer import answer_for, effective_reply
+from cvibot._dispatch.limits import encode_answer
+from cvibot._protocol import (
     DEFAULT_MESSAGE_LIMIT,
     Echo,
     Event,
@@ -29,10 +29,10 @@ from cvibot.protocol import (
     encode_message,
     parse_event,
 )
-from cvibot.protocol.bounds import _SHALLOW_TEXT as SHALLOW_SCAN_LIMIT
-from cvibot.protocol.bounds import MAX_DEPTH, MAX_SIZE
-from cvibot.protocol.text import has_surrogates, valid_unicode
-from cvibot.tools.options import ReplyMode
+from cvibot._protocol.bounds import _SHALLOW_TEXT as SHALLOW_SCAN_LIMIT
+from cvibot._protocol.bounds import MAX_DEPTH, MAX_SIZE
+from cvibot._protocol.text import has_surrogates, valid_unicode
+from cvibot.tools._options import ReplyMode
 
 EDGE = settings(max_examples=80, deadline=None, suppress_health_check=list(HealthCheck))
 

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from cvibot.protocol import (
+from cvibot._protocol import (
     INTERACTION_TYPES,
     Event,
     ForeignInteraction,

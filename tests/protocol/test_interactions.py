@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from cvibot.protocol import (
+from cvibot._protocol import (
     DEFAULT_MESSAGE_LIMIT,
     AppendContext,
     Echo,

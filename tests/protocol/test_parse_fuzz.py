@@ -8,7 +8,7 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from cvibot.protocol import (
+from cvibot._protocol import (
     Event,
     PerceptionToolCall,
     Rejection,

@@ -9,10 +9,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from cvibot.dispatch.outcome import ErrorKind, OutcomeKind, ToolOutcome
-from cvibot.protocol.events import Event, ToolCall
-from cvibot.slots import slots_maker
-from cvibot.tools.options import ReplyMode
+from cvibot._dispatch.outcome import ErrorKind, OutcomeKind, ToolOutcome
+from cvibot._protocol.events import Event, ToolCall
+from cvibot._slots import slots_maker
+from cvibot.tools._options import ReplyMode
 
 _ENVELOPE = [f.name for f in dataclasses.fields(Event)]
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from cvibot.protocol.interactions import (
+from cvibot._protocol.interactions import (
     EncodedMessage,
     MessageTooLarge,
     ToolResult,

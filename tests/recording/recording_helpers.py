@@ -9,9 +9,9 @@ from typing import Any
 
 from cvibot import hookimpl
 from cvibot._listening import SessionListener
+from cvibot._participants import Participant, ParticipantChange
+from cvibot._runtime import Bot
 from cvibot.config import parse_config
-from cvibot.participants import Participant, ParticipantChange
-from cvibot.runtime import Bot
 
 CID = "c1"
 REPLICA_ID = "0b6c1f0e-7a1d-4c3e-9d1a-0e6f2b9a7c11"

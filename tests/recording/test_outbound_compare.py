@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from recording_helpers import echo, tool_result
 
-from cvibot.recording import ABSENT, compare_outbound
+from cvibot._recording import ABSENT, compare_outbound
 
 
 def test_equal_lists_are_ok() -> None:

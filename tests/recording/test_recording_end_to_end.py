@@ -26,10 +26,10 @@ from recording_helpers import (
 )
 
 from cvibot import ToolContext, tool
-from cvibot.recording import compare_outbound
-from cvibot.transports.memory import MemoryTransport
-from cvibot.transports.recording import RecordingTransport
-from cvibot.transports.replay import ReplayTransport, read_outbound
+from cvibot._recording import compare_outbound
+from cvibot.transports._memory import MemoryTransport
+from cvibot.transports._recording import RecordingTransport
+from cvibot.transports._replay import ReplayTransport, read_outbound
 
 
 @tool(name="count_pairs")

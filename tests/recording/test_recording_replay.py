@@ -19,11 +19,11 @@ from recording_helpers import (
     tool_result,
 )
 
-from cvibot.participants import Participant
-from cvibot.transports.base import TransportError
-from cvibot.transports.memory import MemoryTransport
-from cvibot.transports.recording import RecordingTransport
-from cvibot.transports.replay import (
+from cvibot._participants import Participant
+from cvibot.transports._base import TransportError
+from cvibot.transports._memory import MemoryTransport
+from cvibot.transports._recording import RecordingTransport
+from cvibot.transports._replay import (
     RecordedParticipant,
     ReplayTransport,
     read_entries,

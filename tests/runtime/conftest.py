@@ -8,10 +8,10 @@ import pytest
 import structlog
 from runtime_helpers import CID, Harness, MakeHarness, Recorder, spec_of
 
-from cvibot.dispatch import DispatchPolicy
-from cvibot.session import Session
+from cvibot._dispatch import DispatchPolicy
+from cvibot._session import Session
 from cvibot.tools import ToolRegistry, ToolSpec
-from cvibot.transports.memory import MemoryTransport
+from cvibot.transports._memory import MemoryTransport
 
 
 @pytest.fixture

@@ -9,14 +9,14 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from cvibot._dispatch import ToolOutcome
 from cvibot._listening import SessionListener
-from cvibot.dispatch import ToolOutcome
-from cvibot.protocol.events import Event
-from cvibot.protocol.parse import Rejection
-from cvibot.session import DropReason, Session
+from cvibot._protocol.events import Event
+from cvibot._protocol.parse import Rejection
+from cvibot._session import DropReason, Session
 from cvibot.tools import get_tool_spec
-from cvibot.tools.spec import ToolSpec
-from cvibot.transports.memory import MemoryTransport
+from cvibot.tools._spec import ToolSpec
+from cvibot.transports._memory import MemoryTransport
 
 CID = "c1"
 

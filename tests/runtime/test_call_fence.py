@@ -10,7 +10,7 @@ import pytest
 from runtime_helpers import MakeHarness, tool_call
 
 from cvibot import tool
-from cvibot.dispatch import OutcomeKind
+from cvibot._dispatch import OutcomeKind
 
 RUNS: list[str] = []
 

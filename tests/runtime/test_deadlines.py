@@ -9,7 +9,7 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from cvibot.deadlines import Deadlines
+from cvibot._deadlines import Deadlines
 
 
 @settings(

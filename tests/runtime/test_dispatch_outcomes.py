@@ -28,10 +28,10 @@ from runtime_helpers import (
 )
 
 from cvibot import ToolContext, ToolError, tool
-from cvibot.dispatch import DispatchPolicy, ErrorKind, OutcomeKind
-from cvibot.session import Session
+from cvibot._dispatch import DispatchPolicy, ErrorKind, OutcomeKind
+from cvibot._session import Session
 from cvibot.tools import ToolRegistry
-from cvibot.transports.memory import MemoryTransport
+from cvibot.transports._memory import MemoryTransport
 
 INTERRUPTED = "cancelled: the replica was interrupted"
 STOPPING = "cancelled: the bot is stopping"

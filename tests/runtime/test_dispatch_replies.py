@@ -20,8 +20,8 @@ from runtime_helpers import (
 )
 
 from cvibot import AppendContext, Echo, ToolError, ToolResult, tool
-from cvibot.dispatch import ErrorKind, OutcomeKind
-from cvibot.protocol import MessageTooLarge, OverwriteContext, Respond, encode_message
+from cvibot._dispatch import ErrorKind, OutcomeKind
+from cvibot._protocol import MessageTooLarge, OverwriteContext, Respond, encode_message
 from cvibot.tools import ReplyMode
 
 

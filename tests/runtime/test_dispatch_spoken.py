@@ -1,7 +1,7 @@
 """Spoken results: a structured result under a spoken reply is words, never JSON.
 
 ``say=`` turns a tool's result into the sentence spoken; without it the readable default
-(:func:`cvibot.dispatch.answer.speakable`) applies. Answers Tavus reads keep the JSON.
+(:func:`cvibot._dispatch.answer.speakable`) applies. Answers Tavus reads keep the JSON.
 """
 
 from __future__ import annotations
@@ -18,9 +18,9 @@ from pydantic import BaseModel, Field
 from runtime_helpers import MakeHarness, append_context, echo, respond, spec_of, tool_call
 
 from cvibot import tool
-from cvibot.dispatch import OutcomeKind
-from cvibot.dispatch.answer import speakable
-from cvibot.errors import ToolDefinitionError
+from cvibot._dispatch import OutcomeKind
+from cvibot._dispatch.answer import speakable
+from cvibot._errors import ToolDefinitionError
 from cvibot.tools import build_tool_spec, dynamic_tool
 
 ORDER = {"order_id": 7, "status": "shipped", "eta": "Friday"}

@@ -18,10 +18,10 @@ from runtime_helpers import Harness, MakeHarness, echo, event, tool_call, tool_r
 from test_replay_transport import replay, write_lines
 
 from cvibot import tool
-from cvibot.dispatch import ErrorKind, OutcomeKind
-from cvibot.protocol import Echo, encode_message
-from cvibot.protocol.bounds import MAX_SIZE
-from cvibot.tools.options import ReplyMode
+from cvibot._dispatch import ErrorKind, OutcomeKind
+from cvibot._protocol import Echo, encode_message
+from cvibot._protocol.bounds import MAX_SIZE
+from cvibot.tools._options import ReplyMode
 
 LONE = "\ud83d"  # what a "\ud83d" escape decodes to
 

@@ -6,8 +6,8 @@ import sys
 
 import pytest
 
-from cvibot.errors import ConfigError
-from cvibot.event_loop import loop_factory
+from cvibot._errors import ConfigError
+from cvibot._event_loop import loop_factory
 
 
 @pytest.mark.parametrize("value", [None, "", "asyncio", " AsyncIO "])

@@ -38,16 +38,16 @@ from hypothesis import strategies as st
 from runtime_helpers import spec_of
 
 from cvibot import tool
-from cvibot.cli.transcript import Transcript
-from cvibot.context import ToolContext
-from cvibot.dispatch import DispatchPolicy
-from cvibot.logging import configure_logging
-from cvibot.protocol import MAX_SIZE
-from cvibot.protocol.interactions import encode_message
-from cvibot.session import Session
+from cvibot._cli.transcript import Transcript
+from cvibot._context import ToolContext
+from cvibot._dispatch import DispatchPolicy
+from cvibot._logging import configure_logging
+from cvibot._protocol import MAX_SIZE
+from cvibot._protocol.interactions import encode_message
+from cvibot._session import Session
 from cvibot.tools import ToolRegistry
-from cvibot.tools.options import ReplyMode
-from cvibot.transports.memory import MemoryTransport
+from cvibot.tools._options import ReplyMode
+from cvibot.transports._memory import MemoryTransport
 
 CID = "c1"
 TOOL_CALL_TYPES = ("conversation.tool_call", "conversation.perception_tool_call")

@@ -24,16 +24,16 @@ from hypothesis import strategies as st
 from runtime_helpers import CID, Recorder, spec_of, tool_call
 
 from cvibot import tool
+from cvibot._dispatch import DispatchPolicy, ErrorKind, OutcomeKind
+from cvibot._dispatch.admission import WaitingBound
+from cvibot._dispatch.pool import PoolBusy, ToolPool
+from cvibot._runtime import Bot
+from cvibot._session import Session
+from cvibot._watchdog import LoopWatchdog, code_labels
 from cvibot.config import load_config
-from cvibot.dispatch import DispatchPolicy, ErrorKind, OutcomeKind
-from cvibot.dispatch.admission import WaitingBound
-from cvibot.dispatch.pool import PoolBusy, ToolPool
-from cvibot.plugins.workers import HookWorkers
-from cvibot.runtime import Bot
-from cvibot.session import Session
+from cvibot.plugins._workers import HookWorkers
 from cvibot.tools import ToolRegistry, ToolSpec
-from cvibot.transports.memory import MemoryTransport
-from cvibot.watchdog import LoopWatchdog, code_labels
+from cvibot.transports._memory import MemoryTransport
 
 # Set at the end of each test: handlers that wait on it let their threads go.
 RELEASE = threading.Event()
@@ -739,7 +739,7 @@ def test_calls_still_waiting_when_the_loop_shuts_down_are_answered() -> None:
 
 @pytest.mark.parametrize("bad", [0, -1, True, 1.5, "2"])
 def test_max_concurrent_must_be_a_positive_integer(bad: Any) -> None:
-    from cvibot.errors import ToolDefinitionError
+    from cvibot._errors import ToolDefinitionError
 
     with pytest.raises(ToolDefinitionError, match="max_concurrent must be an integer >= 1"):
 
@@ -764,7 +764,7 @@ def test_the_config_sets_a_tools_limit_and_the_dispatch_defaults(tmp_path: Path)
 
 
 def test_max_sync_threads_below_the_workers_is_a_config_error(tmp_path: Path) -> None:
-    from cvibot.errors import ConfigError
+    from cvibot._errors import ConfigError
 
     config = tmp_path / "bot.yaml"
     config.write_text(

@@ -15,12 +15,12 @@ import pytest
 from runtime_helpers import Recorder, event, spec_of, tool_call, tool_result
 
 from cvibot import ToolError, tool
-from cvibot.dispatch import DispatchPolicy
-from cvibot.protocol.events import Event
-from cvibot.session import Session
+from cvibot._dispatch import DispatchPolicy
+from cvibot._protocol.events import Event
+from cvibot._session import Session
 from cvibot.tools import ToolRegistry
-from cvibot.transports.base import TransportError
-from cvibot.transports.replay import ReplayTransport, read_recording
+from cvibot.transports._base import TransportError
+from cvibot.transports._replay import ReplayTransport, read_recording
 
 
 @tool(timeout=2)

@@ -14,11 +14,11 @@ from hypothesis import strategies as st
 from runtime_helpers import MakeHarness, Recorder, echo, spec_of, tool_call, tool_result
 
 from cvibot import tool
-from cvibot.dedupe import RecentKeys
-from cvibot.dispatch import DispatchPolicy
-from cvibot.session import Session
+from cvibot._dedupe import RecentKeys
+from cvibot._dispatch import DispatchPolicy
+from cvibot._session import Session
 from cvibot.tools import ToolRegistry
-from cvibot.transports.memory import MemoryTransport
+from cvibot.transports._memory import MemoryTransport
 
 runs = Counter[str]()
 
@@ -151,7 +151,7 @@ async def test_the_session_window_forgets_after_ten_minutes(
     executor: ThreadPoolExecutor, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     clock = Clock()
-    monkeypatch.setattr("cvibot.session.RecentKeys", functools.partial(RecentKeys, clock=clock))
+    monkeypatch.setattr("cvibot._session.RecentKeys", functools.partial(RecentKeys, clock=clock))
     transport = MemoryTransport()
     session = Session(
         transport=transport,

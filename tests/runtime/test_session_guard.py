@@ -15,13 +15,13 @@ from hypothesis import strategies as st
 from runtime_helpers import MakeHarness, Recorder, spec_of, tool_call, tool_result
 
 from cvibot import tool
-from cvibot.dispatch import DispatchPolicy, ErrorKind, OutcomeKind, ToolOutcome
-from cvibot.participants import Participant, ParticipantChange
-from cvibot.protocol.events import Event, ToolCall
-from cvibot.protocol.parse import Rejection
-from cvibot.session import Session
+from cvibot._dispatch import DispatchPolicy, ErrorKind, OutcomeKind, ToolOutcome
+from cvibot._participants import Participant, ParticipantChange
+from cvibot._protocol.events import Event, ToolCall
+from cvibot._protocol.parse import Rejection
+from cvibot._session import Session
 from cvibot.tools import ToolRegistry
-from cvibot.transports.memory import MemoryTransport
+from cvibot.transports._memory import MemoryTransport
 
 REPLICA = Participant(id="replica-1", user_id="tavus-replica-r1")
 
@@ -164,7 +164,7 @@ async def test_a_parser_that_raises_still_answers_a_trusted_call(
         raise Boom("parser broke")
 
     h = make_harness(lookup)
-    monkeypatch.setattr("cvibot.session.parse_event", parse_event)
+    monkeypatch.setattr("cvibot._session.parse_event", parse_event)
     call = tool_call("lookup", {"order_id": "A"}, tcid="t1", seq=1)
     perception = tool_call(
         "saw", "{}", tcid="p1", seq=2, event_type="conversation.perception_tool_call"

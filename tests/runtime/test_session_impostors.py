@@ -9,11 +9,11 @@ from typing import Any
 from runtime_helpers import MakeHarness, tool_call, tool_result
 
 from cvibot import tool
-from cvibot.participants import Participant, ReplicaRule, TrustPolicy
-from cvibot.transports.daily.transport import DailyTransport
-from cvibot.transports.memory import MemoryTransport
-from cvibot.transports.recording import RecordingTransport
-from cvibot.transports.replay import ReplayTransport
+from cvibot._participants import Participant, ReplicaRule, TrustPolicy
+from cvibot.transports._daily.transport import DailyTransport
+from cvibot.transports._memory import MemoryTransport
+from cvibot.transports._recording import RecordingTransport
+from cvibot.transports._replay import ReplayTransport
 
 REPLICA = Participant(id="0b6c1f0e-r", user_id="tavus-replica-r1", user_name="Anna")
 HUMAN = Participant(id="3b0c9e4a-h", user_id="3b0c9e4a-h", user_name="Dana")

@@ -18,11 +18,11 @@ from runtime_helpers import (
 )
 
 from cvibot import tool
-from cvibot.dispatch import ErrorKind, OutcomeKind, ToolOutcome
-from cvibot.protocol import RejectReason, Utterance
-from cvibot.protocol.events import Event
-from cvibot.session import Session
-from cvibot.tools.options import ReplyMode
+from cvibot._dispatch import ErrorKind, OutcomeKind, ToolOutcome
+from cvibot._protocol import RejectReason, Utterance
+from cvibot._protocol.events import Event
+from cvibot._session import Session
+from cvibot.tools._options import ReplyMode
 
 runs = Counter[str]()
 

@@ -9,8 +9,8 @@ from typing import Any
 from runtime_helpers import CID, MakeHarness, event, tool_call, tool_result
 
 from cvibot import tool
-from cvibot.participants import Participant, ReplicaRule, Roster, Standing, TrustPolicy
-from cvibot.transports.memory import MemoryTransport
+from cvibot._participants import Participant, ReplicaRule, Roster, Standing, TrustPolicy
+from cvibot.transports._memory import MemoryTransport
 
 REPLICA = Participant(id="0b6c1f0e-1111-4c3e-9d1a-0e6f2b9a7c11", user_id="tavus-replica-r1")
 HUMAN = Participant(id="3b0c9e4a-2222-4f1b-8a7e-5c9d0e1f2a3b", user_name="Dana")

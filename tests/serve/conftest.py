@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from serve_helpers import make_bot
 
-from cvibot.runtime import Bot
+from cvibot._runtime import Bot
 
 
 @pytest.fixture

@@ -1,7 +1,7 @@
 """``cvibot`` with the fake daily-python SDK, as a process of its own (serve tests).
 
 Usage: ``python fake_daily_serve.py ARGS...`` runs ``cvibot ARGS...`` with
-:class:`cvibot.testing.fake_daily.FakeDaily` in place of ``daily``: every room joins at
+:class:`doubles.fake_daily.FakeDaily` in place of ``daily``: every room joins at
 once with the replica in it, and the replica sends one ``lookup_order`` tool call to
 each room it joins (``tool_call_id`` ``call-<room>``). Each answer is printed on stdout
 as ``fake: answered <tool_call_id> <status>``.
@@ -15,12 +15,12 @@ import threading
 import time
 from pathlib import Path
 
-import cvibot.transports.daily.transport as daily_transport
-from cvibot.cli.main import main
+import cvibot.transports._daily.transport as daily_transport
+from cvibot._cli.main import main
 
 # The test doubles: tests/doubles, the package `doubles` (this script runs on its own).
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from cvibot.testing.fake_daily import FakeDaily, participant
+from doubles.fake_daily import FakeDaily, participant
 
 REPLICA = participant("Anna", "tavus-replica-r1")
 

@@ -13,7 +13,7 @@ from prometheus_client import CollectorRegistry
 from starlette.applications import Starlette
 from starlette.routing import BaseRoute
 
-from cvibot.serve.signature import sign
+from cvibot.serve._signature import sign
 
 
 @asynccontextmanager
@@ -44,7 +44,7 @@ class FakeBackend:
     name = "fake"
 
     def __init__(self, delay: float = 0.0) -> None:
-        from cvibot.serve.backend import ConversationRecord, Job
+        from cvibot.serve._backend import ConversationRecord, Job
 
         self.delay = delay
         self.jobs: list[Job] = []
@@ -59,7 +59,7 @@ class FakeBackend:
             await asyncio.sleep(self.delay)
 
     async def enqueue(self, job: Any) -> Any:
-        from cvibot.serve.backend import ConversationRecord
+        from cvibot.serve._backend import ConversationRecord
 
         await self._wait()
         if self.fail_enqueue is not None:

@@ -16,17 +16,17 @@ from typing import Any
 
 import httpx
 
+from cvibot._runtime import Bot
 from cvibot.config import load_config
-from cvibot.runtime import Bot
-from cvibot.serve.app import ServeState, create_app
-from cvibot.serve.backend import Backend, Job
-from cvibot.serve.host import SessionHost
-from cvibot.serve.local import LocalBackend
-from cvibot.serve.metrics import HostMetrics
-from cvibot.serve.options import ServeOptions
-from cvibot.testing.fake_daily import FakeDaily, participant
-from cvibot.transports.base import Transport
-from cvibot.transports.daily import DailyTransport, ReconnectPolicy
+from cvibot.serve._app import ServeState, create_app
+from cvibot.serve._backend import Backend, Job
+from cvibot.serve._host import SessionHost
+from cvibot.serve._local import LocalBackend
+from cvibot.serve._metrics import HostMetrics
+from cvibot.serve._options import ServeOptions
+from cvibot.transports._base import Transport
+from cvibot.transports._daily import DailyTransport, ReconnectPolicy
+from doubles.fake_daily import FakeDaily, participant
 
 REPLICA = participant("Anna", "tavus-replica-r1")
 TOKEN = "test-token-0123456789"

@@ -13,12 +13,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from serve_helpers import TOKEN, eventually, hosting, room, shutdown
 
-from cvibot.runtime import Bot
-from cvibot.serve.app import ServeState, create_app
-from cvibot.serve.host import SessionHost
-from cvibot.serve.local import LocalBackend
-from cvibot.serve.metrics import HostMetrics
-from cvibot.serve.options import ServeOptions
+from cvibot._runtime import Bot
+from cvibot.serve._app import ServeState, create_app
+from cvibot.serve._host import SessionHost
+from cvibot.serve._local import LocalBackend
+from cvibot.serve._metrics import HostMetrics
+from cvibot.serve._options import ServeOptions
 
 
 async def test_probes_need_no_token_and_say_ready_until_the_drain(bot: Bot) -> None:

@@ -8,9 +8,9 @@ from typing import Any
 
 from serve_helpers import Rooms, eventually, hosting, job, plugin, results, shutdown, tool_call
 
-from cvibot.runtime import Bot
-from cvibot.serve.backend import ConversationRecord
-from cvibot.serve.local import LocalBackend
+from cvibot._runtime import Bot
+from cvibot.serve._backend import ConversationRecord
+from cvibot.serve._local import LocalBackend
 
 
 async def record(backend: Any, cid: str) -> ConversationRecord:
@@ -57,7 +57,7 @@ async def test_capacity_is_exactly_respected_with_many_jobs_waiting(bot: Bot) ->
         for n in range(3):
             await backend.enqueue(job(f"c{n}"))
         # The local backend queues no more than the free slots: the rest is refused.
-        from cvibot.serve.backend import HostFull
+        from cvibot.serve._backend import HostFull
 
         refused = 0
         for n in range(3, 20):
@@ -271,7 +271,7 @@ async def test_a_taken_over_conversation_still_active_is_joined(bot: Bot) -> Non
 async def test_a_create_job_creates_the_conversation_then_joins_it(bot: Bot) -> None:
     tavus = _FakeTavus()
     async with hosting(bot, tavus=tavus) as running:
-        from cvibot.serve.backend import Job
+        from cvibot.serve._backend import Job
 
         await running.backend.enqueue(
             Job("create-1", "", source="create", create={"persona_id": "p1"})
@@ -286,7 +286,7 @@ async def test_a_create_job_creates_the_conversation_then_joins_it(bot: Bot) -> 
 
 async def test_a_create_job_without_a_tavus_client_fails(bot: Bot) -> None:
     async with hosting(bot) as running:
-        from cvibot.serve.backend import Job
+        from cvibot.serve._backend import Job
 
         await running.backend.enqueue(Job("create-1", "", create={"persona_id": "p1"}))
         await _settled(running.backend, "create-1")

@@ -10,8 +10,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from serve_helpers import job
 
-from cvibot.serve.backend import AlreadyEnded, HostFull
-from cvibot.serve.local import LocalBackend
+from cvibot.serve._backend import AlreadyEnded, HostFull
+from cvibot.serve._local import LocalBackend
 
 
 class Slots:

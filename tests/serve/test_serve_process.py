@@ -19,7 +19,7 @@ import httpx
 import pytest
 from click.testing import CliRunner
 
-from cvibot.cli.main import cli
+from cvibot._cli.main import cli
 
 _spec = importlib.util.spec_from_file_location(
     "serve_process_helpers", Path(__file__).parents[1] / "cli" / "process_helpers.py"
@@ -195,7 +195,7 @@ def test_fleet_and_ingress_errors_name_their_file_line_and_key(tmp_path: Path) -
 def test_without_the_serve_extra_the_command_says_which_and_exits_2(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import cvibot.cli.serve_cmd as serve_cmd
+    import cvibot._cli.serve_cmd as serve_cmd
 
     monkeypatch.setattr(serve_cmd, "_EXTRA", ("starlette", "no_such_module_cvibot"))
     result = run_cli(str(write_config(tmp_path, "")))
@@ -210,7 +210,7 @@ def test_cvibot_help_lists_serve_without_importing_the_server() -> None:
     code = (
         "import sys\n"
         "from click.testing import CliRunner\n"
-        "from cvibot.cli.main import cli\n"
+        "from cvibot._cli.main import cli\n"
         "out = CliRunner().invoke(cli, ['--help']).output\n"
         "assert 'serve' in out, out\n"
         "heavy = ('starlette', 'uvicorn', 'prometheus_client', 'redis')\n"

@@ -14,12 +14,12 @@ import httpx
 from ingress_helpers import signed
 from serve_helpers import Rooms, eventually
 
+from cvibot._runtime import Bot
 from cvibot.plugins import hookimpl
-from cvibot.runtime import Bot
-from cvibot.serve.local import LocalBackend
-from cvibot.serve.options import ServeOptions
-from cvibot.serve.server import Serving, bind, serve
-from cvibot.testing.assembly import build_bot, load_test_config
+from cvibot.serve._local import LocalBackend
+from cvibot.serve._options import ServeOptions
+from cvibot.serve._server import Serving, bind, serve
+from cvibot.testing._assembly import build_bot, load_test_config
 from cvibot.tools import tool
 
 SECRET = "s3cret-s3cret-s3cret"

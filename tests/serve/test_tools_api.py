@@ -19,13 +19,13 @@ from prometheus_client import CollectorRegistry
 from pydantic import ValidationError
 
 from cvibot import ToolError
-from cvibot.context import ToolContext
+from cvibot._context import ToolContext
+from cvibot._runtime import Bot
 from cvibot.plugins import hookimpl
-from cvibot.runtime import Bot
-from cvibot.serve.api_calls import NoRoom
-from cvibot.serve.signature import sign, signature_matches
-from cvibot.serve.tools_api import DeliveryApiOptions, tools_api_routes
-from cvibot.testing.assembly import build_bot, load_test_config
+from cvibot.serve._api_calls import NoRoom
+from cvibot.serve._signature import sign, signature_matches
+from cvibot.serve._tools_api import DeliveryApiOptions, tools_api_routes
+from cvibot.testing._assembly import build_bot, load_test_config
 from cvibot.tools import tool
 
 SECRET = "s3cret-s3cret-s3cret"
@@ -227,7 +227,7 @@ async def test_a_signature_of_another_body_is_refused(client: httpx.AsyncClient)
 
 def test_the_comparison_is_constant_time(monkeypatch: pytest.MonkeyPatch) -> None:
     # The check goes through hmac.compare_digest, whatever the header looks like.
-    import cvibot.serve.signature as signature
+    import cvibot.serve._signature as signature
 
     compared: list[tuple[bytes, bytes]] = []
     real = signature.hmac.compare_digest

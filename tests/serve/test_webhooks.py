@@ -17,15 +17,15 @@ from ingress_helpers import FakeBackend, client_for, sample
 from prometheus_client import CollectorRegistry
 from pydantic import ValidationError
 
-from cvibot.serve.backend import AlreadyEnded, BackendError, ConversationRecord, HostFull
-from cvibot.serve.webhooks import (
+from cvibot.serve._backend import AlreadyEnded, BackendError, ConversationRecord, HostFull
+from cvibot.serve._webhooks import (
     TavusCallback,
     WebhookOptions,
     WebhookReceiver,
     webhook_routes,
 )
 from cvibot.tavus import RetryPolicy, TavusClient
-from cvibot.testing.fake_tavus import FakeTavusAPI
+from doubles.fake_tavus import FakeTavusAPI
 
 SECRET = "hook-secret-0123456789"
 KEY = "tavus-key"

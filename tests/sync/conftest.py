@@ -7,9 +7,9 @@ from collections.abc import AsyncIterator, Iterator
 import pytest
 from sync_helpers import FAST, KEY, PERSONA
 
-import cvibot.cli.tools_cmd
+import cvibot._cli.tools_cmd
 from cvibot.tavus import TavusClient
-from cvibot.testing.fake_tavus import FakeTavusAPI
+from doubles.fake_tavus import FakeTavusAPI
 
 
 @pytest.fixture
@@ -30,5 +30,5 @@ async def api(fake: FakeTavusAPI) -> AsyncIterator[TavusClient]:
 @pytest.fixture(autouse=True)
 def fast_cli_retries(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """The command line's client retries within milliseconds, so failures stay fast."""
-    monkeypatch.setattr(cvibot.cli.tools_cmd, "RETRY", FAST)
+    monkeypatch.setattr(cvibot._cli.tools_cmd, "RETRY", FAST)
     yield

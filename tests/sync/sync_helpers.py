@@ -14,10 +14,10 @@ import structlog
 from click.testing import CliRunner, Result
 
 import cvibot
-from cvibot.cli.main import cli
+from cvibot._cli.main import cli
 from cvibot.tavus import RegistryTool, RetryPolicy
-from cvibot.testing.fake_tavus import FakeTavusAPI, RecordedRequest
 from cvibot.tools import ToolSpec, build_tool_spec, to_registry_tool
+from doubles.fake_tavus import FakeTavusAPI, RecordedRequest
 
 KEY = "tvs-sync-key-8c1d4e7f2a9b"
 """The fake's API key: long and distinctive, so a leak is found by a substring search."""

@@ -11,10 +11,10 @@ import pytest
 from click.testing import Result
 from sync_helpers import KEY, PERSONA, calls, invoke, spec, write_bot, writes
 
-import cvibot.cli.tools_cmd
-from cvibot.plugins.selection import DISABLE_AUTOLOAD_ENV
-from cvibot.testing.fake_tavus import FakeTavusAPI
+import cvibot._cli.tools_cmd
+from cvibot.plugins._selection import DISABLE_AUTOLOAD_ENV
 from cvibot.tools import to_legacy_tool
+from doubles.fake_tavus import FakeTavusAPI
 
 TOOLS = '''
 from cvibot import tool
@@ -339,7 +339,7 @@ def test_on_a_terminal_it_asks_before_applying(
     answer: str,
     applied: bool,
 ) -> None:
-    monkeypatch.setattr(cvibot.cli.tools_cmd, "_interactive", lambda: True)
+    monkeypatch.setattr(cvibot._cli.tools_cmd, "_interactive", lambda: True)
 
     result = _run(_bot(tmp_path, base_url), input=answer)
 
@@ -353,7 +353,7 @@ def test_on_a_terminal_it_asks_before_applying(
 def test_yes_applies_without_asking(
     fake: FakeTavusAPI, base_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(cvibot.cli.tools_cmd, "_interactive", lambda: True)
+    monkeypatch.setattr(cvibot._cli.tools_cmd, "_interactive", lambda: True)
 
     result = _run(_bot(tmp_path, base_url), "--yes")
 

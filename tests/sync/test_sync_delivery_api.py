@@ -14,14 +14,14 @@ import pytest
 from pydantic import SecretStr
 from sync_helpers import KEY, PERSONA, invoke, spec, stored, write_bot, writes
 
-import cvibot.cli.tools_cmd as tools_cmd
+import cvibot._cli.tools_cmd as tools_cmd
+from cvibot._errors import ConfigError, ToolDefinitionError
+from cvibot._sync import LimitsExceeded, plan_persona, plan_registry
+from cvibot._sync.report import render_plan
 from cvibot.config import ToolOverride
-from cvibot.errors import ConfigError, ToolDefinitionError
-from cvibot.sync import LimitsExceeded, plan_persona, plan_registry
-from cvibot.sync.report import render_plan
-from cvibot.testing.fake_tavus import FakeTavusAPI
 from cvibot.tools import to_registry_tool, tool_definitions
-from cvibot.tools.export import ApiDelivery
+from cvibot.tools._export import ApiDelivery
+from doubles.fake_tavus import FakeTavusAPI
 
 SECRET = "hmac-secret-that-must-not-leak"
 API = ApiDelivery("https://bots.example.com", SECRET, timeout=15)

@@ -7,10 +7,10 @@ from typing import Any
 
 from sync_helpers import PERSONA, calls, spec, writes
 
-from cvibot.sync import apply_plan, plan_persona, read_plan
+from cvibot._sync import apply_plan, plan_persona, read_plan
 from cvibot.tavus import TavusClient
-from cvibot.testing.fake_tavus import FakeTavusAPI
 from cvibot.tools import to_legacy_tool, to_perception_tool
+from doubles.fake_tavus import FakeTavusAPI
 
 
 def lookup_order(order_id: str) -> str:

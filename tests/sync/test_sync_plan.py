@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from sync_helpers import PERSONA, spec, stored
 
-from cvibot.sync import AttachTool, DetachTool, FieldChange, LimitsExceeded, plan_registry
-from cvibot.sync.report import render_plan
-from cvibot.sync.tool_compare import json_equal, registry_changes, registry_fields
+from cvibot._sync import AttachTool, DetachTool, FieldChange, LimitsExceeded, plan_registry
+from cvibot._sync.report import render_plan
+from cvibot._sync.tool_compare import json_equal, registry_changes, registry_fields
 from cvibot.tools import ToolSpec, to_registry_tool
 
 

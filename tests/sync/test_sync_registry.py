@@ -6,10 +6,10 @@ from __future__ import annotations
 import pytest
 from sync_helpers import PERSONA, calls, spec, writes
 
-from cvibot.sync import ApplyFailed, apply_plan, read_plan
+from cvibot._sync import ApplyFailed, apply_plan, read_plan
 from cvibot.tavus import BadRequest, TavusClient
-from cvibot.testing.fake_tavus import FakeTavusAPI
 from cvibot.tools import ToolSpec, to_registry_tool
+from doubles.fake_tavus import FakeTavusAPI
 
 
 def lookup_order(order_id: str) -> str:

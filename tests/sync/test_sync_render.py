@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sync_helpers import PERSONA, spec, stored
 
-from cvibot.sync import (
+from cvibot._sync import (
     Applied,
     Done,
     plan_persona,

@@ -11,7 +11,7 @@ import structlog
 from tavus_helpers import FAST, KEY
 
 from cvibot.tavus import TavusClient
-from cvibot.testing.fake_tavus import FakeTavusAPI
+from doubles.fake_tavus import FakeTavusAPI
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ import httpx
 import pytest
 from tavus_helpers import FAST, KEY, closed_port
 
-from cvibot.errors import CvibotError
+from cvibot._errors import CvibotError
 from cvibot.tavus import (
     BadRequest,
     Conflict,
@@ -23,7 +23,7 @@ from cvibot.tavus import (
     Unauthorized,
     UnexpectedResponse,
 )
-from cvibot.testing.fake_tavus import FakeTavusAPI
+from doubles.fake_tavus import FakeTavusAPI
 
 ONCE = RetryPolicy(attempts=1)
 

@@ -13,7 +13,7 @@ import pytest
 from tavus_helpers import FAST, KEY
 
 from cvibot.tavus import BadRequest, NotFound, ServerError, TavusClient, TavusUnreachable
-from cvibot.testing.fake_tavus import FakeTavusAPI, apply_json_patch
+from doubles.fake_tavus import FakeTavusAPI, apply_json_patch
 
 AUTH = {"x-api-key": KEY}
 

@@ -9,7 +9,7 @@ import pytest
 from pydantic import ValidationError
 from tavus_helpers import FAST, KEY
 
-from cvibot.errors import ConfigError
+from cvibot._errors import ConfigError
 from cvibot.tavus import (
     Conversation,
     ConversationProperties,
@@ -18,7 +18,7 @@ from cvibot.tavus import (
     Persona,
     TavusClient,
 )
-from cvibot.testing.fake_tavus import FakeTavusAPI
+from doubles.fake_tavus import FakeTavusAPI
 
 
 def _only(fake: FakeTavusAPI) -> Any:

@@ -21,8 +21,8 @@ from cvibot.tavus import (
     TavusUnreachable,
     Unauthorized,
 )
-from cvibot.tavus.retry import BackoffWait, parse_retry_after
-from cvibot.testing.fake_tavus import FakeTavusAPI
+from cvibot.tavus._retry import BackoffWait, parse_retry_after
+from doubles.fake_tavus import FakeTavusAPI
 
 
 async def test_503_twice_then_success(

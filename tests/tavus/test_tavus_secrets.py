@@ -19,7 +19,7 @@ from cvibot.tavus import (
     TavusUnreachable,
     Unauthorized,
 )
-from cvibot.testing.fake_tavus import FakeTavusAPI
+from doubles.fake_tavus import FakeTavusAPI
 
 
 async def _exercise(api: TavusClient, fake: FakeTavusAPI) -> list[TavusAPIError]:

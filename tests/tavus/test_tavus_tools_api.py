@@ -20,7 +20,7 @@ from cvibot.tavus import (
     TavusClient,
     UnexpectedResponse,
 )
-from cvibot.testing.fake_tavus import FakeTavusAPI
+from doubles.fake_tavus import FakeTavusAPI
 
 PAL = "p_default"
 

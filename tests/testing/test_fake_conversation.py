@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 
 from cvibot import AppendContext, Echo, ToolContext, ToolError, hookimpl, tool
-from cvibot.runtime import PluginStartupError
+from cvibot._runtime import PluginStartupError
 from cvibot.testing import FakeConversation, ReplyTimeout
-from cvibot.transports.memory import MemoryTransport
+from cvibot.transports._memory import MemoryTransport
 
 SEEN: list[Mapping[str, Any]] = []
 

@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 
 from cvibot import ConfigError, ToolContext, hookimpl, tool
-from cvibot.errors import PluginLoadError
-from cvibot.plugins.selection import DISABLE_AUTOLOAD_ENV
+from cvibot._errors import PluginLoadError
+from cvibot.plugins._selection import DISABLE_AUTOLOAD_ENV
 from cvibot.testing import FakeConversation
 from cvibot.tools import build_tool_spec
 

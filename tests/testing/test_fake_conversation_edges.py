@@ -7,7 +7,7 @@ import json
 import threading
 
 from cvibot import tool
-from cvibot.protocol import encode_message
+from cvibot._protocol import encode_message
 from cvibot.testing import FakeConversation
 
 LONE = "\ud83d"

@@ -20,7 +20,7 @@ INNER_TESTS = '''
 import pytest
 
 from cvibot import ConfigError, tool
-from cvibot.transports.memory import MemoryTransport
+from cvibot.transports._memory import MemoryTransport
 
 KEPT = []
 
@@ -110,8 +110,8 @@ def test_importing_the_plugin_imports_nothing_heavy() -> None:
         """
         import sys
         import cvibot.testing
-        import cvibot.testing.pytest_plugin
-        heavy = ("pydantic", "daily", "yaml", "cvibot.runtime", "cvibot.testing.conversation")
+        import cvibot.testing._pytest_plugin
+        heavy = ("pydantic", "daily", "yaml", "cvibot._runtime", "cvibot.testing._conversation")
         print(sorted(name for name in heavy if name in sys.modules))
         """
     )
@@ -126,7 +126,7 @@ def test_the_plugin_is_registered_under_pytest11() -> None:
     from importlib.metadata import entry_points
 
     [entry] = entry_points(group="pytest11", name="cvibot")
-    assert entry.value == "cvibot.testing.pytest_plugin"
+    assert entry.value == "cvibot.testing._pytest_plugin"
 
 
 def test_the_testing_package_names_its_exports_lazily() -> None:

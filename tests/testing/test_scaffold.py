@@ -14,8 +14,8 @@ import pytest
 from click.testing import CliRunner
 from install_helpers import install_into
 
-from cvibot.cli.new_cmd import new
-from cvibot.scaffold import (
+from cvibot._cli.new_cmd import new
+from cvibot._scaffold import (
     PluginNameError,
     PluginNames,
     ProjectExists,

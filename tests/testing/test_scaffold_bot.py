@@ -15,10 +15,10 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from cvibot.cli.new_cmd import new
+from cvibot._cli.new_cmd import new
+from cvibot._scaffold import BotNameError, BotNames, ProjectExists, bot_files, create_bot
 from cvibot.config import parse_config
-from cvibot.scaffold import BotNameError, BotNames, ProjectExists, bot_files, create_bot
-from cvibot.transports.replay import read_outbound
+from cvibot.transports._replay import read_outbound
 
 QUIET = ["-p", "no:cacheprovider", "-p", "no:hypothesispytest", "-p", "no:respx", "-p", "no:anyio"]
 

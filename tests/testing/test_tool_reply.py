@@ -6,10 +6,10 @@ from typing import Any
 
 import pytest
 
-from cvibot.dispatch import ToolOutcome
-from cvibot.dispatch.outcome import ErrorKind, OutcomeKind
+from cvibot._dispatch import ToolOutcome
+from cvibot._dispatch.outcome import ErrorKind, OutcomeKind
 from cvibot.testing import ToolReply
-from cvibot.testing.replies import describe_sent
+from cvibot.testing._replies import describe_sent
 from cvibot.tools import ReplyMode
 
 

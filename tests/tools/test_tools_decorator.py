@@ -11,8 +11,8 @@ from unittest import mock
 import pytest
 from pydantic import BaseModel
 
-from cvibot.context import ToolContext
-from cvibot.errors import ToolDefinitionError
+from cvibot._context import ToolContext
+from cvibot._errors import ToolDefinitionError
 from cvibot.tools import (
     Origin,
     ReplyMode,
@@ -270,7 +270,7 @@ def test_tool_context_imported_only_for_type_checking_still_resolves() -> None:
         "from typing import TYPE_CHECKING\n"
         "from cvibot.tools import tool\n"
         "if TYPE_CHECKING:\n"
-        "    from cvibot.context import ToolContext\n"
+        "    from cvibot._context import ToolContext\n"
         "@tool\n"
         "async def handler(a: int, ctx: ToolContext) -> None: ...\n"
     )

@@ -8,8 +8,8 @@ from typing import Annotated, Any
 import pytest
 from pydantic import BaseModel, ConfigDict, Field
 
-from cvibot.context import ToolContext
-from cvibot.errors import ToolDefinitionError, ToolError
+from cvibot._context import ToolContext
+from cvibot._errors import ToolDefinitionError, ToolError
 from cvibot.testing import FakeConversation
 from cvibot.tools import (
     ArgumentsError,

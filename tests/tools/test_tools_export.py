@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from pydantic import BaseModel, create_model
 
-from cvibot.context import ToolContext
+from cvibot._context import ToolContext
 from cvibot.tools import (
     ToolSpec,
     build_tool_spec,

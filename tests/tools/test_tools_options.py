@@ -12,11 +12,11 @@ from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
+from cvibot._errors import ToolDefinitionError
+from cvibot._sync.tool_compare import REGISTRY_FIELDS
 from cvibot.config import ToolOverride
-from cvibot.errors import ToolDefinitionError
-from cvibot.sync.tool_compare import REGISTRY_FIELDS
 from cvibot.tools import build_tool_spec, dynamic_tool, to_registry_tool, tool
-from cvibot.tools.options import (
+from cvibot.tools._options import (
     Origin,
     ReplyMode,
     ToolBehaviourKwargs,
@@ -24,7 +24,7 @@ from cvibot.tools.options import (
     ToolOptions,
     tavus_fields,
 )
-from cvibot.tools.spec import ToolSpec
+from cvibot.tools._spec import ToolSpec
 
 # A valid value of every option (name and description aside), as a caller would pass it.
 SAMPLES: dict[str, Any] = {

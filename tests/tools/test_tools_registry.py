@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from cvibot.errors import DuplicateToolError, ToolDefinitionError
+from cvibot._errors import DuplicateToolError, ToolDefinitionError
 from cvibot.tools import Origin, ReplyMode, ToolRegistry, ToolSpec, build_tool_spec
 
 

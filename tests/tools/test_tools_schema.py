@@ -12,10 +12,10 @@ import pytest
 from pydantic import BaseModel, Field
 from typing_extensions import TypedDict  # pydantic needs this one before Python 3.12
 
-from cvibot.context import ToolContext
-from cvibot.errors import ToolDefinitionError
+from cvibot._context import ToolContext
+from cvibot._errors import ToolDefinitionError
 from cvibot.tools import ToolSpec, build_tool_spec, tool
-from cvibot.tools.schema import llm_json_schema, reserved_properties
+from cvibot.tools._schema import llm_json_schema, reserved_properties
 
 
 def spec_of(fn: Any, **options: Any) -> ToolSpec:

@@ -15,10 +15,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import BaseModel, Field
 
-from cvibot.context import ToolContext
-from cvibot.errors import ToolDefinitionError
+from cvibot._context import ToolContext
+from cvibot._errors import ToolDefinitionError
 from cvibot.tools import ArgumentsError, Origin, ReplyMode, ToolSpec, build_tool_spec, tool
-from cvibot.tools.spec import name_problem
+from cvibot.tools._spec import name_problem
 
 
 class Size(Enum):

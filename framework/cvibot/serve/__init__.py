@@ -3,12 +3,15 @@
 Public for who writes a backend (a queue the host takes its jobs from): implement
 :class:`Backend` and :class:`Ownership` for the :class:`Job` and
 :class:`ConversationRecord` shapes, and raise :class:`HostFull`, :class:`AlreadyEnded`
-or another :class:`BackendError`.
+or another :class:`BackendError`. Also public: the ``serve:`` option sets
+(:class:`ServeOptions`, :class:`WebhookOptions`, :class:`DeliveryApiOptions`) and
+:class:`TavusCallback`, what a ``cvibot_webhook`` hook implementation receives. None of
+these needs the ``serve`` extra; the host itself runs from ``cvibot serve``.
 """
 
 from __future__ import annotations
 
-from cvibot.serve.backend import (
+from cvibot.serve._backend import (
     AlreadyEnded,
     Backend,
     BackendError,
@@ -20,6 +23,8 @@ from cvibot.serve.backend import (
     Ownership,
     Slots,
 )
+from cvibot.serve._ingress_options import DeliveryApiOptions, TavusCallback, WebhookOptions
+from cvibot.serve._options import ServeOptions
 
 __all__ = [
     "AlreadyEnded",
@@ -27,9 +32,13 @@ __all__ = [
     "BackendError",
     "ConversationRecord",
     "ConversationState",
+    "DeliveryApiOptions",
     "HostFull",
     "Job",
     "JobSource",
     "Ownership",
+    "ServeOptions",
     "Slots",
+    "TavusCallback",
+    "WebhookOptions",
 ]

@@ -8,14 +8,14 @@ tools registry with a PAL's attached tools (§7.2).
     async with TavusClient.from_env() as api:
         conv = await api.create_conversation(persona_id="p123", test_mode=True)
 
-Errors are in :mod:`cvibot.tavus.api_errors`, the retry rule in :mod:`cvibot.tavus.retry`,
-the bodies in :mod:`cvibot.tavus.models` and :mod:`cvibot.tavus.tool_models`; a local
-fake of the API for tests is :mod:`cvibot.testing.fake_tavus`.
+Errors are in :mod:`cvibot.tavus._api_errors`, the retry rule in :mod:`cvibot.tavus._retry`,
+the bodies in :mod:`cvibot.tavus._models` and :mod:`cvibot.tavus._tool_models`; a local
+fake of the API for tests is :mod:`doubles.fake_tavus`.
 """
 
 from __future__ import annotations
 
-from cvibot.tavus.api_errors import (
+from cvibot.tavus._api_errors import (
     BadRequest,
     Conflict,
     MissingAPIKey,
@@ -27,8 +27,8 @@ from cvibot.tavus.api_errors import (
     Unauthorized,
     UnexpectedResponse,
 )
-from cvibot.tavus.client import API_KEY_ENV, DEFAULT_BASE_URL, TavusClient
-from cvibot.tavus.models import (
+from cvibot.tavus._client import API_KEY_ENV, DEFAULT_BASE_URL, TavusClient
+from cvibot.tavus._models import (
     Conversation,
     ConversationProperties,
     CreateConversationRequest,
@@ -36,9 +36,9 @@ from cvibot.tavus.models import (
     PatchOperation,
     Persona,
 )
-from cvibot.tavus.retry import RetryPolicy
-from cvibot.tavus.tool_models import CreateToolRequest, RegistryTool, UpdateToolRequest
-from cvibot.tavus.tools_api import MAX_ATTACH
+from cvibot.tavus._retry import RetryPolicy
+from cvibot.tavus._tool_models import CreateToolRequest, RegistryTool, UpdateToolRequest
+from cvibot.tavus._tools_api import MAX_ATTACH
 
 __all__ = [
     "API_KEY_ENV",

@@ -20,8 +20,8 @@ import importlib as _importlib
 import typing as _typing
 
 if _typing.TYPE_CHECKING:
-    from cvibot.testing.conversation import FakeConversation
-    from cvibot.testing.messages import (
+    from cvibot.testing._conversation import FakeConversation
+    from cvibot.testing._messages import (
         SHAPES,
         CallShape,
         Envelope,
@@ -29,8 +29,8 @@ if _typing.TYPE_CHECKING:
         tool_call_message,
         utterance_message,
     )
-    from cvibot.testing.pytest_plugin import ConversationFactory
-    from cvibot.testing.replies import ReplyTimeout, ToolReply
+    from cvibot.testing._pytest_plugin import ConversationFactory
+    from cvibot.testing._replies import ReplyTimeout, ToolReply
 
 __all__ = [
     "SHAPES",
@@ -46,16 +46,16 @@ __all__ = [
 ]
 
 _HOMES = {
-    "SHAPES": "cvibot.testing.messages",
-    "CallShape": "cvibot.testing.messages",
-    "ConversationFactory": "cvibot.testing.pytest_plugin",
-    "Envelope": "cvibot.testing.messages",
-    "FakeConversation": "cvibot.testing.conversation",
-    "ReplyTimeout": "cvibot.testing.replies",
-    "ToolReply": "cvibot.testing.replies",
-    "perception_tool_call_message": "cvibot.testing.messages",
-    "tool_call_message": "cvibot.testing.messages",
-    "utterance_message": "cvibot.testing.messages",
+    "SHAPES": "cvibot.testing._messages",
+    "CallShape": "cvibot.testing._messages",
+    "ConversationFactory": "cvibot.testing._pytest_plugin",
+    "Envelope": "cvibot.testing._messages",
+    "FakeConversation": "cvibot.testing._conversation",
+    "ReplyTimeout": "cvibot.testing._replies",
+    "ToolReply": "cvibot.testing._replies",
+    "perception_tool_call_message": "cvibot.testing._messages",
+    "tool_call_message": "cvibot.testing._messages",
+    "utterance_message": "cvibot.testing._messages",
 }
 
 

@@ -18,15 +18,15 @@ import importlib as _importlib
 import typing as _typing
 
 if _typing.TYPE_CHECKING:
-    from cvibot.participants import Participant, ParticipantChange
-    from cvibot.transports.base import (
+    from cvibot._participants import Participant, ParticipantChange
+    from cvibot.transports._base import (
         InboundMessage,
         InboundParticipant,
         Receiver,
         Transport,
         TransportError,
     )
-    from cvibot.transports.daily import (
+    from cvibot.transports._daily import (
         ConnectionLost,
         DailyError,
         DailyOptions,
@@ -43,7 +43,7 @@ if _typing.TYPE_CHECKING:
         SendFailed,
         pending_releases,
     )
-    from cvibot.transports.memory import MemoryTransport
+    from cvibot.transports._memory import MemoryTransport
 
 __all__ = [
     "ConnectionLost",
@@ -71,30 +71,30 @@ __all__ = [
     "pending_releases",
 ]
 
-_DAILY = "cvibot.transports.daily"
+_DAILY = "cvibot.transports._daily"
 _HOMES = {
     "ConnectionLost": _DAILY,
     "DailyError": _DAILY,
     "DailyOptions": _DAILY,
     "DailyTransport": _DAILY,
-    "InboundMessage": "cvibot.transports.base",
-    "InboundParticipant": "cvibot.transports.base",
+    "InboundMessage": "cvibot.transports._base",
+    "InboundParticipant": "cvibot.transports._base",
     "InvalidAppMessage": _DAILY,
     "InvalidClientSettings": _DAILY,
     "InvalidRoomUrl": _DAILY,
     "JoinFailed": _DAILY,
     "JoinTimeout": _DAILY,
-    "MemoryTransport": "cvibot.transports.memory",
+    "MemoryTransport": "cvibot.transports._memory",
     "NotJoined": _DAILY,
-    "Participant": "cvibot.participants",
-    "ParticipantChange": "cvibot.participants",
-    "Receiver": "cvibot.transports.base",
+    "Participant": "cvibot._participants",
+    "ParticipantChange": "cvibot._participants",
+    "Receiver": "cvibot.transports._base",
     "ReconnectPolicy": _DAILY,
     "RoomEnded": _DAILY,
     "RoomUnreachable": _DAILY,
     "SendFailed": _DAILY,
-    "Transport": "cvibot.transports.base",
-    "TransportError": "cvibot.transports.base",
+    "Transport": "cvibot.transports._base",
+    "TransportError": "cvibot.transports._base",
     "pending_releases": _DAILY,
 }
 

@@ -2,7 +2,7 @@
 
 Both are :class:`ValueError` subclasses whose message says where the problem is, so the
 bot's start-up error (the host wraps what a hook raises) points at the right place; and
-both are :class:`cvibot.errors.CvibotError` subclasses, like every error a bot raises.
+both are :class:`cvibot._errors.CvibotError` subclasses, like every error a bot raises.
 """
 
 from __future__ import annotations

@@ -193,7 +193,7 @@ class RequestPlan:
     def render(self, values: Mapping[str, Any]) -> RequestParts:
         """The request for one call; ``values`` maps every field name to its value.
 
-        Raises :class:`~cvibot.errors.ToolError` (a message for the LLM) when an argument
+        Raises :class:`~cvibot._errors.ToolError` (a message for the LLM) when an argument
         cannot be sent: ``.`` or ``..`` in the URL, a line break in a header.
         """
         url = self._prefix + self._url.render(values.__getitem__, _url_quote)

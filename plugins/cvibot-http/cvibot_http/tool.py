@@ -33,7 +33,7 @@ _MIN_BUDGET: Final = 0.001  # seconds
 class HttpTool:
     """Calls one endpoint for one tool; ``await tool(arguments, ctx)`` gives the answer.
 
-    Raises :class:`~cvibot.errors.ToolError` with a short message for the LLM when the
+    Raises :class:`~cvibot._errors.ToolError` with a short message for the LLM when the
     request cannot be made or fails (see :mod:`cvibot_http.response`), and
     :class:`~cvibot_http.client.NotStartedError` when the client is not open.
     """

@@ -1,0 +1,220 @@
+"""The send path: pre-checks, a queue while not in the room, one future per send.
+
+The SDK does not check app-messages (§0.7: no size limit, ChannelNotOpen only in the
+completion) and completes them in any order (§0.8), so each send is checked here first,
+held in a queue until the bot is in the room, and settled by its own completion. A send
+the SDK reports as ChannelNotOpen was not sent, so it is queued again, once: the channel
+closed under it in a drop and the rejoin will reopen it. Everything here runs on the
+loop thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+import uuid
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import structlog
+
+from cvibot._deadlines import Deadline, Deadlines
+from cvibot._protocol.interactions import EncodedMessage, encode_message
+from cvibot.transports._base import TransportError
+from cvibot.transports._daily.bridge import poster
+from cvibot.transports._daily.sdk import CallClientLike
+from cvibot.transports._daily.sdk_errors import (
+    InvalidAppMessage,
+    NotJoined,
+    SendFailed,
+    send_error,
+)
+
+__all__ = ["Outbox"]
+
+
+class _Outgoing:
+    """One send and its one future: it settles with ``None`` (delivered) or the error.
+
+    ``timer`` runs while the SDK holds the send (``send_timeout``); a send queued until
+    joined has none. ``retried`` is set once it was queued again after a ChannelNotOpen.
+    """
+
+    __slots__ = ("done", "payload", "retried", "seq", "timer", "to")
+
+    def __init__(self, seq: int, payload: Any, to: str | None, done: asyncio.Future[None]) -> None:
+        self.seq = seq
+        self.payload = payload
+        self.to = to
+        self.done = done
+        self.timer: Deadline | None = None
+        self.retried = False
+
+
+class Outbox:
+    """The bot's app-messages on their way into the room.
+
+    It starts holding sends (the bot is joining); :meth:`open` issues them on a client,
+    :meth:`hold` queues them again (a drop), :meth:`stop` fails the queue for good.
+    ``message_limit`` is in bytes of compact UTF-8 JSON, ``send_timeout`` in seconds;
+    ``redact`` cleans the SDK's error strings.
+    """
+
+    def __init__(
+        self,
+        *,
+        message_limit: int,
+        send_timeout: float,
+        redact: Callable[[str], str],
+        log: structlog.typing.FilteringBoundLogger,
+    ) -> None:
+        self._message_limit = message_limit
+        self._send_timeout = send_timeout
+        self._redact = redact
+        self._log = log
+        self._queue: list[_Outgoing] = []
+        self._seq = 0
+        self._client: CallClientLike | None = None  # set while open
+        self._holding = "joining"  # why sends are queued (for the log)
+        self._stopped = False
+        self._valid_to: set[str] = set()  # participant ids checked already
+        # The mailbox of the loop the sends are issued on (see .bridge.poster).
+        self._post: Callable[..., None] | None = None
+        self._post_loop: asyncio.AbstractEventLoop | None = None
+        self._deadlines = Deadlines()  # the sends' confirmation deadlines
+
+    def open(self, client: CallClientLike) -> None:
+        """Issue sends on ``client`` from now on, the queued ones first, in order."""
+        self._client = client
+        items = sorted(self._queue, key=lambda it: it.seq)
+        self._queue.clear()
+        if items:
+            self._log.debug("sending queued app-messages", count=len(items))
+        for item in items:
+            self._issue(item)
+
+    def hold(self, reason: str) -> None:
+        """Queue sends from now on; ``reason`` (for the log) says why."""
+        self._client, self._holding = None, reason
+
+    def stop(self, make_error: Callable[[], TransportError]) -> None:
+        """Fail every queued send with ``make_error()``; issue and re-queue nothing more."""
+        self._client, self._stopped = None, True
+        items, self._queue = self._queue, []
+        for item in items:
+            if not item.done.done():
+                item.done.set_exception(make_error())
+
+    async def send(self, message: Mapping[str, Any], to: str | None) -> None:
+        """Check ``message``, issue or queue it, and wait for its completion.
+
+        Raises :class:`.errors.InvalidAppMessage` (a failed pre-check, or the SDK
+        refused it synchronously), :class:`.errors.NotJoined`, :class:`.errors.SendFailed`
+        (an SDK error, or no completion within ``send_timeout`` s of issuing it),
+        :class:`TransportError` for a client already released, or what :meth:`stop`
+        failed it with.
+        """
+        payload = self._precheck(message, to)
+        self._seq += 1
+        item = _Outgoing(self._seq, payload, to, asyncio.get_running_loop().create_future())
+        if self._client is not None:
+            self._issue(item)
+        else:
+            self._queue.append(item)
+            self._log.debug("app-message queued until joined", seq=item.seq, state=self._holding)
+        try:
+            await item.done
+        finally:
+            if item.timer is not None:  # cancelled, or settled before its time
+                self._deadlines.cancel(item.timer)
+
+    def _precheck(self, message: Mapping[str, Any], to: str | None) -> Any:
+        if to is not None and (type(to) is not str or to not in self._valid_to):
+            self._check_to(to)
+        if type(message) is EncodedMessage and message.bound <= self._message_limit:
+            # Checked and encoded once already (encode_interaction): a plain dict, as
+            # the SDK takes it and serialises it itself; re-encoding would only repeat.
+            return dict(message)
+        if not isinstance(message, Mapping):
+            raise InvalidAppMessage(
+                f"an app-message must be a JSON object (a mapping), not {type(message).__name__}"
+            )
+        try:
+            encoded = encode_message(message)
+        except ValueError as exc:
+            raise InvalidAppMessage(f"the app-message is not strict JSON: {exc}") from exc
+        if len(encoded) > self._message_limit:
+            raise InvalidAppMessage(
+                f"the app-message is {len(encoded)} bytes, over the limit of "
+                f"{self._message_limit} bytes (Daily documents 4 KB per app-message)"
+            )
+        # What the SDK gets is exactly the JSON that was measured (tuples become lists).
+        return json.loads(encoded)
+
+    def _check_to(self, to: Any) -> None:
+        try:
+            valid = isinstance(to, str) and str(uuid.UUID(to)) == to.lower()
+        except ValueError:
+            valid = False
+        if not valid:
+            raise InvalidAppMessage(f"'to' must be a participant id (a UUID), not {to!r}")
+        if len(self._valid_to) >= 64:  # participants come and go: keep it small
+            self._valid_to.clear()
+        self._valid_to.add(to)
+
+    def _expire(self, item: _Outgoing) -> None:
+        item.timer = None
+        if not item.done.done():  # a completion arriving later finds it done and is ignored
+            item.done.set_exception(
+                SendFailed(
+                    f"daily-python did not confirm the app-message within {self._send_timeout:g} s"
+                )
+            )
+
+    def _issue(self, item: _Outgoing) -> None:
+        if item.done.done():  # the caller stopped waiting before it went out
+            return
+        assert self._client is not None
+        loop = asyncio.get_running_loop()
+        if self._post is None or self._post_loop is not loop:
+            self._post, self._post_loop = poster(loop), loop
+        post, on_done = self._post, self._on_send_done
+
+        def completion(*args: Any) -> None:  # on the emitter thread: stamp and hand off
+            post(on_done, item, time.time(), *args)
+
+        try:
+            self._client.send_app_message(item.payload, item.to, completion=completion)
+        except RuntimeError as exc:  # "this object has already been released"
+            item.done.set_exception(TransportError(f"the daily call client is gone: {exc}"))
+        except Exception as exc:  # ValueError, TypeError, bare Exception (§4 table)
+            item.done.set_exception(
+                InvalidAppMessage(
+                    f"daily-python refused the app-message: {type(exc).__name__}: {exc}", str(exc)
+                )
+            )
+        else:
+            # A deadline rather than asyncio.wait_for: no extra future, no handle of its own.
+            item.timer = self._deadlines.add(loop.time() + self._send_timeout, self._expire, item)
+
+    def _on_send_done(self, item: _Outgoing, received_at: float, error: str | None) -> None:
+        if item.done.done():  # timed out already, or the caller stopped waiting
+            return
+        if item.timer is not None:
+            self._deadlines.cancel(item.timer)
+            item.timer = None
+        if error is None:
+            item.done.set_result(None)
+            return
+        exc = send_error(self._redact(str(error)))
+        if isinstance(exc, NotJoined) and not item.retried and not self._stopped:
+            # Not sent (ChannelNotOpen), so sending it again cannot duplicate it.
+            item.retried = True
+            self._log.info("app-message queued again after a drop", seq=item.seq)
+            if self._client is not None:
+                self._issue(item)
+            else:
+                self._queue.append(item)
+            return
+        item.done.set_exception(exc)
