@@ -9,6 +9,7 @@ import pytest
 
 from cvibot._protocol import Rejection, RejectReason, ToolCall, UnknownEvent, parse_event
 from cvibot._protocol.bounds import (
+    _SHALLOW_TOKENS,
     MAX_DEPTH,
     MAX_SIZE,
     _deeper_than,
@@ -211,3 +212,18 @@ def test_shallow_decode_cuts_below_the_kept_levels() -> None:
 @pytest.mark.parametrize("text", ['{"a":[[[', '{"a":1}}]', "{", '{"a":"[}'])
 def test_shallow_decode_gives_none_for_what_is_not_json(text: str) -> None:
     assert _shallow_decode(text, 1) is None
+
+
+def test_a_too_deep_call_with_a_megabyte_field_keeps_its_ids() -> None:
+    # One huge string is one token of the shallow scan, however long: the ids are read.
+    message = call({"x": 1})
+    message["properties"]["name"] = "n" * (1 << 20)
+    text = json.dumps(message).replace('{"x": 1}', nested_text(100))
+    assert_ids_kept(rejected(parse_event(text), RejectReason.TOO_DEEP))
+
+
+def test_shallow_decode_gives_up_past_its_token_budget() -> None:
+    fits = '{"a":[' + ",".join(["[]"] * (_SHALLOW_TOKENS // 2 - 4)) + "]}"
+    assert _shallow_decode(fits, 1) == {"a": None}
+    too_many = '{"a":[' + ",".join(["[]"] * (_SHALLOW_TOKENS // 2 + 4)) + "]}"
+    assert _shallow_decode(too_many, 1) is None

@@ -29,7 +29,8 @@ from cvibot._protocol import (
     encode_message,
     parse_event,
 )
-from cvibot._protocol.bounds import _SHALLOW_TEXT as SHALLOW_SCAN_LIMIT
+from cvibot._protocol.bounds import _SHALLOW_TOKENS as SHALLOW_SCAN_LIMIT
+from cvibot._protocol.bounds import _TOKEN as JSON_TOKEN
 from cvibot._protocol.bounds import MAX_DEPTH, MAX_SIZE
 from cvibot._protocol.text import has_surrogates, valid_unicode
 from cvibot.tools._options import ReplyMode
@@ -224,11 +225,15 @@ def test_mutated_tool_calls_never_raise_and_keep_their_id(
     # The call's id survives a rejection whenever it is still where the shape put it.
     props = message.get("properties")
     kept = props.get("tool_call_id") if isinstance(props, dict) else None
-    # Text the parser does not read at all: over the size limit, or too deep and longer
-    # than the shallow scan that reads the ids of a too-deep message (documented limits).
+    # Text the parser does not read at all: over the size limit, or too deep with more
+    # strings and brackets than the shallow scan that reads the ids of a too-deep message
+    # takes (documented limits).
     unread = isinstance(result, Rejection) and (
         result.reason is RejectReason.TOO_LARGE
-        or (result.reason is RejectReason.TOO_DEEP and len(text) > SHALLOW_SCAN_LIMIT)
+        or (
+            result.reason is RejectReason.TOO_DEEP
+            and len(JSON_TOKEN.findall(text)) > SHALLOW_SCAN_LIMIT
+        )
     )
     unread = as_text and unread
     if isinstance(result, Rejection) and isinstance(kept, str) and kept and not unread:

@@ -36,8 +36,11 @@ Daily documents 4 KB per app-message, but a vision perception call carries its f
 (base64 JPEGs) inside the message, so the bound leaves room for several of them.
 """
 
-_SHALLOW_TEXT = 256 * 1024
-"""Largest too-deep JSON text whose top-level ids :func:`_shallow_decode` still reads."""
+_SHALLOW_TOKENS = 65_536
+"""Most strings and brackets :func:`_shallow_decode` scans (a Python loop, about 20 ms
+at this count) before it gives up on a too-deep text's top-level ids. Counted in tokens,
+not characters: a megabyte string is one token, so a call with a huge field and deep
+arguments still has its ``tool_call_id`` read and gets its answer."""
 
 # A JSON string, escapes included (the unrolled form runs in linear time).
 _STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"')
@@ -203,16 +206,16 @@ def _shallow_decode(text: str, keep: int, elided: list[str] | None = None) -> An
     How the top-level fields (``event_type``, ``properties.tool_call_id``, ...) of a
     message too deep to decode are still read. With ``elided``, each cut container's text
     is appended to it and read as the string :func:`elided_mark` of its index instead.
-    Returns ``None`` when the text is longer than 256 KiB (the scan is a Python loop over
-    its brackets) or not JSON once cut.
+    Returns ``None`` when the text holds more than ``_SHALLOW_TOKENS`` strings and
+    brackets (the scan is a Python loop over them) or is not JSON once cut.
     """
-    if len(text) > _SHALLOW_TEXT:
-        return None
     parts: list[str] = []
     depth = 0
     last = 0
     cut = -1
-    for match in _TOKEN.finditer(text):
+    for count, match in enumerate(_TOKEN.finditer(text)):
+        if count >= _SHALLOW_TOKENS:
+            return None
         start = match.start()
         char = text[start]
         if char == '"':
