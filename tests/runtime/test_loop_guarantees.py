@@ -388,9 +388,11 @@ async def test_drain_answers_a_stuck_sync_call_when_the_grace_runs_out() -> None
 
 
 async def test_drain_answers_an_async_call_that_ignores_its_cancellation() -> None:
+    give_up = asyncio.Event()  # set once the test has seen the answer
+
     @tool(timeout=60)
     async def stubborn() -> str:
-        for _ in range(100):
+        while not give_up.is_set():
             try:
                 await asyncio.sleep(1)
             except asyncio.CancelledError:
@@ -403,8 +405,14 @@ async def test_drain_answers_an_async_call_that_ignores_its_cancellation() -> No
     await asyncio.wait_for(session.dispatcher.drain(0.05), 5)
     assert _answers(transport)["s"]["status"] == "error"
     assert [o.error for o in rec.outcomes] == [ErrorKind.SHUTDOWN]
-    for task in list(session.dispatcher._tasks):
+    # The handler ends now; its late return changes nothing: the call had its one answer.
+    give_up.set()
+    tasks = list(session.dispatcher._tasks)
+    for task in tasks:
         task.cancel()
+    await asyncio.wait_for(asyncio.gather(*tasks, return_exceptions=True), 5)
+    assert [o.error for o in rec.outcomes] == [ErrorKind.SHUTDOWN]
+    assert len(transport.sent) == 1
 
 
 # -- sync hooks off the loop and the watchdog (through the Bot) --------------------------
