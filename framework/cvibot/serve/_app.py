@@ -65,6 +65,7 @@ from cvibot.serve._backend import (
 from cvibot.serve._options import ServeOptions
 
 if TYPE_CHECKING:
+    from cvibot._fleet.api_answers import FleetAnswers
     from cvibot._runtime import Bot
     from cvibot.serve._host import SessionHost
     from cvibot.serve._metrics import HostMetrics
@@ -125,9 +126,33 @@ def _extra_routes(state: ServeState) -> list[BaseRoute]:
     if state.options.delivery_api is not None:
         from cvibot.serve._tools_api import tools_api_routes
 
-        routes += tools_api_routes(state.options.delivery_api, bot=state.bot, registry=registry)
+        routes += tools_api_routes(
+            state.options.delivery_api,
+            bot=state.bot,
+            registry=registry,
+            answers=_fleet_answers(state),
+        )
     state.extra_routes = routes
     return routes
+
+
+def _fleet_answers(state: ServeState) -> FleetAnswers | None:
+    """The fleet's store of ``delivery.api`` answers when the backend is Redis (a call is
+    then run once across the fleet), else ``None`` (once per process)."""
+    if state.backend.name != "redis" or state.options.delivery_api is None:
+        return None
+    from cvibot._fleet.api_answers import FleetAnswers
+    from cvibot._fleet.redis_backend import RedisBackend
+
+    backend = state.backend
+    if not isinstance(backend, RedisBackend):
+        return None
+    return FleetAnswers(
+        lambda: backend.client,
+        backend.keys,
+        worker_id=backend.worker_id,
+        ttl=state.options.delivery_api.redelivery_ttl,
+    )
 
 
 def create_app(state: ServeState) -> Starlette:
