@@ -88,6 +88,9 @@ class HandedJobs:
     def drain(self) -> None:
         self._queue.put_nowait(None)
 
+    def unreachable(self) -> str | None:
+        return None
+
 
 class Hosted:
     """The process's host, bot and fake SDK."""

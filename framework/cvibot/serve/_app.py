@@ -2,9 +2,12 @@
 
 Unauthenticated (for probes and scrapers on an internal port):
 
-- ``GET /livez``: 200 while the event loop answers;
-- ``GET /readyz``: 200 once the host takes jobs, 503 while it drains (never tied to
-  free capacity: a full host is still ready, see ``docs``);
+- ``GET /livez``: 200 while the event loop answers (never tied to Redis: an outage
+  must not restart the fleet);
+- ``GET /readyz``: 200 once the host takes jobs; 503 while it drains, and while its
+  backend is unreachable (a fleet host whose Redis has not answered for
+  ``2 × renew_every``), never tied to free capacity (a full host is still ready, see
+  ``docs/deploy.md``);
 - ``GET /capacity``: ``{"capacity", "limit", "active", "free", "draining"}``, 200 while
   a slot is free, else 503 (for routers of the ``local`` backend);
 - ``GET /metrics``: Prometheus text.
@@ -194,6 +197,9 @@ def create_app(state: ServeState) -> Starlette:
             return JSONResponse({"status": "draining"}, status_code=503)
         if not host.started:
             return JSONResponse({"status": "starting"}, status_code=503)
+        why = state.backend.unreachable()
+        if why is not None:
+            return JSONResponse({"status": "backend unreachable", "error": why}, status_code=503)
         return JSONResponse({"status": "ready"})
 
     async def capacity(request: Request) -> Response:
