@@ -42,7 +42,8 @@ in a validator into a validation error)::
     │   └── UnexpectedResponse        a 2xx answer whose body is not the documented shape
     ├── BackendError                  ``cvibot serve``'s job backend cannot carry out a request
     │   ├── HostFull                  a ``local`` backend's host has no free slot
-    │   └── AlreadyEnded              the conversation's record is in a terminal state
+    │   ├── AlreadyEnded              the conversation's record is in a terminal state
+    │   └── AnswerStoreUnavailable    Redis did not answer a ``delivery.api`` claim or read
     ├── SyncError                     ``cvibot tools sync`` cannot make Tavus match
     │   ├── LimitsExceeded            the tools break Tavus's limits; nothing was sent
     │   └── ApplyFailed               a request failed; ``applied`` is what was done

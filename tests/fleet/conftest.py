@@ -25,67 +25,86 @@ WORKER = Path(__file__).resolve().parent / "fleet_worker.py"
 REQUIRE_ENV = "CVIBOT_REQUIRE_REDIS"
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port: int = sock.getsockname()[1]
         return port
 
 
-@pytest.fixture(scope="session")
-def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """The URL of a private redis-server (no persistence), stopped at the end."""
+def redis_binary() -> str:
+    """The redis-server binary; skips the test without one (fails with
+    ``CVIBOT_REQUIRE_REDIS=1``)."""
     binary = shutil.which("redis-server")
     if binary is None:
         if os.environ.get(REQUIRE_ENV) == "1":
             pytest.fail(f"redis-server not found and {REQUIRE_ENV}=1")
         pytest.skip("redis-server not installed")
+    return binary
+
+
+def start_redis(binary: str, port: int, workdir: Path) -> subprocess.Popen[bytes] | None:
+    """A redis-server (no persistence) on ``127.0.0.1:port``, once it answers ``PING``;
+    ``None`` when it exited (the port was taken)."""
+    proc = subprocess.Popen(
+        [
+            binary,
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            str(workdir),
+            "--logfile",
+            "",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    client = redis.Redis(port=port, socket_connect_timeout=0.2)
+    deadline = time.monotonic() + 10
+    try:
+        while proc.poll() is None and time.monotonic() < deadline:
+            try:
+                client.ping()
+                return proc
+            except redis.ConnectionError:
+                time.sleep(0.02)
+    finally:
+        client.close()
+    stop_redis(proc)
+    return None
+
+
+def stop_redis(proc: subprocess.Popen[bytes]) -> None:
+    proc.terminate()
+    try:
+        proc.wait(5)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The URL of a private redis-server (no persistence), stopped at the end."""
+    binary = redis_binary()
     workdir = tmp_path_factory.mktemp("redis")
     for _ in range(3):  # the port may be taken between the probe and the bind
-        port = _free_port()
-        proc = subprocess.Popen(
-            [
-                binary,
-                "--port",
-                str(port),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-                "--dir",
-                str(workdir),
-                "--logfile",
-                "",
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        client = redis.Redis(port=port, socket_connect_timeout=0.2)
-        deadline = time.monotonic() + 10
-        try:
-            while proc.poll() is None and time.monotonic() < deadline:
-                try:
-                    client.ping()
-                    break
-                except redis.ConnectionError:
-                    time.sleep(0.02)
-        finally:
-            client.close()
-        if proc.poll() is None:
+        port = free_port()
+        proc = start_redis(binary, port, workdir)
+        if proc is not None:
             break
     else:
         pytest.fail("redis-server did not start")
     try:
         yield f"redis://127.0.0.1:{port}/0"
     finally:
-        proc.terminate()
-        try:
-            proc.wait(5)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop_redis(proc)
 
 
 @pytest.fixture

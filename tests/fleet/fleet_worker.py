@@ -11,6 +11,11 @@ answer is recorded as ``<cid> <call id> <worker id> <fence> <unix time>`` in
 ``<cid> <worker id> <why> <unix time>`` in ``test:left``. A started worker appends its
 id to ``test:ready``.
 
+``--blind-after-resume`` makes the worker a zombie that does not know it was paused:
+once it gets ``SIGCONT``, its lease renewal and watchdog see no held job any more, so
+nothing but the per-call fence (``claim_call`` against the lease in Redis) stands
+between its sessions and an answer.
+
 ``--session MODULE:FUNCTION`` swaps the session for another coroutine function with the
 same signature ``(job, ownership, ctx: WorkerContext) -> None`` (the integrator's switch
 to the real host). Usage::
@@ -35,6 +40,7 @@ from dataclasses import dataclass, field
 import redis.asyncio as aioredis
 
 from cvibot._fleet.options import FleetOptions
+from cvibot._fleet.ownership import RedisOwnership
 from cvibot._fleet.redis_backend import RedisBackend
 from cvibot.serve._backend import Job, Ownership
 
@@ -145,6 +151,25 @@ async def _serve_room(
         await asyncio.wait(wake, timeout=ctx.poll, return_when=asyncio.FIRST_COMPLETED)
 
 
+def blind_after_resume(backend: RedisBackend) -> None:
+    """From the first ``SIGCONT`` on, ``backend.held()`` (what the renewal and the
+    watchdog walk) is empty. The Python-level handler runs before the event loop resumes
+    any task (the interrupted ``epoll_wait`` runs it first), so no renewal or watchdog
+    tick can see the held jobs after the resume."""
+    held = backend.held
+    resumed = False
+
+    def on_cont(signum: int, frame: object) -> None:
+        nonlocal resumed
+        resumed = True
+
+    def blind() -> list[RedisOwnership]:
+        return [] if resumed else held()
+
+    signal.signal(signal.SIGCONT, on_cont)
+    backend.held = blind  # type: ignore[method-assign]
+
+
 Session = Callable[[Job, Ownership, WorkerContext], Awaitable[None]]
 
 
@@ -177,6 +202,8 @@ async def run(args: argparse.Namespace) -> None:
     ctx = WorkerContext(rooms, backend.worker_id, args.session_seconds, args.poll)
     session = load_session(args.session)
     capacity = Capacity(args.capacity)
+    if args.blind_after_resume:
+        blind_after_resume(backend)
     await backend.start()
     loop = asyncio.get_running_loop()
     loop.add_signal_handler(signal.SIGTERM, backend.drain)
@@ -217,6 +244,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--session-seconds", type=float, default=0.0)
     parser.add_argument("--poll", type=float, default=0.1)
     parser.add_argument("--session", help="MODULE:FUNCTION serving one job")
+    parser.add_argument("--blind-after-resume", action="store_true")
     asyncio.run(run(parser.parse_args(argv)))
 
 

@@ -9,7 +9,10 @@ the fake room as Tavus ``conversation.tool_call`` app-messages from the replica 
 true}`` as ``system.shutdown``), and every ``conversation.tool_result`` the bot sends is
 recorded on ``test:answers`` as ``cid call worker fence asked_at`` (``asked_at``: when
 the call was put into the room, before the host's claim). A fenced call sends nothing,
-so it is never recorded.
+so it is never recorded; a call put into the room but not answered by the time the
+host leaves it is recorded on ``test:unanswered`` as ``cid call worker asked_at``.
+With ``--session-seconds S`` the room ends by itself ``S`` seconds after the join (a
+``system.shutdown`` from the replica), as a conversation does.
 """
 
 from __future__ import annotations
@@ -37,6 +40,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from doubles.fake_daily import FakeDaily, participant
 
 ANSWERS = "test:answers"
+UNANSWERED = "test:unanswered"
 REPLICA = participant("Anna", "tavus-replica-r1")
 
 
@@ -83,6 +87,9 @@ class HandedJobs:
 
     def drain(self) -> None:
         self._queue.put_nowait(None)
+
+    def unreachable(self) -> str | None:
+        return None
 
 
 class Hosted:
@@ -148,9 +155,13 @@ async def hosted_session(job: Job, ownership: Ownership, ctx: WorkerContext) -> 
     seq = 0
     if client is not None:
         await ctx.rooms.rpush(JOINED, f"{cid} {ctx.worker_id} {ownership.fence} {time.time():.6f}")
+    ends_at = time.monotonic() + ctx.session_seconds if ctx.session_seconds else None
     while client is not None and cid in hosted.host.states():
         calls = await ctx.rooms.lrange(room, seen, -1)
         seen += len(calls)
+        if ends_at is not None and time.monotonic() >= ends_at:
+            ends_at = None
+            calls.append(json.dumps({"end": True}))
         for raw in calls:
             call = json.loads(raw)
             seq += 1
@@ -164,6 +175,18 @@ async def hosted_session(job: Job, ownership: Ownership, ctx: WorkerContext) -> 
         await asyncio.sleep(ctx.poll)
     if client is not None:
         await _record(ctx, client, cid, ownership, asked, recorded)
+        answered = {
+            message["properties"]["tool_call_id"]
+            for message, _ in list(client.sent)
+            if message.get("event_type") == "conversation.tool_result"
+        }
+        unanswered = [
+            f"{cid} {call} {ctx.worker_id} {at:.6f}"
+            for call, at in asked.items()
+            if call not in answered
+        ]
+        if unanswered:
+            await ctx.rooms.rpush(UNANSWERED, *unanswered)
     if ownership.lost.is_set():
         why = "lost"
     elif ownership.stop_requested.is_set():

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+from typing import Any
 
 import pytest
 import redis.asyncio as aioredis
@@ -160,6 +162,33 @@ async def test_a_lease_taken_away_is_noticed_at_the_next_renewal(
         async with asyncio.timeout(1.5):
             await own.lost.wait()
         assert backend.held() == []
+
+
+async def test_a_renewal_that_finds_the_lease_gone_during_the_completion_is_no_loss(
+    redis_url: str,
+) -> None:
+    async with started(redis_url, "w1") as backend:
+        await backend.enqueue(job("c1"))
+        [(_, own)] = await take(backend, Slots(1), 1)
+        await own.joined()
+        complete = backend.scripts.complete
+        stored, answer = asyncio.Event(), asyncio.Event()
+
+        async def slow_reply(**kwargs: Any) -> Any:
+            result = await complete(**kwargs)  # the lease is deleted here
+            stored.set()
+            await answer.wait()  # renewals overtake the reply
+            return result
+
+        backend._scripts = dataclasses.replace(backend.scripts, complete=slow_reply)
+        ending = asyncio.create_task(own.complete("ended", "over"))
+        await stored.wait()
+        await asyncio.sleep(1.2)  # two renewals and the watchdog find the lease gone
+        assert not own.lost.is_set()
+        answer.set()
+        await ending
+        assert own.finished and not own.lost.is_set() and backend.held() == []
+        assert (await backend.get("c1")).state == "ended"  # type: ignore[union-attr]
 
 
 async def test_the_watchdog_leaves_when_redis_does_not_answer(

@@ -55,6 +55,35 @@ async def test_probes_need_no_token_and_say_ready_until_the_drain(bot: Bot) -> N
         assert "cvibot_worker_draining 1.0" in (await http.get("/metrics")).text
 
 
+class _Unreachable(LocalBackend):
+    """A backend that says it cannot be used (a fleet host whose Redis is down)."""
+
+    why: str | None = None
+
+    def unreachable(self) -> str | None:
+        return self.why
+
+
+async def test_readiness_is_503_while_the_backend_is_unreachable_and_liveness_is_not(
+    bot: Bot,
+) -> None:
+    backend = _Unreachable(host_id="h")
+    async with hosting(bot, backend=backend) as running, running.http(token=None) as http:
+        assert (await http.get("/readyz")).status_code == 200
+        backend.why = "redis has not answered for 10.0 s"
+        ready = await http.get("/readyz")
+        assert (ready.status_code, ready.json()) == (
+            503,
+            {"status": "backend unreachable", "error": "redis has not answered for 10.0 s"},
+        )
+        assert (await http.get("/livez")).status_code == 200
+        backend.why = None
+        assert (await http.get("/readyz")).status_code == 200
+        backend.why = "down"
+        running.host.drain()
+        assert (await http.get("/readyz")).json() == {"status": "draining"}
+
+
 async def test_capacity_flips_to_503_when_full_but_readiness_does_not(bot: Bot) -> None:
     async with hosting(bot, capacity=1) as running, running.http() as http:
         accepted = await http.post("/v1/conversations", json={"conversation_url": room("c1")})

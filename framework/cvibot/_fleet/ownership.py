@@ -31,7 +31,8 @@ class RedisOwnership:
 
     ``token`` is ``<worker_id>:<fence>``, the value of the lease key; ``last_ok`` is the
     monotonic time taken before the last successful renewal was sent (the watchdog sets
-    ``lost`` when it is older than 0.9 × lease).
+    ``lost`` when it is older than 0.9 × lease). ``ending`` is set once :meth:`complete`
+    or :meth:`release` started, ``finished`` once it is done.
     """
 
     def __init__(self, backend: RedisBackend, job: Job, entry: str, fence: int) -> None:
@@ -44,13 +45,18 @@ class RedisOwnership:
         self.lost = asyncio.Event()
         self.stop_requested = asyncio.Event()
         self.last_ok = time.monotonic()
+        self.ending = False
         self.finished = False
 
     def __repr__(self) -> str:
         return f"<RedisOwnership {self.conversation_id} fence={self.fence}>"
 
     def mark_lost(self, why: str) -> None:
-        """The hold is gone: the host must leave without completing."""
+        """The hold is gone: the host must leave without completing. Nothing once the
+        host lets the job go itself (:meth:`complete`, :meth:`release`): the lease goes
+        with it, and a renewal sent meanwhile finds it gone; that is no loss."""
+        if self.ending:
+            return
         if not self.lost.is_set():
             _log.warning("lease lost", conversation_id=self.conversation_id, why=why)
             self.lost.set()
@@ -118,6 +124,7 @@ class RedisOwnership:
         closed; the hold keeps being renewed meanwhile."""
         if self.finished:
             return
+        self.ending = True
         b = self._backend
         delay = 0.05
         while True:
@@ -172,6 +179,7 @@ class RedisOwnership:
         (``XCLAIM … IDLE=min_idle JUSTID``). A failure is logged: the lease then expires."""
         if self.finished:
             return
+        self.ending = True
         b = self._backend
         try:
             await b.scripts.release(

@@ -131,6 +131,10 @@ class RedisBackend:
         self._draining = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
         self._cursor = "0-0"
+        self._last_contact = time.monotonic()
+        #: Seconds without an answer from Redis after which :meth:`unreachable` says so:
+        #: one renewal missed (``2 × renew_every``, at most ``lease``).
+        self.unready_after = 2 * options.renew_every
         self.closed = False
 
     # -- plumbing ------------------------------------------------------------------------
@@ -163,6 +167,21 @@ class RedisBackend:
     def draining(self) -> bool:
         return self._draining.is_set()
 
+    def contact(self, sent: float) -> None:
+        """Redis answered a request sent at ``sent`` (monotonic seconds)."""
+        self._last_contact = max(self._last_contact, sent)
+
+    def unreachable(self) -> str | None:
+        """Why Redis counts as unreachable: no renewal round trip (sent every
+        ``renew_every``, held jobs or not) answered for ``unready_after`` seconds;
+        ``None`` while it answers, and before :meth:`start` and after :meth:`close`."""
+        if self._client is None:
+            return None
+        silent = time.monotonic() - self._last_contact
+        if silent <= self.unready_after:
+            return None
+        return f"redis has not answered for {silent:.1f} s"
+
     def forget(self, ownership: RedisOwnership) -> None:
         if self._held.get(ownership.conversation_id) is ownership:
             del self._held[ownership.conversation_id]
@@ -192,6 +211,7 @@ class RedisBackend:
             await pool.aclose()
             raise
         self._client = client
+        self._last_contact = time.monotonic()
         reg = client.register_script
         self._scripts = _Scripts(
             enqueue=reg(ENQUEUE),

@@ -19,6 +19,8 @@ key                      type     contents
 ``{S}:index``            zset     cid → last update (Unix s), for listing without ``SCAN``
 ``{S}:worker:<id>``      hash     a live host: capacity, held, draining (``PX 3 × renew``)
 ``{S}:ctl``              channel  ``stop <cid>`` nudges (pub/sub; the stop flag is the truth)
+``{S}:api:<sha256>``     string   a ``delivery.api`` call: ``claim <worker_id>``, then its
+                                  answer (JSON); not scripted (:mod:`.api_answers`)
 ======================== ======== ======================================================
 
 ``attempts`` counts every take of the job (more than 1: it was taken over); ``tries``

@@ -25,7 +25,8 @@ _log: structlog.typing.FilteringBoundLogger = structlog.get_logger("cvibot.fleet
 async def renew_loop(backend: RedisBackend) -> None:
     """Every ``renew_every``: one pipeline with a ``RENEW`` per held job and this
     host's heartbeat hash. ``last_ok`` is taken before sending: a slow answer must not
-    extend the hold."""
+    extend the hold. A pipeline Redis answered is the backend's proof of contact
+    (:meth:`RedisBackend.contact`, which readiness reads)."""
     opts = backend.options
     while True:
         await asyncio.sleep(opts.renew_every)
@@ -59,6 +60,7 @@ async def renew_loop(backend: RedisBackend) -> None:
         except (RedisError, OSError) as exc:
             _log.warning("lease renewal failed", held=len(held), error=str(exc))
             continue
+        backend.contact(sent)
         for own, result in zip(held, results, strict=False):
             if isinstance(result, Exception):
                 _log.warning(

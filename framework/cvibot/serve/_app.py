@@ -2,9 +2,12 @@
 
 Unauthenticated (for probes and scrapers on an internal port):
 
-- ``GET /livez``: 200 while the event loop answers;
-- ``GET /readyz``: 200 once the host takes jobs, 503 while it drains (never tied to
-  free capacity: a full host is still ready, see ``docs``);
+- ``GET /livez``: 200 while the event loop answers (never tied to Redis: an outage
+  must not restart the fleet);
+- ``GET /readyz``: 200 once the host takes jobs; 503 while it drains, and while its
+  backend is unreachable (a fleet host whose Redis has not answered for
+  ``2 × renew_every``), never tied to free capacity (a full host is still ready, see
+  ``docs/deploy.md``);
 - ``GET /capacity``: ``{"capacity", "limit", "active", "free", "draining"}``, 200 while
   a slot is free, else 503 (for routers of the ``local`` backend);
 - ``GET /metrics``: Prometheus text.
@@ -65,6 +68,7 @@ from cvibot.serve._backend import (
 from cvibot.serve._options import ServeOptions
 
 if TYPE_CHECKING:
+    from cvibot._fleet.api_answers import FleetAnswers
     from cvibot._runtime import Bot
     from cvibot.serve._host import SessionHost
     from cvibot.serve._metrics import HostMetrics
@@ -125,9 +129,33 @@ def _extra_routes(state: ServeState) -> list[BaseRoute]:
     if state.options.delivery_api is not None:
         from cvibot.serve._tools_api import tools_api_routes
 
-        routes += tools_api_routes(state.options.delivery_api, bot=state.bot, registry=registry)
+        routes += tools_api_routes(
+            state.options.delivery_api,
+            bot=state.bot,
+            registry=registry,
+            answers=_fleet_answers(state),
+        )
     state.extra_routes = routes
     return routes
+
+
+def _fleet_answers(state: ServeState) -> FleetAnswers | None:
+    """The fleet's store of ``delivery.api`` answers when the backend is Redis (a call is
+    then run once across the fleet), else ``None`` (once per process)."""
+    if state.backend.name != "redis" or state.options.delivery_api is None:
+        return None
+    from cvibot._fleet.api_answers import FleetAnswers
+    from cvibot._fleet.redis_backend import RedisBackend
+
+    backend = state.backend
+    if not isinstance(backend, RedisBackend):
+        return None
+    return FleetAnswers(
+        lambda: backend.client,
+        backend.keys,
+        worker_id=backend.worker_id,
+        ttl=state.options.delivery_api.redelivery_ttl,
+    )
 
 
 def create_app(state: ServeState) -> Starlette:
@@ -169,6 +197,9 @@ def create_app(state: ServeState) -> Starlette:
             return JSONResponse({"status": "draining"}, status_code=503)
         if not host.started:
             return JSONResponse({"status": "starting"}, status_code=503)
+        why = state.backend.unreachable()
+        if why is not None:
+            return JSONResponse({"status": "backend unreachable", "error": why}, status_code=503)
         return JSONResponse({"status": "ready"})
 
     async def capacity(request: Request) -> Response:

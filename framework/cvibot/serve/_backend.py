@@ -221,3 +221,10 @@ class Backend(Protocol):
     def drain(self) -> None:
         """Stop taking jobs (SIGTERM)."""
         ...
+
+    def unreachable(self) -> str | None:
+        """Why the started backend cannot be used now (Redis has not answered for a
+        while), else ``None``. ``/readyz`` answers 503 meanwhile, so that a load
+        balancer sends the control API and ``delivery.api`` calls to hosts that can
+        serve them."""
+        ...

@@ -119,6 +119,10 @@ class LocalBackend:
     async def start(self) -> None:
         """Nothing to connect to."""
 
+    def unreachable(self) -> str | None:
+        """Always ``None``: the queue is in the process."""
+        return None
+
     async def close(self) -> None:
         self.drain()
 

@@ -18,15 +18,24 @@ or array, as a structured result is; ``text/plain`` otherwise). A failed call (a
 error text with ``delivery_api.error_status`` (200 by default, so the LLM reads it:
 how Tavus treats a non-2xx answer is not documented). A redelivered ``tool_call_id``
 gets the first answer again without running the handler, also while the first still
-runs (a TTL-bounded cache per process: behind a load balancer a redelivery that reaches
-another host runs again).
+runs: from a TTL-bounded cache in the process and, in a fleet (``fleet.backend: redis``,
+``answers`` given), from Redis (:mod:`cvibot._fleet.api_answers`), so that a redelivery
+reaching another host behind a load balancer does not run it again either. There the
+first host to claim the call runs it and keeps its answer (status, content type, body)
+in Redis for ``redelivery_ttl`` before sending it; another host waits for that answer
+(up to ``timeout − 1 s``) and sends it as it is. When it cannot (the claimer died before
+answering, is still running, or Redis does not answer), the call is still not run
+again: the answer is an error text with ``error_status``, not kept in the cache, so a
+later redelivery asks again.
 
 Other answers: 401 (signature missing or wrong), 413 (body over ``max_body_bytes``), 400
 (not a tool call: not JSON, not an object, another event type); each a JSON
 ``{"error": ...}``. Counter ``cvibot_tools_api_requests_total{tool, status}``: ``tool``
 is the tool's name when the bot has it, else ``unknown``; ``status`` the outcome
 (``success``, ``error``, ``timeout``, ``cancelled``) or ``redelivered``, ``busy``,
-``unauthorized``, ``too_large``, ``bad_request``.
+``unanswered`` (another host claimed the call and its answer could not be had),
+``unavailable`` (Redis did not answer the claim), ``unauthorized``, ``too_large``,
+``bad_request``.
 """
 
 from __future__ import annotations
@@ -36,7 +45,7 @@ import dataclasses
 import json
 import time
 from collections.abc import Mapping
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 import structlog
 from prometheus_client import CollectorRegistry, Counter
@@ -56,6 +65,7 @@ from cvibot.serve._api_calls import (
     NoRoomTransport,
     read_call,
 )
+from cvibot.serve._backend import BackendError
 from cvibot.serve._bodies import (
     JSON_TYPE,
     BodyTooLarge,
@@ -71,6 +81,9 @@ from cvibot.serve._signature import SIGNATURE_HEADER, signature_matches
 from cvibot.tools import ToolSpec
 from cvibot.tools._options import ReplyMode
 
+if TYPE_CHECKING:
+    from cvibot._fleet.api_answers import FleetAnswers
+
 __all__ = ["TOOLS_PATH", "DeliveryApiOptions", "tools_api_routes"]
 
 #: The path Tavus calls (``delivery.api.url`` = ``serve.public_url`` + this).
@@ -82,15 +95,21 @@ _ANSWER_MARGIN: Final = 5.0
 
 
 def tools_api_routes(
-    options: DeliveryApiOptions, *, bot: Bot, registry: CollectorRegistry
+    options: DeliveryApiOptions,
+    *,
+    bot: Bot,
+    registry: CollectorRegistry,
+    answers: FleetAnswers | None = None,
 ) -> list[BaseRoute]:
     """The route ``POST /v1/tools/tavus`` (see the module docstring) answering with
-    ``bot``'s tools; its counter is registered in ``registry``.
+    ``bot``'s tools; its counter is registered in ``registry``. ``answers``: the fleet's
+    answer store (``fleet.backend: redis``), so that a call is run once across the
+    fleet; ``None``: once per process.
 
     The calls hold :meth:`Bot.active` while they run: a host should hold it for its
     whole life too, or the plugins start and shut down around each call.
     """
-    receiver = ToolsApiReceiver(options, bot=bot, registry=registry)
+    receiver = ToolsApiReceiver(options, bot=bot, registry=registry, answers=answers)
     return [Route(TOOLS_PATH, receiver.handle, methods=["POST"], name="tavus_tools")]
 
 
@@ -107,12 +126,19 @@ class _Outcome(SessionListener):
 
 class ToolsApiReceiver:
     """The state behind the route: the bot's tools as this path runs them, the
-    redelivery cache, the calls running and the counter."""
+    redelivery cache (and the fleet's answer store, when there is one), the calls
+    running and the counter."""
 
     def __init__(
-        self, options: DeliveryApiOptions, *, bot: Bot, registry: CollectorRegistry
+        self,
+        options: DeliveryApiOptions,
+        *,
+        bot: Bot,
+        registry: CollectorRegistry,
+        answers: FleetAnswers | None = None,
     ) -> None:
         self._options = options
+        self._answers = answers
         self._bot = bot
         self._secret = options.secret.get_secret_value().encode("utf-8")
         cap = options.handler_timeout_cap
@@ -182,7 +208,7 @@ class ToolsApiReceiver:
                 self._cache.forget(key)
                 future.set_result(self._busy(item))
             else:
-                task = asyncio.get_running_loop().create_task(self._serve(item, future))
+                task = asyncio.get_running_loop().create_task(self._first(item, key, future))
                 self._running.add(task)
                 task.add_done_callback(self._running.discard)
         # Shielded: a caller that goes away leaves the call running, and its answer
@@ -194,6 +220,54 @@ class ToolsApiReceiver:
             status_code=answer.status,
             media_type=answer.media_type,
         )
+
+    async def _first(
+        self,
+        item: ToolCall | Rejection,
+        key: tuple[str, str],
+        future: asyncio.Future[ApiAnswer],
+    ) -> None:
+        """The first delivery of a call in this process: run it here, or, in a fleet,
+        only when this host wins the call's claim in Redis (else serve the answer of the
+        host that won it)."""
+        answers = self._answers
+        tool_call_id = item.tool_call_id or ""
+        if answers is None or tool_call_id.startswith(GENERATED_ID_PREFIX):
+            await self._serve(item, future)
+            return
+        fleet_key = answers.key(item.conversation_id or "", tool_call_id)
+        try:
+            try:
+                won = await answers.claim(fleet_key, running_for=self._deadline)
+                if not won:
+                    waited = await answers.wait(fleet_key, within=self._options.handler_timeout_cap)
+            except BackendError as exc:  # AnswerStoreUnavailable: Redis did not answer
+                self._log.warning(
+                    "delivery.api call not run: the fleet's answer store is unreachable",
+                    tool_call_id=tool_call_id,
+                    error=str(exc),
+                )
+                self._cache.forget(key)  # a later redelivery tries again
+                future.set_result(self._unavailable(item))
+                return
+            if not won:
+                if waited.answer is None:
+                    self._cache.forget(key)  # the answer may still come: ask again later
+                    future.set_result(self._unanswered(item, waited.why))
+                else:
+                    future.set_result(dataclasses.replace(waited.answer, outcome="redelivered"))
+                return
+            ran: asyncio.Future[ApiAnswer] = asyncio.get_running_loop().create_future()
+            serving = asyncio.get_running_loop().create_task(self._serve(item, ran))
+            answer = await asyncio.shield(ran)
+            # Kept in Redis before it is sent: a redelivery elsewhere finds it.
+            await answers.store(fleet_key, answer)
+            future.set_result(answer)
+            await serving
+        except BaseException:
+            if not future.done():
+                future.set_result(self._failed(item, "cancelled: the bot is stopping"))
+            raise
 
     async def _serve(self, item: ToolCall | Rejection, future: asyncio.Future[ApiAnswer]) -> None:
         """Run one call in a room-less session of the bot and set its answer."""
@@ -263,6 +337,23 @@ class ToolsApiReceiver:
         name = item.name if isinstance(item, ToolCall) else "the tool"
         text = f"{name} is busy: too many tool calls are running; try again shortly"
         return ApiAnswer(self._options.error_status, text, _TEXT_TYPE, "busy", self._label(name))
+
+    def _unavailable(self, item: ToolCall | Rejection) -> ApiAnswer:
+        name = item.name if isinstance(item, ToolCall) else "the tool"
+        text = f"{name} cannot be answered now: the bot's shared store is unreachable; try again"
+        return ApiAnswer(
+            self._options.error_status, text, _TEXT_TYPE, "unavailable", self._label(name)
+        )
+
+    def _unanswered(self, item: ToolCall | Rejection, why: str) -> ApiAnswer:
+        name = item.name if isinstance(item, ToolCall) else "the tool"
+        if why == "pending":
+            text = f"{name} is still running for an earlier delivery of this call; no answer yet"
+        else:
+            text = f"{name} was not answered: the bot that took this call stopped before answering"
+        return ApiAnswer(
+            self._options.error_status, text, _TEXT_TYPE, "unanswered", self._label(name)
+        )
 
     def _label(self, tool: str) -> str:
         # Bounded label values: only the bot's own tool names.
