@@ -294,11 +294,12 @@ class Session:
 
     def _route(self, event: Event, arrived: float) -> None:
         if isinstance(event, ToolCall):
-            accepted = self.dispatcher.in_flight
+            dispatcher = self.dispatcher
+            accepted = dispatcher.accepted
             try:
-                self.dispatcher.dispatch(event, arrived)
+                dispatcher.dispatch(event, arrived)
             except Exception:
-                if self.dispatcher.in_flight > accepted:
+                if dispatcher.accepted > accepted:
                     self._claim = None  # it took the call before failing: it answers it
                 raise
             self._claim = None
@@ -541,7 +542,7 @@ class Session:
             self._listener_failed("sent", exc)
 
     def _on_outcome(self, outcome: ToolOutcome) -> None:
-        self.stats.outcomes[outcome.kind.value] += 1
+        self.stats.outcomes[outcome.kind._value_] += 1  # not .value: a descriptor call
         try:
             if outcome.kind is OutcomeKind.ERROR:
                 if outcome.error is not ErrorKind.BUSY or self._busy_log_due():

@@ -42,7 +42,8 @@ import structlog
 
 from cvibot._context import Conversation, ToolContext
 from cvibot._deadlines import Deadlines
-from cvibot._dispatch.answer import answer_for, effective_reply, explicit_answer, render_answer
+from cvibot._dispatch.answer import answer_for, explicit_answer, render_answer
+from cvibot._dispatch.eager import start_task
 from cvibot._dispatch.limits import encode_answer
 from cvibot._dispatch.outcome import ErrorKind, OutcomeKind, ToolOutcome
 from cvibot._dispatch.policy import DispatchPolicy
@@ -120,6 +121,9 @@ class Dispatcher:
         self._tools = tools
         self._fence = call_fence
         self._policy = policy
+        # Read on every call: the policy is frozen, so its derived limits are taken once.
+        self._max_active = policy.max_concurrent_calls
+        self._per_tool_limit = policy.per_tool_limit
         self._executor = executor
         self._conversation = conversation
         self._transmit = transmit
@@ -139,6 +143,10 @@ class Dispatcher:
         self._idle.set()
         self._interrupt_seq: int | None = None
         self._accepting = True
+        # Calls taken so far, each owed its one answer by this dispatcher: it rises the
+        # moment a call is taken, whatever its fate (the session's guard compares it
+        # around a dispatch: a call taken before a failure is answered from here).
+        self.accepted = 0
         # The calls' timeouts, behind one loop timer.
         self._deadlines = Deadlines()
         # Bound once: the module-level lazy proxy would rebuild a logger on every call.
@@ -176,6 +184,7 @@ class Dispatcher:
                 seq=call.seq,
             )
             entry = CallState(call, None, default, arrived, 0.0, False)
+            self.accepted += 1
             self._reply_soon(
                 self._fail, entry, ErrorKind.UNKNOWN_TOOL, f"unknown tool {call.name!r}"
             )
@@ -202,7 +211,9 @@ class Dispatcher:
         if cancel is None:
             # Admission comes first, so a refused call costs no validation and, until
             # its answer is sent, only its event.
-            runs = self._has_room(spec)
+            runs = self._active < self._max_active and self._active_by_tool.get(spec.name, 0) < (
+                spec.max_concurrent or self._per_tool_limit
+            )  # _has_room, inlined
             if not runs and not (
                 len(self._waiting) < self._policy.max_waiting_calls and self._policy.waiting.take()
             ):
@@ -210,11 +221,13 @@ class Dispatcher:
                 # needs: not its raw message, arguments or frames (a flood of them is
                 # exactly when memory matters).
                 slim = _SLIM_PERCEPTION if perception else _SLIM_CALL
+                self.accepted += 1
                 self._queue_reply((self._refuse_busy, replace(call, **slim), spec, reply, arrived))
                 return
         entry = CallState(call, spec, reply, arrived, loop.time() + timeout, cancellable)
         if cancel is not None:
             entry.cancel_reason = cancel
+            self.accepted += 1
             self._reply_soon(self._cancelled, entry)
             return
         try:
@@ -223,9 +236,11 @@ class Dispatcher:
             if not runs:
                 self._policy.waiting.release()
             message = f"invalid arguments for {spec.name}: {exc}"
+            self.accepted += 1
             self._reply_soon(self._fail, entry, ErrorKind.INVALID_ARGUMENTS, message)
             return
         self._running.add(entry)
+        self.accepted += 1
         if runs:
             self._start(entry, spec, kwargs)
         else:
@@ -277,6 +292,7 @@ class Dispatcher:
             reply = (spec.reply if spec is not None else None) or self._policy.perception_reply
         entry = CallState(call, None, reply, arrived, 0.0, False)
         text = message or f"{call.name} failed with an internal error"
+        self.accepted += 1
         self._spawn(entry, self._fail(entry, error, text))
 
     def interrupt(self, seq: int | None) -> None:
@@ -333,7 +349,8 @@ class Dispatcher:
     # -- one call ----------------------------------------------------------------------
 
     def _spawn(self, entry: CallState, coro: Any) -> None:
-        task: asyncio.Task[None] = asyncio.get_running_loop().create_task(coro)
+        # Started at once (see .eager): ``_run`` may even have answered on return.
+        task: asyncio.Task[None] = start_task(asyncio.get_running_loop(), coro)
         entry.task = task
         self._tasks.add(task)
         self._idle.clear()
@@ -406,13 +423,10 @@ class Dispatcher:
 
     # -- slots ---------------------------------------------------------------------------
 
-    def _limit_of(self, spec: ToolSpec) -> int:
-        return spec.max_concurrent or self._policy.per_tool_limit
-
     def _has_room(self, spec: ToolSpec) -> bool:
-        return self._active < self._policy.max_concurrent_calls and self._active_by_tool.get(
-            spec.name, 0
-        ) < self._limit_of(spec)
+        return self._active < self._max_active and self._active_by_tool.get(spec.name, 0) < (
+            spec.max_concurrent or self._per_tool_limit
+        )
 
     def _start(self, entry: CallState, spec: ToolSpec, kwargs: dict[str, Any]) -> None:
         """Take a slot for ``entry`` and start its task."""
@@ -489,6 +503,8 @@ class Dispatcher:
 
     async def _run(self, entry: CallState, spec: ToolSpec, kwargs: dict[str, Any]) -> None:
         entry.started = True
+        if entry.task is None:  # an eager first step, inside _spawn (see .eager)
+            entry.task = asyncio.current_task()
         if entry.cancel_reason is not None or entry.timed_out:
             if entry.timer is not None:
                 self._deadlines.cancel(entry.timer)
@@ -520,7 +536,7 @@ class Dispatcher:
                 self._release(entry)
             # A spoken answer gets the tool's say= sentence, or words rather than JSON.
             # UnsendableResult (a value with no JSON text) is a ToolError: answered below.
-            mode = effective_reply(entry.reply, entry.event.tool_call_id)
+            mode = entry.reply
             text: str | None
             explicit: Interaction | None
             if type(value) is str and mode is ReplyMode.TOOL_RESULT:
@@ -641,7 +657,7 @@ class Dispatcher:
         )
         # A spoken or appended answer after a barge-in would talk over the user, so only
         # tool_result (which Tavus is waiting for) carries the cancellation.
-        mode = effective_reply(entry.reply, entry.event.tool_call_id)
+        mode = entry.reply
         interaction = (
             answer_for(
                 mode, text=f"cancelled: {why}", ok=False, tool_call_id=entry.event.tool_call_id
@@ -676,7 +692,7 @@ class Dispatcher:
         self._running.discard(entry)
         call = entry.event
         tool_call_id = call.tool_call_id
-        mode = effective_reply(entry.reply, tool_call_id)
+        mode = entry.reply
         if self._fence is not None and not send_nothing and not await self._claim(entry):
             kind, text, error, send_nothing = OutcomeKind.FENCED, None, None, True
         conversation_id = self._conversation.conversation_id or call.conversation_id
@@ -731,7 +747,7 @@ class Dispatcher:
                 text=text,
                 error=error,
                 answer=message,
-                conversation_id=self._conversation.conversation_id or call.conversation_id,
+                conversation_id=conversation_id,
                 tool_call_id=tool_call_id,
                 inference_id=call.inference_id,
                 seq=call.seq,

@@ -8,6 +8,7 @@ from typing import Any
 
 from cvibot._context import ToolContext
 from cvibot._deadlines import Deadline
+from cvibot._dispatch.answer import effective_reply
 from cvibot._dispatch.outcome import ErrorKind
 from cvibot._protocol.events import ToolCall
 from cvibot.tools import ToolSpec
@@ -19,7 +20,9 @@ __all__ = ["CallState", "rejected_tool_name"]
 class CallState:
     """One accepted call: its event, resolved options, task and how it is ending.
 
-    ``arrived`` is a ``time.perf_counter()`` value, ``deadline`` a loop-time value.
+    ``reply`` is the reply mode as resolved by :func:`~cvibot._dispatch.answer.effective_reply`
+    (``auto`` is never left). ``arrived`` is a ``time.perf_counter()`` value, ``deadline`` a
+    loop-time value.
     ``done`` is set once, by the code that reports the outcome; ``cancel_reason`` and
     ``timed_out`` say why the task was cut short, when it was. A call waiting for a slot
     has no task yet: it keeps its validated ``kwargs`` and its deadline ``timer`` (a
@@ -58,7 +61,7 @@ class CallState:
     ) -> None:
         self.event = event
         self.spec = spec
-        self.reply = reply
+        self.reply = effective_reply(reply, event.tool_call_id)  # resolved once
         self.arrived = arrived
         self.deadline = deadline
         self.cancel_on_interrupt = cancel_on_interrupt

@@ -91,8 +91,9 @@ class Outbox:
         self._queue.clear()
         if items:
             self._log.debug("sending queued app-messages", count=len(items))
+        loop = asyncio.get_running_loop()
         for item in items:
-            self._issue(item)
+            self._issue(item, loop)
 
     def hold(self, reason: str) -> None:
         """Queue sends from now on; ``reason`` (for the log) says why."""
@@ -106,36 +107,39 @@ class Outbox:
             if not item.done.done():
                 item.done.set_exception(make_error())
 
-    async def send(self, message: Mapping[str, Any], to: str | None) -> None:
-        """Check ``message``, issue or queue it, and wait for its completion.
+    def send(self, message: Mapping[str, Any], to: str | None) -> asyncio.Future[None]:
+        """Check ``message`` and issue or queue it; return the future of its completion.
 
-        Raises :class:`.errors.InvalidAppMessage` (a failed pre-check, or the SDK
-        refused it synchronously), :class:`.errors.NotJoined`, :class:`.errors.SendFailed`
-        (an SDK error, or no completion within ``send_timeout`` s of issuing it),
-        :class:`TransportError` for a client already released, or what :meth:`stop`
-        failed it with.
+        Raises :class:`.errors.InvalidAppMessage` at once for a failed pre-check (not a
+        mapping, not strict JSON, over ``message_limit`` bytes, ``to`` not a UUID). The
+        future (awaited by the caller; a plain future, not a coroutine, so a send costs
+        no frame of its own) settles with ``None`` once the SDK confirms delivery, or
+        with :class:`.errors.InvalidAppMessage` (the SDK refused it synchronously),
+        :class:`.errors.NotJoined`, :class:`.errors.SendFailed` (an SDK error, or no
+        completion within ``send_timeout`` s of issuing it), :class:`TransportError` for
+        a client already released, or what :meth:`stop` failed it with. Cancelling it
+        withdraws a send still queued.
         """
-        payload = self._precheck(message, to)
-        self._seq += 1
-        item = _Outgoing(self._seq, payload, to, asyncio.get_running_loop().create_future())
-        if self._client is not None:
-            self._issue(item)
-        else:
-            self._queue.append(item)
-            self._log.debug("app-message queued until joined", seq=item.seq, state=self._holding)
-        try:
-            await item.done
-        finally:
-            if item.timer is not None:  # cancelled, or settled before its time
-                self._deadlines.cancel(item.timer)
-
-    def _precheck(self, message: Mapping[str, Any], to: str | None) -> Any:
         if to is not None and (type(to) is not str or to not in self._valid_to):
             self._check_to(to)
         if type(message) is EncodedMessage and message.bound <= self._message_limit:
             # Checked and encoded once already (encode_interaction): a plain dict, as
             # the SDK takes it and serialises it itself; re-encoding would only repeat.
-            return dict(message)
+            payload: Any = dict(message)
+        else:
+            payload = self._encode(message)
+        self._seq += 1
+        loop = asyncio.get_running_loop()
+        item = _Outgoing(self._seq, payload, to, loop.create_future())
+        if self._client is not None:
+            self._issue(item, loop)
+        else:
+            self._queue.append(item)
+            self._log.debug("app-message queued until joined", seq=item.seq, state=self._holding)
+        return item.done
+
+    def _encode(self, message: Mapping[str, Any]) -> Any:
+        """``message`` checked and as the SDK gets it (not yet encoded by the caller)."""
         if not isinstance(message, Mapping):
             raise InvalidAppMessage(
                 f"an app-message must be a JSON object (a mapping), not {type(message).__name__}"
@@ -172,11 +176,10 @@ class Outbox:
                 )
             )
 
-    def _issue(self, item: _Outgoing) -> None:
+    def _issue(self, item: _Outgoing, loop: asyncio.AbstractEventLoop) -> None:
         if item.done.done():  # the caller stopped waiting before it went out
             return
         assert self._client is not None
-        loop = asyncio.get_running_loop()
         if self._post is None or self._post_loop is not loop:
             self._post, self._post_loop = poster(loop), loop
         post, on_done = self._post, self._on_send_done
@@ -199,11 +202,11 @@ class Outbox:
             item.timer = self._deadlines.add(loop.time() + self._send_timeout, self._expire, item)
 
     def _on_send_done(self, item: _Outgoing, received_at: float, error: str | None) -> None:
-        if item.done.done():  # timed out already, or the caller stopped waiting
-            return
         if item.timer is not None:
             self._deadlines.cancel(item.timer)
             item.timer = None
+        if item.done.done():  # timed out already, or the caller stopped waiting
+            return
         if error is None:
             item.done.set_result(None)
             return
@@ -213,7 +216,7 @@ class Outbox:
             item.retried = True
             self._log.info("app-message queued again after a drop", seq=item.seq)
             if self._client is not None:
-                self._issue(item)
+                self._issue(item, asyncio.get_running_loop())
             else:
                 self._queue.append(item)
             return

@@ -19,6 +19,7 @@ completion's data and from the participant events.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Mapping
 from typing import Any
 
@@ -168,7 +169,7 @@ class DailyTransport(Transport):
         self._address.check()
         sdk = self._sdk if self._sdk is not None else load_sdk()
         ensure_initialised(sdk)
-        await self._connection.open(sdk, self._on_event)
+        await self._connection.open(sdk, self._on_event, self._inbox.message)
 
     async def run(self, receiver: Receiver) -> None:
         """Deliver inbound app-messages and participant changes to ``receiver``.
@@ -190,8 +191,10 @@ class DailyTransport(Transport):
         if failure is not None and self._connection.state != "closed":
             raise failure
 
-    async def send(self, message: Mapping[str, Any], to: str | None = None) -> None:
+    def send(self, message: Mapping[str, Any], to: str | None = None) -> asyncio.Future[None]:
         """Send one app-message: to the participant ``to`` (a UUID), or to everyone.
+        Returns the send's future (see :meth:`.outbox.Outbox.send`); a failed check or
+        a transport that cannot send raises at the call.
 
         Checked first (:class:`.sdk_errors.InvalidAppMessage`, also a ``ValueError``: not a
         mapping, not strict JSON, over ``message_limit`` bytes, ``to`` not a UUID).
@@ -217,7 +220,7 @@ class DailyTransport(Transport):
             raise TransportError(f"the room {self.room} has ended; the app-message was not sent")
         if state == "new":
             raise TransportError("open() the daily transport before sending")
-        await self._outbox.send(message, to)
+        return self._outbox.send(message, to)
 
     def stop_rejoining(self) -> None:
         """Say the bot is leaving (it got SIGINT/SIGTERM and drains): a rejoin in
@@ -248,10 +251,8 @@ class DailyTransport(Transport):
 
     def _on_event(self, kind: str, args: tuple[Any, ...], received_at: float) -> None:
         # On the loop (see .bridge for the kinds and their arguments).
-        if kind == "app_message":
-            message, sender = args
-            self._inbox.message(message, sender if isinstance(sender, str) else None, received_at)
-        elif (change := _CHANGES.get(kind)) is not None:
+        # App-messages go straight to the inbox (bridge.AppMessageHandoff).
+        if (change := _CHANGES.get(kind)) is not None:
             participant = Participant.from_daily(args[0])
             if participant is not None:
                 reason = args[1] if len(args) > 1 and isinstance(args[1], str) else None

@@ -1,0 +1,50 @@
+"""Starting a tool call's task within the loop pass that received the call.
+
+``loop.create_task`` schedules a task's first step for the loop's next pass, so a call
+would wait for one more ``select`` and pass of the ready queue before its handler
+starts (about 5 µs of a call's 40 on the bench's Daily path). :func:`start_task` runs
+that first step at once, as Python 3.12's eager tasks do:
+
+- on Python 3.12 and later, through ``asyncio.Task(..., eager_start=True)`` (what
+  ``asyncio.eager_task_factory`` uses);
+- on Python 3.11 with the standard event loop (``asyncio.BaseEventLoop``), by taking the
+  task's first step, which ``create_task`` has just appended to the loop's ready queue,
+  and running it now. The step runs as a task step always runs (the task is the current
+  task, in the task's own context), only sooner;
+- anywhere else (uvloop, a loop of another kind, a caller already inside a task on
+  3.11), as a plain ``create_task``: the step runs on the next pass.
+
+A handler that finishes without suspending (a no-op, a cached answer) has then answered
+before the next message is taken. Tasks are started in the order of their calls either
+way; what changes is only that a call's first step runs before callbacks that other code
+scheduled for the next pass.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from collections.abc import Coroutine
+from typing import Any, TypeVar
+
+__all__ = ["start_task"]
+
+T = TypeVar("T")
+
+_EAGER_START = sys.version_info >= (3, 12)
+
+
+def start_task(loop: asyncio.AbstractEventLoop, coro: Coroutine[Any, Any, T]) -> asyncio.Task[T]:
+    """A task for ``coro`` on ``loop`` (the running loop), its first step already run
+    where the loop allows it (see the module docstring). The task may be done on return.
+    """
+    if _EAGER_START:
+        return asyncio.Task(coro, loop=loop, eager_start=True)  # type: ignore[call-arg,unused-ignore]
+    task = loop.create_task(coro)
+    ready = getattr(loop, "_ready", None)
+    if ready and asyncio.current_task(loop) is None:
+        step = ready[-1]
+        if getattr(step._callback, "__self__", None) is task:
+            ready.pop()
+            step._run()
+    return task
