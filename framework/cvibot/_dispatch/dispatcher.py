@@ -92,6 +92,14 @@ def fence_key(call: ToolCall) -> str:
 _make_outcome = slots_maker(ToolOutcome)
 
 
+def _task_of(entry: CallState) -> asyncio.Task[Any]:
+    """The task of a started call. During its eager first step (see .eager) that is the
+    current task: ``_start`` records it only once the step has returned."""
+    task = entry.task if entry.task is not None else asyncio.current_task()
+    assert task is not None
+    return task
+
+
 @functools.lru_cache(maxsize=256)
 def _busy_text(tool: str) -> str:
     return f"{tool} is busy: too many calls are waiting; try again shortly"
@@ -349,7 +357,6 @@ class Dispatcher:
     # -- one call ----------------------------------------------------------------------
 
     def _spawn(self, entry: CallState, coro: Any) -> None:
-        # Started at once (see .eager): ``_run`` may even have answered on return.
         task: asyncio.Task[None] = start_task(asyncio.get_running_loop(), coro)
         entry.task = task
         self._tasks.add(task)
@@ -452,7 +459,17 @@ class Dispatcher:
                 deadline=time.monotonic() + remaining,
             )
             kwargs[spec.context_param] = entry.ctx
-        self._spawn(entry, self._run(entry, spec, kwargs))
+        # Started at once (see .eager): ``_run`` may even have answered on return.
+        task = start_task(asyncio.get_running_loop(), self._run(entry, spec, kwargs))
+        entry.task = task
+        self._tasks.add(task)
+        self._idle.clear()
+        task.add_done_callback(self._task_done)
+        if not entry.handler_ended and entry.timer is None:
+            # The handler is still running after the task's first step (or has not
+            # started): its deadline only now, so a handler that answers at once never
+            # costs one. A waiting call's deadline runs since it started waiting.
+            entry.timer = self._deadlines.add(entry.deadline, self._expire, entry)
 
     def _release(self, entry: CallState) -> None:
         """Give back ``entry``'s slot and start the waiting calls that now have room."""
@@ -488,7 +505,7 @@ class Dispatcher:
         if entry.done or entry.cancel_reason is not None or entry.timed_out:
             return
         entry.cancel_reason = reason
-        if entry.task is None:  # waiting for a slot
+        if entry.task is None and not entry.started:  # waiting for a slot
             if entry.timer is not None:
                 self._deadlines.cancel(entry.timer)
             self._unwait(entry)
@@ -499,12 +516,10 @@ class Dispatcher:
         # A task cancelled before its first step never runs its body, so it could not
         # answer: an unstarted call sees ``cancel_reason`` when it starts instead.
         if entry.started:
-            entry.task.cancel()
+            _task_of(entry).cancel()
 
     async def _run(self, entry: CallState, spec: ToolSpec, kwargs: dict[str, Any]) -> None:
         entry.started = True
-        if entry.task is None:  # an eager first step, inside _spawn (see .eager)
-            entry.task = asyncio.current_task()
         if entry.cancel_reason is not None or entry.timed_out:
             if entry.timer is not None:
                 self._deadlines.cancel(entry.timer)
@@ -514,15 +529,10 @@ class Dispatcher:
             else:
                 await self._cancelled(entry)
             return
-        # One deadline per call (made when it started waiting, if it did), cancelled as
-        # soon as the handler ends. Once the task runs, it can only fall due while it
-        # is suspended in the handler, so the CancelledError it causes always lands in
-        # the try block below, never in the answer's send.
-        deadlines = self._deadlines
-        timer = entry.timer
-        if timer is None:
-            timer = deadlines.add(entry.deadline, self._expire, entry)
-        entry.timer = None
+        # One deadline per call (see _start), cancelled as soon as the handler ends. Once
+        # the task runs, it can only fall due while it is suspended in the handler, so
+        # the CancelledError it causes always lands in the try block below, never in
+        # the answer's send.
         try:
             try:
                 if self._fence is not None and not await self._claim(entry):
@@ -532,7 +542,11 @@ class Dispatcher:
                 else:
                     value = await self._call_sync(spec, kwargs)
             finally:
-                deadlines.cancel(timer)
+                entry.handler_ended = True
+                timer = entry.timer
+                if timer is not None:
+                    entry.timer = None
+                    self._deadlines.cancel(timer)
                 self._release(entry)
             # A spoken answer gets the tool's say= sentence, or words rather than JSON.
             # UnsendableResult (a value with no JSON text) is a ToolError: answered below.
@@ -629,7 +643,7 @@ class Dispatcher:
         if entry.done or entry.cancel_reason is not None or entry.timed_out:
             return
         entry.timed_out = True
-        if entry.task is None:  # still waiting for a slot
+        if entry.task is None and not entry.started:  # still waiting for a slot
             assert entry.spec is not None
             self._unwait(entry)
             self._reply_soon(self._timed_out, entry, entry.spec)
@@ -637,7 +651,7 @@ class Dispatcher:
         if entry.ctx is not None:
             entry.ctx._mark_cancelled()
         if entry.started:  # else _run sees ``timed_out`` when it starts
-            entry.task.cancel()
+            _task_of(entry).cancel()
 
     async def _timed_out(self, entry: CallState, spec: ToolSpec) -> None:
         timeout = spec.timeout if spec.timeout is not None else self._policy.default_timeout

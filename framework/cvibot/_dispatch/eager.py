@@ -27,6 +27,10 @@ import sys
 from collections.abc import Coroutine
 from typing import Any, TypeVar
 
+if sys.version_info < (3, 12):
+    # asyncio.current_task is a Python function on 3.11; its table is what it reads.
+    from asyncio.tasks import _current_tasks  # type: ignore[attr-defined]
+
 __all__ = ["start_task"]
 
 T = TypeVar("T")
@@ -42,7 +46,8 @@ def start_task(loop: asyncio.AbstractEventLoop, coro: Coroutine[Any, Any, T]) ->
         return asyncio.Task(coro, loop=loop, eager_start=True)  # type: ignore[call-arg,unused-ignore]
     task = loop.create_task(coro)
     ready = getattr(loop, "_ready", None)
-    if ready and asyncio.current_task(loop) is None:
+    # Not from inside a task: its step cannot start another task's (3.11 refuses it).
+    if ready and _current_tasks.get(loop) is None:
         step = ready[-1]
         if getattr(step._callback, "__self__", None) is task:
             ready.pop()

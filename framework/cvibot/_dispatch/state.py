@@ -26,7 +26,9 @@ class CallState:
     ``done`` is set once, by the code that reports the outcome; ``cancel_reason`` and
     ``timed_out`` say why the task was cut short, when it was. A call waiting for a slot
     has no task yet: it keeps its validated ``kwargs`` and its deadline ``timer`` (a
-    :class:`~cvibot._deadlines.Deadlines` token); ``counted`` is true while it holds a slot.
+    :class:`~cvibot._deadlines.Deadlines` token); a running call's ``timer`` is armed only
+    if its handler has not ended once its task's first step is over (``handler_ended``);
+    ``counted`` is true while it holds a slot.
     ``fenced`` is the call fence's verdict (``None`` until it was asked; see
     :class:`~cvibot._dispatch.Dispatcher`).
     """
@@ -41,6 +43,7 @@ class CallState:
         "done",
         "event",
         "fenced",
+        "handler_ended",
         "kwargs",
         "reply",
         "spec",
@@ -72,6 +75,7 @@ class CallState:
         self.timer: Deadline | None = None
         self.counted = False
         self.started = False
+        self.handler_ended = False
         self.timed_out = False
         self.done = False
         self.fenced: bool | None = None

@@ -8,7 +8,7 @@ conversation replays through exactly the code that serves a live room.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Awaitable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -112,14 +112,11 @@ class Transport(ABC):
         """Deliver inbound messages to ``receiver`` until the stream ends or ``close``."""
 
     @abstractmethod
-    def send(self, message: Mapping[str, Any], to: str | None = None) -> Awaitable[None]:
-        """Send one outbound app-message (already validated and size-checked); awaiting
-        the result waits until it is sent.
+    async def send(self, message: Mapping[str, Any], to: str | None = None) -> None:
+        """Send one outbound app-message (already validated and size-checked).
 
         ``to`` is a participant id to address it to; ``None`` broadcasts it to the room.
-        Raises :class:`TransportError` when the message could not be sent, at the call or
-        when awaited. Write it as ``async def``; a transport may instead return a future
-        it settles itself (the Daily transport does, so a send costs no coroutine).
+        Raises :class:`TransportError` when the message could not be sent.
         """
 
     async def close(self) -> None:  # noqa: B027 - optional hook, a no-op by default

@@ -19,7 +19,6 @@ completion's data and from the participant events.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Mapping
 from typing import Any
 
@@ -191,10 +190,8 @@ class DailyTransport(Transport):
         if failure is not None and self._connection.state != "closed":
             raise failure
 
-    def send(self, message: Mapping[str, Any], to: str | None = None) -> asyncio.Future[None]:
+    async def send(self, message: Mapping[str, Any], to: str | None = None) -> None:
         """Send one app-message: to the participant ``to`` (a UUID), or to everyone.
-        Returns the send's future (see :meth:`.outbox.Outbox.send`); a failed check or
-        a transport that cannot send raises at the call.
 
         Checked first (:class:`.sdk_errors.InvalidAppMessage`, also a ``ValueError``: not a
         mapping, not strict JSON, over ``message_limit`` bytes, ``to`` not a UUID).
@@ -220,7 +217,7 @@ class DailyTransport(Transport):
             raise TransportError(f"the room {self.room} has ended; the app-message was not sent")
         if state == "new":
             raise TransportError("open() the daily transport before sending")
-        return self._outbox.send(message, to)
+        await self._outbox.send(message, to)
 
     def stop_rejoining(self) -> None:
         """Say the bot is leaving (it got SIGINT/SIGTERM and drains): a rejoin in
