@@ -462,8 +462,9 @@ class Dispatcher:
         # Started at once (see .eager): ``_run`` may even have answered on return.
         task = start_task(asyncio.get_running_loop(), self._run(entry, spec, kwargs))
         entry.task = task
+        if not self._tasks:  # else it is clear already (set only once none are left)
+            self._idle.clear()
         self._tasks.add(task)
-        self._idle.clear()
         task.add_done_callback(self._task_done)
         if not entry.handler_ended and entry.timer is None:
             # The handler is still running after the task's first step (or has not
