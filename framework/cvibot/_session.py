@@ -156,7 +156,8 @@ class Session:
             policy=policy,
             executor=executor,
             conversation=self,
-            transmit=self._transmit,
+            transmit=self._transmit_nowait,
+            on_sent=self._transmitted,
             on_outcome=self._on_outcome,
             settings_for=settings_for,
             call_fence=call_fence,
@@ -539,6 +540,17 @@ class Session:
         await self.transport.send(
             message, to=self.roster.replica_id if self._address_replica else None
         )
+        self._transmitted(message)
+
+    def _transmit_nowait(self, message: Mapping[str, Any]) -> asyncio.Future[None]:
+        """Start sending ``message``; the future settles when the transport has sent it
+        (the dispatcher then calls :meth:`_transmitted`)."""
+        return self.transport.send_nowait(
+            message, to=self.roster.replica_id if self._address_replica else None
+        )
+
+    def _transmitted(self, message: Mapping[str, Any]) -> None:
+        """Count and tell the listeners of one message sent."""
         self.stats.sent[str(message.get("event_type"))] += 1
         try:
             for listener in self._listeners:

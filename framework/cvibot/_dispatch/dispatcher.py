@@ -4,8 +4,12 @@ One call's life: look up the handler by name → validate the arguments against 
 schema → admit it → run it (async handlers as tasks, sync ones in the bot's
 :class:`~cvibot._dispatch.pool.ToolPool`) under the tool's timeout → map the return value,
 error, timeout or cancellation to the reply interaction (:mod:`cvibot._dispatch.answer`) →
-send it → report one :class:`ToolOutcome`. Nothing here blocks the event loop, so a slow
-handler never delays other events.
+send it → report one :class:`ToolOutcome` once the transport has confirmed (or failed)
+the send. Nothing here blocks the event loop, so a slow handler never delays other events.
+A call's task ends as soon as its answer is handed to the transport: while the send is
+confirmed only the send's future and the callback that reports the outcome are kept
+(with 1,000 calls in flight that is most of what the garbage collector would otherwise
+walk), and :attr:`Dispatcher.in_flight` still counts the call.
 
 Admission: a call runs at once when fewer than ``max_concurrent_calls`` calls of the
 conversation run and fewer than its tool's limit (``max_concurrent``, else
@@ -108,8 +112,10 @@ def _busy_text(tool: str) -> str:
 class Dispatcher:
     """Dispatches the tool calls of one conversation.
 
-    ``transmit`` hands one encoded-and-checked app-message to the transport;
-    ``on_outcome`` receives each call's :class:`ToolOutcome` (exactly once per call);
+    ``transmit`` starts sending one encoded-and-checked app-message and returns the
+    send's future (``None`` once sent, else the transport's error; it may also raise at
+    once); ``on_sent`` is told of each message sent; ``on_outcome`` receives each call's
+    :class:`ToolOutcome` (exactly once per call);
     ``settings_for`` returns the config settings of the plugin that owns a tool;
     ``call_fence`` is the call fence (see the module docstring), ``None`` for none.
     """
@@ -121,7 +127,8 @@ class Dispatcher:
         policy: DispatchPolicy,
         executor: Executor,
         conversation: Conversation,
-        transmit: Callable[[Mapping[str, Any]], Awaitable[None]],
+        transmit: Callable[[Mapping[str, Any]], asyncio.Future[None]],
+        on_sent: Callable[[Mapping[str, Any]], None],
         on_outcome: Callable[[ToolOutcome], None],
         settings_for: Callable[[str | None], Mapping[str, Any]],
         call_fence: CallFence | None = None,
@@ -135,11 +142,14 @@ class Dispatcher:
         self._executor = executor
         self._conversation = conversation
         self._transmit = transmit
+        self._on_sent = on_sent
         self._on_outcome = on_outcome
         self._settings_for = settings_for
         # Calls accepted and not answered: running, starting or waiting for a slot.
         self._running: set[CallState] = set()
         self._tasks: set[asyncio.Task[None]] = set()
+        # Answers handed to the transport and not yet confirmed (see the module docstring).
+        self._sends: set[asyncio.Future[None]] = set()
         self._active = 0  # calls holding a slot
         self._active_by_tool: dict[str, int] = {}
         self._waiting: deque[CallState] = deque()
@@ -169,7 +179,7 @@ class Dispatcher:
         """Tasks running, calls waiting for a slot and answers queued (0 once every call
         is answered). It rises as soon as :meth:`dispatch` takes a call, whatever the
         call's fate: the session's guard relies on it."""
-        return len(self._tasks) + len(self._waiting) + len(self._replies)
+        return len(self._tasks) + len(self._waiting) + len(self._replies) + len(self._sends)
 
     @property
     def waiting(self) -> int:
@@ -345,8 +355,8 @@ class Dispatcher:
                 idle.cancel()
         for entry in list(self._running):
             self._cancel(entry, ErrorKind.SHUTDOWN)
-        if self._tasks:
-            await asyncio.wait(set(self._tasks), timeout=_CANCEL_WAIT)
+        if self._tasks or self._sends:
+            await asyncio.wait(self._tasks | self._sends, timeout=_CANCEL_WAIT)
         for entry in list(self._running):
             if not entry.done and entry.started:
                 # Its handler ignored the cancellation: answer for it.
@@ -365,7 +375,7 @@ class Dispatcher:
 
     def _task_done(self, task: asyncio.Task[None]) -> None:
         self._tasks.discard(task)
-        if not self._tasks and not self._waiting:
+        if not self._tasks and not self._waiting and not self._sends:
             self._idle.set()
 
     def _reply_soon(
@@ -743,16 +753,67 @@ class Dispatcher:
                 kind, error, text = OutcomeKind.ERROR, ErrorKind.OVERSIZE, encoded.oversize
         if message is not None:
             try:
-                await self._transmit(message)
-            except Exception:
-                self._log.exception(
-                    "answer could not be sent",
-                    tool=call.name,
-                    conversation_id=self._conversation.conversation_id,
-                    tool_call_id=call.tool_call_id,
-                    seq=call.seq,
-                )
+                sent = self._transmit(message)
+            except Exception as exc:
+                self._send_failed(call, exc)
                 message = None
+            else:
+                self._sends.add(sent)
+                sent.add_done_callback(
+                    functools.partial(
+                        self._answered, entry, kind, mode, text, error, message, truncated
+                    )
+                )
+                return
+        self._report(entry, kind, mode, text, error, None, truncated)
+
+    def _answered(
+        self,
+        entry: CallState,
+        kind: OutcomeKind,
+        mode: ReplyMode,
+        text: str | None,
+        error: ErrorKind | None,
+        message: Mapping[str, Any],
+        truncated: bool,
+        sent: asyncio.Future[None],
+    ) -> None:
+        """The transport settled the send of ``entry``'s answer: report the outcome."""
+        self._sends.discard(sent)
+        exc = sent.exception() if not sent.cancelled() else asyncio.CancelledError()
+        if exc is None:
+            try:
+                self._on_sent(message)
+            finally:
+                self._report(entry, kind, mode, text, error, message, truncated)
+        else:
+            self._send_failed(entry.event, exc)
+            self._report(entry, kind, mode, text, error, None, truncated)
+        if not self._sends and not self._tasks and not self._waiting:
+            self._idle.set()
+
+    def _send_failed(self, call: ToolCall, exc: BaseException) -> None:
+        self._log.error(
+            "answer could not be sent",
+            tool=call.name,
+            conversation_id=self._conversation.conversation_id,
+            tool_call_id=call.tool_call_id,
+            seq=call.seq,
+            exc_info=exc,
+        )
+
+    def _report(
+        self,
+        entry: CallState,
+        kind: OutcomeKind,
+        mode: ReplyMode,
+        text: str | None,
+        error: ErrorKind | None,
+        answer: Mapping[str, Any] | None,
+        truncated: bool,
+    ) -> None:
+        """Report ``entry``'s one outcome; ``answer`` is the message sent, if one was."""
+        call = entry.event
         self._on_outcome(
             _make_outcome(
                 kind=kind,
@@ -761,9 +822,9 @@ class Dispatcher:
                 latency=time.perf_counter() - entry.arrived,
                 text=text,
                 error=error,
-                answer=message,
-                conversation_id=conversation_id,
-                tool_call_id=tool_call_id,
+                answer=answer,
+                conversation_id=self._conversation.conversation_id or call.conversation_id,
+                tool_call_id=call.tool_call_id,
                 inference_id=call.inference_id,
                 seq=call.seq,
                 truncated=truncated,

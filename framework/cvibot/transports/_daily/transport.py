@@ -19,6 +19,7 @@ completion's data and from the participant events.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Mapping
 from typing import Any
 
@@ -203,6 +204,20 @@ class DailyTransport(Transport):
         :class:`TransportError` once the room ended, the bot left it while disconnected
         (:meth:`stop_rejoining`) or the transport is closed.
         """
+        self._check_sendable()
+        await self._outbox.send(message, to)
+
+    def send_nowait(
+        self, message: Mapping[str, Any], to: str | None = None
+    ) -> asyncio.Future[None]:
+        """:meth:`send` without a coroutine: the outbox's own future of the send (the
+        same checks and errors; those of the checks and of the transport's state are
+        raised at once)."""
+        self._check_sendable()
+        return self._outbox.send(message, to)
+
+    def _check_sendable(self) -> None:
+        """Raise what a send raises at once when the transport cannot send at all."""
         state = self._connection.state
         if state == "closed":
             raise TransportError(
@@ -217,7 +232,6 @@ class DailyTransport(Transport):
             raise TransportError(f"the room {self.room} has ended; the app-message was not sent")
         if state == "new":
             raise TransportError("open() the daily transport before sending")
-        await self._outbox.send(message, to)
 
     def stop_rejoining(self) -> None:
         """Say the bot is leaving (it got SIGINT/SIGTERM and drains): a rejoin in
