@@ -149,7 +149,8 @@ class Dispatcher:
         self._running: set[CallState] = set()
         self._tasks: set[asyncio.Task[None]] = set()
         # Answers handed to the transport and not yet confirmed (see the module docstring).
-        self._sends: set[asyncio.Future[None]] = set()
+        self._sends: dict[asyncio.Future[None], CallState] = {}
+        self._on_answered = self._answered  # bound once: one callback for every send
         self._active = 0  # calls holding a slot
         self._active_by_tool: dict[str, int] = {}
         self._waiting: deque[CallState] = deque()
@@ -356,7 +357,7 @@ class Dispatcher:
         for entry in list(self._running):
             self._cancel(entry, ErrorKind.SHUTDOWN)
         if self._tasks or self._sends:
-            await asyncio.wait(self._tasks | self._sends, timeout=_CANCEL_WAIT)
+            await asyncio.wait(self._tasks | self._sends.keys(), timeout=_CANCEL_WAIT)
         for entry in list(self._running):
             if not entry.done and entry.started:
                 # Its handler ignored the cancellation: answer for it.
@@ -758,37 +759,35 @@ class Dispatcher:
                 self._send_failed(call, exc)
                 message = None
             else:
-                self._sends.add(sent)
-                sent.add_done_callback(
-                    functools.partial(
-                        self._answered, entry, kind, mode, text, error, message, truncated
-                    )
-                )
+                entry.reply, entry.kind, entry.text, entry.error = mode, kind, text, error
+                entry.answer, entry.truncated = message, truncated
+                self._sends[sent] = entry
+                sent.add_done_callback(self._on_answered)
                 return
         self._report(entry, kind, mode, text, error, None, truncated)
 
-    def _answered(
-        self,
-        entry: CallState,
-        kind: OutcomeKind,
-        mode: ReplyMode,
-        text: str | None,
-        error: ErrorKind | None,
-        message: Mapping[str, Any],
-        truncated: bool,
-        sent: asyncio.Future[None],
-    ) -> None:
-        """The transport settled the send of ``entry``'s answer: report the outcome."""
-        self._sends.discard(sent)
+    def _answered(self, sent: asyncio.Future[None]) -> None:
+        """The transport settled the send of a call's answer: report the call's outcome."""
+        entry = self._sends.pop(sent)
         exc = sent.exception() if not sent.cancelled() else asyncio.CancelledError()
         if exc is None:
             try:
-                self._on_sent(message)
+                self._on_sent(entry.answer)
             finally:
-                self._report(entry, kind, mode, text, error, message, truncated)
+                self._report(
+                    entry,
+                    entry.kind,
+                    entry.reply,
+                    entry.text,
+                    entry.error,
+                    entry.answer,
+                    entry.truncated,
+                )
         else:
             self._send_failed(entry.event, exc)
-            self._report(entry, kind, mode, text, error, None, truncated)
+            self._report(
+                entry, entry.kind, entry.reply, entry.text, entry.error, None, entry.truncated
+            )
         if not self._sends and not self._tasks and not self._waiting:
             self._idle.set()
 

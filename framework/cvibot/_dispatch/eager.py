@@ -7,10 +7,10 @@ that first step at once, as Python 3.12's eager tasks do:
 
 - on Python 3.12 and later, through ``asyncio.Task(..., eager_start=True)`` (what
   ``asyncio.eager_task_factory`` uses);
-- on Python 3.11 with the standard event loop (``asyncio.BaseEventLoop``), by taking the
-  task's first step, which ``create_task`` has just appended to the loop's ready queue,
-  and running it now. The step runs as a task step always runs (the task is the current
-  task, in the task's own context), only sooner;
+- on Python 3.11 with the standard event loop (``asyncio.BaseEventLoop``), by running
+  the task's first step, which ``create_task`` has just appended to the loop's ready
+  queue, now, and cancelling its handle there. The step runs as a task step always
+  runs (the task is the current task, in the task's own context), only sooner;
 - anywhere else (uvloop, a loop of another kind, a caller already inside a task on
   3.11), as a plain ``create_task``: the step runs on the next pass.
 
@@ -48,8 +48,11 @@ def start_task(loop: asyncio.AbstractEventLoop, coro: Coroutine[Any, Any, T]) ->
     ready = getattr(loop, "_ready", None)
     # Not from inside a task: its step cannot start another task's (3.11 refuses it).
     if ready and _current_tasks.get(loop) is None:
+        # Other threads append to the ready queue (call_soon_threadsafe) at any moment,
+        # so it is never popped here: the step is run, then its handle cancelled in
+        # place, and the loop skips it when it comes to it.
         step = ready[-1]
         if getattr(step._callback, "__self__", None) is task:
-            ready.pop()
             step._run()
+            step.cancel()
     return task

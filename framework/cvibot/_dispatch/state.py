@@ -9,7 +9,7 @@ from typing import Any
 from cvibot._context import ToolContext
 from cvibot._deadlines import Deadline
 from cvibot._dispatch.answer import effective_reply
-from cvibot._dispatch.outcome import ErrorKind
+from cvibot._dispatch.outcome import ErrorKind, OutcomeKind
 from cvibot._protocol.events import ToolCall
 from cvibot.tools import ToolSpec
 from cvibot.tools._options import ReplyMode
@@ -34,6 +34,7 @@ class CallState:
     """
 
     __slots__ = (
+        "answer",
         "arrived",
         "cancel_on_interrupt",
         "cancel_reason",
@@ -41,17 +42,29 @@ class CallState:
         "ctx",
         "deadline",
         "done",
+        "error",
         "event",
         "fenced",
         "handler_ended",
+        "kind",
         "kwargs",
         "reply",
         "spec",
         "started",
         "task",
+        "text",
         "timed_out",
         "timer",
+        "truncated",
     )
+
+    # The outcome held while its answer's send is confirmed (set by the dispatcher's
+    # _finish, read when the send settles): no object of its own per call in flight.
+    kind: OutcomeKind
+    text: str | None
+    error: ErrorKind | None
+    answer: Mapping[str, Any]
+    truncated: bool
 
     def __init__(
         self,
