@@ -264,7 +264,7 @@ class Session:
         if isinstance(event, ToolCall):
             if event.tool_call_id is not None:
                 # By its id alone: a new call may reuse a seq seen before (rule 5).
-                if not self._seen_calls.add(("id", event.tool_call_id)):
+                if not self._seen_calls.add(event.tool_call_id):
                     self._drop(event, DropReason.DUPLICATE)
                     return
                 self._claim = event
@@ -371,7 +371,7 @@ class Session:
             or not isinstance(tcid, str)
             or not tcid
             or (cid is not None and self._conversation_id not in (None, cid))
-            or not self._seen_calls.add(("id", tcid))
+            or not self._seen_calls.add(tcid)
         ):
             return None
         seq = raw.get("seq")
@@ -516,7 +516,7 @@ class Session:
                 or self._conversation_id is None
                 or rejection.conversation_id == self._conversation_id
             )
-            and self._seen_calls.add(("id", rejection.tool_call_id))
+            and self._seen_calls.add(rejection.tool_call_id)
         ):
             self._claim = None  # answered below, whatever happens next
             self.dispatcher.answer_rejected(rejection, arrived)

@@ -470,8 +470,11 @@ class Dispatcher:
                 deadline=time.monotonic() + remaining,
             )
             kwargs[spec.context_param] = entry.ctx
-        # Started at once (see .eager): ``_run`` may even have answered on return.
+        # Started at once (see .eager): ``_run`` may even have answered on return, and
+        # a task done already is neither kept nor watched (its answer's send is).
         task = start_task(asyncio.get_running_loop(), self._run(entry, spec, kwargs))
+        if task.done():
+            return
         entry.task = task
         if not self._tasks:  # else it is clear already (set only once none are left)
             self._idle.clear()
@@ -761,6 +764,8 @@ class Dispatcher:
             else:
                 entry.reply, entry.kind, entry.text, entry.error = mode, kind, text, error
                 entry.answer, entry.truncated = message, truncated
+                if not self._sends:  # else it is clear already (set only once none are left)
+                    self._idle.clear()
                 self._sends[sent] = entry
                 sent.add_done_callback(self._on_answered)
                 return

@@ -144,9 +144,9 @@ class Outbox:
         if to is not None and (type(to) is not str or to not in self._valid_to):
             self._check_to(to)
         if type(message) is EncodedMessage and message.bound <= self._message_limit:
-            # Checked and encoded once already (encode_interaction): a plain dict, as
-            # the SDK takes it and serialises it itself; re-encoding would only repeat.
-            payload: Any = dict(message)
+            # Checked and encoded once already (encode_interaction): handed over as is,
+            # a dict the SDK serialises itself; re-encoding would only repeat.
+            payload: Any = message
         else:
             payload = self._encode(message)
         self._seq += 1
