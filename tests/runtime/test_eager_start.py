@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -46,6 +47,25 @@ def test_from_a_callback_the_first_step_has_run_on_return() -> None:
     assert results == [True] and seen == [1]
 
 
+def test_on_a_busy_loop_the_step_waits_its_turn_after_the_work_already_waiting() -> None:
+    order: list[str] = []
+    results: list[bool] = []
+
+    async def body() -> None:
+        order.append("task")
+
+    def main(loop: asyncio.AbstractEventLoop, done: asyncio.Event) -> None:
+        for name in ("first", "second"):
+            loop.call_soon(order.append, name)
+        task = start_task(loop, body())
+        results.append(task.done())
+        loop.call_soon(done.set)
+
+    assert _run_loop(main) == []
+    assert results == [False]
+    assert order == ["first", "second", "task"]
+
+
 async def test_inside_a_task_the_step_runs_on_the_next_pass() -> None:
     seen: list[int] = []
     task = start_task(asyncio.get_running_loop(), _record(seen, 2))
@@ -74,18 +94,17 @@ def test_other_threads_scheduling_at_once_lose_nothing_and_run_nothing_twice() -
     def main(loop: asyncio.AbstractEventLoop, done: asyncio.Event) -> None:
         started = 0
 
-        def start_some() -> None:
+        def start_one() -> None:  # one a pass: the loop is idle, so the start is eager
             nonlocal started
-            for _ in range(200):
-                if started < n:
-                    start_task(loop, _record(seen, started))
-                    started += 1
+            start_task(loop, _record(seen, started))
+            started += 1
             if started < n:
-                loop.call_soon(start_some)
+                loop.call_soon(start_one)
 
         def spam() -> None:
             for i in range(n):
                 loop.call_soon_threadsafe(foreign.append, i)
+                time.sleep(0)  # let the loop thread run between two appends
 
         def check() -> None:
             if len(seen) == n and len(foreign) == n:
@@ -94,7 +113,7 @@ def test_other_threads_scheduling_at_once_lose_nothing_and_run_nothing_twice() -
                 loop.call_later(0.01, check)
 
         threading.Thread(target=spam, daemon=True).start()
-        start_some()
+        start_one()
         check()
 
     assert _run_loop(main) == []
