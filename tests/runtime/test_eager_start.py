@@ -66,10 +66,12 @@ def test_on_a_busy_loop_the_step_waits_its_turn_after_the_work_already_waiting()
     assert order == ["first", "second", "task"]
 
 
-async def test_inside_a_task_the_step_runs_on_the_next_pass() -> None:
+async def test_inside_a_task_the_step_is_eager_only_where_python_allows_it() -> None:
+    # 3.11 cannot step a task from inside another: the step runs on the next pass.
     seen: list[int] = []
     task = start_task(asyncio.get_running_loop(), _record(seen, 2))
-    assert not task.done() and seen == []
+    eager = sys.version_info >= (3, 12)
+    assert task.done() is eager and seen == ([2] if eager else [])
     assert await task == 2 and seen == [2]
 
 
