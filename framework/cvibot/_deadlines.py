@@ -1,13 +1,15 @@
-"""Many deadlines behind one loop timer: the tool calls' timeouts and the sends' confirmations.
+"""Many deadlines behind one loop timer: the tool calls' timeouts.
 
-Every tool call has a timeout and every app-message a confirmation deadline, and nearly
-all of them are cancelled long before they fall due. One ``loop.call_at`` handle per
-deadline costs a Python object, a heap push with Python-level comparisons and a cancel
-each time; at thousands of calls a second that is a visible share of the loop's time.
-:class:`Deadlines` keeps them in one heap of plain tuples instead, with a single
-``call_at`` armed for the earliest one; a cancelled deadline is only marked, and the heap
-is compacted once more than half of it is cancelled (asyncio does the same for its own
-timers), so memory stays proportional to the deadlines that are live.
+Every tool call that outlasts its task's first step has a timeout, and nearly all of
+them are cancelled long before they fall due (tools differ in timeout, so unlike the
+Daily outbox's send confirmations they do not fall due in the order they were set).
+One ``loop.call_at`` handle per deadline costs a Python object, a heap push with
+Python-level comparisons and a cancel each time; at thousands of calls a second that is
+a visible share of the loop's time. :class:`Deadlines` keeps them in one heap of plain
+tuples instead, with a single ``call_at`` armed for the earliest one; a cancelled
+deadline is only marked, and the heap is compacted once more than half of it is
+cancelled (asyncio does the same for its own timers), so memory stays proportional to
+the deadlines that are live.
 
 Callbacks run on the loop, in deadline order, exactly as a ``call_at`` handle would run
 them: never before their time, at most once, never after :meth:`Deadlines.cancel`.

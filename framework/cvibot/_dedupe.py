@@ -87,9 +87,11 @@ class RecentKeys:
 
 
 def call_key(call: ToolCall) -> Hashable:
-    """The key a tool call is deduplicated by."""
+    """The key a tool call is deduplicated by: its ``tool_call_id`` itself (a string, so
+    no tuple is made per call; it never equals the tuples of calls without one), else
+    ``("seq", seq)``, else a hash of its name, arguments and ``inference_id``."""
     if call.tool_call_id is not None:
-        return ("id", call.tool_call_id)
+        return call.tool_call_id
     if call.seq is not None:
         return ("seq", call.seq)
     return ("hash", call.name, repr(call.raw_arguments), call.inference_id)

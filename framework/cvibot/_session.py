@@ -123,8 +123,11 @@ class Session:
         self._log: structlog.typing.FilteringBoundLogger = structlog.get_logger(
             "cvibot.session"
         ).bind()
+        # A bound logger's level is fixed by its class: asked once, not per outcome.
+        self._log_info = self._log.is_enabled_for(logging.INFO)
         self.ready = asyncio.Event()
         self.ended = asyncio.Event()
+        self._ended = False  # ended.is_set(), read on every message without a call
         self.stopping = asyncio.Event()
         self.shutdown_reason: str | None = None
         self.trust = trust or TrustPolicy()
@@ -153,7 +156,8 @@ class Session:
             policy=policy,
             executor=executor,
             conversation=self,
-            transmit=self._transmit,
+            transmit=self._transmit_nowait,
+            on_sent=self._transmitted,
             on_outcome=self._on_outcome,
             settings_for=settings_for,
             call_fence=call_fence,
@@ -171,23 +175,24 @@ class Session:
 
     @property
     def closed(self) -> bool:
-        return self.ended.is_set()
+        return self._ended
 
     def end(self, reason: str) -> None:
         """The conversation is over (``reason`` is logged and kept as ``shutdown_reason``):
         stop taking events; the runtime then drains running calls and closes the transport.
         Idempotent: the first reason wins."""
-        if self.ended.is_set():
+        if self._ended:
             return
         self.shutdown_reason = reason
         self._log.info("conversation ended", conversation_id=self._conversation_id, reason=reason)
+        self._ended = True
         self.ended.set()
 
     def stop(self, reason: str) -> None:
         """The bot leaves a conversation that goes on (a signal): from now on every tool
         call is answered with a shutdown error; running calls may finish (the runtime's
         grace period), and the transport is told (:meth:`Transport.leaving`). Idempotent."""
-        if self.stopping.is_set() or self.ended.is_set():
+        if self.stopping.is_set() or self._ended:
             return
         self.shutdown_reason = reason
         self._log.info("leaving conversation", conversation_id=self._conversation_id, reason=reason)
@@ -242,7 +247,7 @@ class Session:
             return
         self._claim = None
         event = parsed
-        if self.ended.is_set():
+        if self._ended:
             self._drop(event, DropReason.AFTER_SHUTDOWN)
             return
         cid = event.conversation_id
@@ -259,7 +264,7 @@ class Session:
         if isinstance(event, ToolCall):
             if event.tool_call_id is not None:
                 # By its id alone: a new call may reuse a seq seen before (rule 5).
-                if not self._seen_calls.add(("id", event.tool_call_id)):
+                if not self._seen_calls.add(event.tool_call_id):
                     self._drop(event, DropReason.DUPLICATE)
                     return
                 self._claim = event
@@ -290,19 +295,22 @@ class Session:
             listener.on_event(event, late=late)
         for observer in self._event_observers:
             self._observe(observer, event=event, session=self)
-        self._route(event, arrived)
+        if not isinstance(event, ToolCall):
+            self._route(event, arrived)
+            return
+        dispatcher = self.dispatcher
+        accepted = dispatcher.accepted
+        try:
+            dispatcher.dispatch(event, arrived)
+        except Exception:
+            if dispatcher.accepted > accepted:
+                self._claim = None  # it took the call before failing: it answers it
+            raise
+        self._claim = None
 
     def _route(self, event: Event, arrived: float) -> None:
-        if isinstance(event, ToolCall):
-            accepted = self.dispatcher.in_flight
-            try:
-                self.dispatcher.dispatch(event, arrived)
-            except Exception:
-                if self.dispatcher.in_flight > accepted:
-                    self._claim = None  # it took the call before failing: it answers it
-                raise
-            self._claim = None
-        elif event.is_replica_interruption:
+        """Act on an event other than a tool call (those go to the dispatcher)."""
+        if event.is_replica_interruption:
             self.dispatcher.interrupt(event.seq)
         elif isinstance(event, Utterance):
             if event.role == "user" and self._responder is not None:
@@ -350,7 +358,7 @@ class Session:
                 raw = json.loads(raw)
             except Exception:
                 return None
-        if not isinstance(raw, Mapping) or self.ended.is_set():
+        if not isinstance(raw, Mapping) or self._ended:
             return None
         event_type = raw.get("event_type")
         props = raw.get("properties")
@@ -363,7 +371,7 @@ class Session:
             or not isinstance(tcid, str)
             or not tcid
             or (cid is not None and self._conversation_id not in (None, cid))
-            or not self._seen_calls.add(("id", tcid))
+            or not self._seen_calls.add(tcid)
         ):
             return None
         seq = raw.get("seq")
@@ -429,7 +437,7 @@ class Session:
             # Before the session's own steps: a listener must not keep it from getting
             # ready or ending.
             self._listener_failed("participant", exc)
-        if self.ended.is_set():
+        if self._ended:
             return
         if is_replica:
             self._ready("replica participant joined")
@@ -502,13 +510,13 @@ class Session:
         if (
             rejection.tool_call_id is not None
             and rejection.event_type in _TOOL_CALL_TYPES
-            and not self.ended.is_set()
+            and not self._ended
             and (
                 rejection.conversation_id is None
                 or self._conversation_id is None
                 or rejection.conversation_id == self._conversation_id
             )
-            and self._seen_calls.add(("id", rejection.tool_call_id))
+            and self._seen_calls.add(rejection.tool_call_id)
         ):
             self._claim = None  # answered below, whatever happens next
             self.dispatcher.answer_rejected(rejection, arrived)
@@ -532,6 +540,17 @@ class Session:
         await self.transport.send(
             message, to=self.roster.replica_id if self._address_replica else None
         )
+        self._transmitted(message)
+
+    def _transmit_nowait(self, message: Mapping[str, Any]) -> asyncio.Future[None]:
+        """Start sending ``message``; the future settles when the transport has sent it
+        (the dispatcher then calls :meth:`_transmitted`)."""
+        return self.transport.send_nowait(
+            message, to=self.roster.replica_id if self._address_replica else None
+        )
+
+    def _transmitted(self, message: Mapping[str, Any]) -> None:
+        """Count and tell the listeners of one message sent."""
         self.stats.sent[str(message.get("event_type"))] += 1
         try:
             for listener in self._listeners:
@@ -541,7 +560,7 @@ class Session:
             self._listener_failed("sent", exc)
 
     def _on_outcome(self, outcome: ToolOutcome) -> None:
-        self.stats.outcomes[outcome.kind.value] += 1
+        self.stats.outcomes[outcome.kind._value_] += 1  # not .value: a descriptor call
         try:
             if outcome.kind is OutcomeKind.ERROR:
                 if outcome.error is not ErrorKind.BUSY or self._busy_log_due():
@@ -554,7 +573,7 @@ class Session:
                 self._log.warning(
                     "tool call fenced: not this host's to answer", **outcome.log_fields()
                 )
-            elif self._log.is_enabled_for(logging.INFO):  # skip the fields when filtered
+            elif self._log_info:  # skip the fields when filtered
                 self._log.info("tool call answered", **outcome.log_fields())
             for listener in self._listeners:
                 listener.on_outcome(outcome)

@@ -4,8 +4,12 @@ One call's life: look up the handler by name → validate the arguments against 
 schema → admit it → run it (async handlers as tasks, sync ones in the bot's
 :class:`~cvibot._dispatch.pool.ToolPool`) under the tool's timeout → map the return value,
 error, timeout or cancellation to the reply interaction (:mod:`cvibot._dispatch.answer`) →
-send it → report one :class:`ToolOutcome`. Nothing here blocks the event loop, so a slow
-handler never delays other events.
+send it → report one :class:`ToolOutcome` once the transport has confirmed (or failed)
+the send. Nothing here blocks the event loop, so a slow handler never delays other events.
+A call's task ends as soon as its answer is handed to the transport: while the send is
+confirmed only the send's future and the callback that reports the outcome are kept
+(with 1,000 calls in flight that is most of what the garbage collector would otherwise
+walk), and :attr:`Dispatcher.in_flight` still counts the call.
 
 Admission: a call runs at once when fewer than ``max_concurrent_calls`` calls of the
 conversation run and fewer than its tool's limit (``max_concurrent``, else
@@ -42,7 +46,8 @@ import structlog
 
 from cvibot._context import Conversation, ToolContext
 from cvibot._deadlines import Deadlines
-from cvibot._dispatch.answer import answer_for, effective_reply, explicit_answer, render_answer
+from cvibot._dispatch.answer import answer_for, explicit_answer, render_answer
+from cvibot._dispatch.eager import start_task
 from cvibot._dispatch.limits import encode_answer
 from cvibot._dispatch.outcome import ErrorKind, OutcomeKind, ToolOutcome
 from cvibot._dispatch.policy import DispatchPolicy
@@ -91,6 +96,14 @@ def fence_key(call: ToolCall) -> str:
 _make_outcome = slots_maker(ToolOutcome)
 
 
+def _task_of(entry: CallState) -> asyncio.Task[Any]:
+    """The task of a started call. During its eager first step (see .eager) that is the
+    current task: ``_start`` records it only once the step has returned."""
+    task = entry.task if entry.task is not None else asyncio.current_task()
+    assert task is not None
+    return task
+
+
 @functools.lru_cache(maxsize=256)
 def _busy_text(tool: str) -> str:
     return f"{tool} is busy: too many calls are waiting; try again shortly"
@@ -99,8 +112,10 @@ def _busy_text(tool: str) -> str:
 class Dispatcher:
     """Dispatches the tool calls of one conversation.
 
-    ``transmit`` hands one encoded-and-checked app-message to the transport;
-    ``on_outcome`` receives each call's :class:`ToolOutcome` (exactly once per call);
+    ``transmit`` starts sending one encoded-and-checked app-message and returns the
+    send's future (``None`` once sent, else the transport's error; it may also raise at
+    once); ``on_sent`` is told of each message sent; ``on_outcome`` receives each call's
+    :class:`ToolOutcome` (exactly once per call);
     ``settings_for`` returns the config settings of the plugin that owns a tool;
     ``call_fence`` is the call fence (see the module docstring), ``None`` for none.
     """
@@ -112,7 +127,8 @@ class Dispatcher:
         policy: DispatchPolicy,
         executor: Executor,
         conversation: Conversation,
-        transmit: Callable[[Mapping[str, Any]], Awaitable[None]],
+        transmit: Callable[[Mapping[str, Any]], asyncio.Future[None]],
+        on_sent: Callable[[Mapping[str, Any]], None],
         on_outcome: Callable[[ToolOutcome], None],
         settings_for: Callable[[str | None], Mapping[str, Any]],
         call_fence: CallFence | None = None,
@@ -120,14 +136,21 @@ class Dispatcher:
         self._tools = tools
         self._fence = call_fence
         self._policy = policy
+        # Read on every call: the policy is frozen, so its derived limits are taken once.
+        self._max_active = policy.max_concurrent_calls
+        self._per_tool_limit = policy.per_tool_limit
         self._executor = executor
         self._conversation = conversation
         self._transmit = transmit
+        self._on_sent = on_sent
         self._on_outcome = on_outcome
         self._settings_for = settings_for
         # Calls accepted and not answered: running, starting or waiting for a slot.
         self._running: set[CallState] = set()
         self._tasks: set[asyncio.Task[None]] = set()
+        # Answers handed to the transport and not yet confirmed (see the module docstring).
+        self._sends: dict[asyncio.Future[None], CallState] = {}
+        self._on_answered = self._answered  # bound once: one callback for every send
         self._active = 0  # calls holding a slot
         self._active_by_tool: dict[str, int] = {}
         self._waiting: deque[CallState] = deque()
@@ -139,6 +162,10 @@ class Dispatcher:
         self._idle.set()
         self._interrupt_seq: int | None = None
         self._accepting = True
+        # Calls taken so far, each owed its one answer by this dispatcher: it rises the
+        # moment a call is taken, whatever its fate (the session's guard compares it
+        # around a dispatch: a call taken before a failure is answered from here).
+        self.accepted = 0
         # The calls' timeouts, behind one loop timer.
         self._deadlines = Deadlines()
         # Bound once: the module-level lazy proxy would rebuild a logger on every call.
@@ -153,7 +180,7 @@ class Dispatcher:
         """Tasks running, calls waiting for a slot and answers queued (0 once every call
         is answered). It rises as soon as :meth:`dispatch` takes a call, whatever the
         call's fate: the session's guard relies on it."""
-        return len(self._tasks) + len(self._waiting) + len(self._replies)
+        return len(self._tasks) + len(self._waiting) + len(self._replies) + len(self._sends)
 
     @property
     def waiting(self) -> int:
@@ -176,6 +203,7 @@ class Dispatcher:
                 seq=call.seq,
             )
             entry = CallState(call, None, default, arrived, 0.0, False)
+            self.accepted += 1
             self._reply_soon(
                 self._fail, entry, ErrorKind.UNKNOWN_TOOL, f"unknown tool {call.name!r}"
             )
@@ -202,7 +230,9 @@ class Dispatcher:
         if cancel is None:
             # Admission comes first, so a refused call costs no validation and, until
             # its answer is sent, only its event.
-            runs = self._has_room(spec)
+            runs = self._active < self._max_active and self._active_by_tool.get(spec.name, 0) < (
+                spec.max_concurrent or self._per_tool_limit
+            )  # _has_room, inlined
             if not runs and not (
                 len(self._waiting) < self._policy.max_waiting_calls and self._policy.waiting.take()
             ):
@@ -210,11 +240,13 @@ class Dispatcher:
                 # needs: not its raw message, arguments or frames (a flood of them is
                 # exactly when memory matters).
                 slim = _SLIM_PERCEPTION if perception else _SLIM_CALL
+                self.accepted += 1
                 self._queue_reply((self._refuse_busy, replace(call, **slim), spec, reply, arrived))
                 return
         entry = CallState(call, spec, reply, arrived, loop.time() + timeout, cancellable)
         if cancel is not None:
             entry.cancel_reason = cancel
+            self.accepted += 1
             self._reply_soon(self._cancelled, entry)
             return
         try:
@@ -223,9 +255,11 @@ class Dispatcher:
             if not runs:
                 self._policy.waiting.release()
             message = f"invalid arguments for {spec.name}: {exc}"
+            self.accepted += 1
             self._reply_soon(self._fail, entry, ErrorKind.INVALID_ARGUMENTS, message)
             return
         self._running.add(entry)
+        self.accepted += 1
         if runs:
             self._start(entry, spec, kwargs)
         else:
@@ -277,6 +311,7 @@ class Dispatcher:
             reply = (spec.reply if spec is not None else None) or self._policy.perception_reply
         entry = CallState(call, None, reply, arrived, 0.0, False)
         text = message or f"{call.name} failed with an internal error"
+        self.accepted += 1
         self._spawn(entry, self._fail(entry, error, text))
 
     def interrupt(self, seq: int | None) -> None:
@@ -321,8 +356,8 @@ class Dispatcher:
                 idle.cancel()
         for entry in list(self._running):
             self._cancel(entry, ErrorKind.SHUTDOWN)
-        if self._tasks:
-            await asyncio.wait(set(self._tasks), timeout=_CANCEL_WAIT)
+        if self._tasks or self._sends:
+            await asyncio.wait(self._tasks | self._sends.keys(), timeout=_CANCEL_WAIT)
         for entry in list(self._running):
             if not entry.done and entry.started:
                 # Its handler ignored the cancellation: answer for it.
@@ -333,7 +368,7 @@ class Dispatcher:
     # -- one call ----------------------------------------------------------------------
 
     def _spawn(self, entry: CallState, coro: Any) -> None:
-        task: asyncio.Task[None] = asyncio.get_running_loop().create_task(coro)
+        task: asyncio.Task[None] = start_task(asyncio.get_running_loop(), coro)
         entry.task = task
         self._tasks.add(task)
         self._idle.clear()
@@ -341,7 +376,7 @@ class Dispatcher:
 
     def _task_done(self, task: asyncio.Task[None]) -> None:
         self._tasks.discard(task)
-        if not self._tasks and not self._waiting:
+        if not self._tasks and not self._waiting and not self._sends:
             self._idle.set()
 
     def _reply_soon(
@@ -406,13 +441,10 @@ class Dispatcher:
 
     # -- slots ---------------------------------------------------------------------------
 
-    def _limit_of(self, spec: ToolSpec) -> int:
-        return spec.max_concurrent or self._policy.per_tool_limit
-
     def _has_room(self, spec: ToolSpec) -> bool:
-        return self._active < self._policy.max_concurrent_calls and self._active_by_tool.get(
-            spec.name, 0
-        ) < self._limit_of(spec)
+        return self._active < self._max_active and self._active_by_tool.get(spec.name, 0) < (
+            spec.max_concurrent or self._per_tool_limit
+        )
 
     def _start(self, entry: CallState, spec: ToolSpec, kwargs: dict[str, Any]) -> None:
         """Take a slot for ``entry`` and start its task."""
@@ -438,7 +470,21 @@ class Dispatcher:
                 deadline=time.monotonic() + remaining,
             )
             kwargs[spec.context_param] = entry.ctx
-        self._spawn(entry, self._run(entry, spec, kwargs))
+        # Started at once (see .eager): ``_run`` may even have answered on return, and
+        # a task done already is neither kept nor watched (its answer's send is).
+        task = start_task(asyncio.get_running_loop(), self._run(entry, spec, kwargs))
+        if task.done():
+            return
+        entry.task = task
+        if not self._tasks:  # else it is clear already (set only once none are left)
+            self._idle.clear()
+        self._tasks.add(task)
+        task.add_done_callback(self._task_done)
+        if not entry.handler_ended and entry.timer is None:
+            # The handler is still running after the task's first step (or has not
+            # started): its deadline only now, so a handler that answers at once never
+            # costs one. A waiting call's deadline runs since it started waiting.
+            entry.timer = self._deadlines.add(entry.deadline, self._expire, entry)
 
     def _release(self, entry: CallState) -> None:
         """Give back ``entry``'s slot and start the waiting calls that now have room."""
@@ -474,7 +520,7 @@ class Dispatcher:
         if entry.done or entry.cancel_reason is not None or entry.timed_out:
             return
         entry.cancel_reason = reason
-        if entry.task is None:  # waiting for a slot
+        if entry.task is None and not entry.started:  # waiting for a slot
             if entry.timer is not None:
                 self._deadlines.cancel(entry.timer)
             self._unwait(entry)
@@ -485,7 +531,7 @@ class Dispatcher:
         # A task cancelled before its first step never runs its body, so it could not
         # answer: an unstarted call sees ``cancel_reason`` when it starts instead.
         if entry.started:
-            entry.task.cancel()
+            _task_of(entry).cancel()
 
     async def _run(self, entry: CallState, spec: ToolSpec, kwargs: dict[str, Any]) -> None:
         entry.started = True
@@ -498,15 +544,10 @@ class Dispatcher:
             else:
                 await self._cancelled(entry)
             return
-        # One deadline per call (made when it started waiting, if it did), cancelled as
-        # soon as the handler ends. Once the task runs, it can only fall due while it
-        # is suspended in the handler, so the CancelledError it causes always lands in
-        # the try block below, never in the answer's send.
-        deadlines = self._deadlines
-        timer = entry.timer
-        if timer is None:
-            timer = deadlines.add(entry.deadline, self._expire, entry)
-        entry.timer = None
+        # One deadline per call (see _start), cancelled as soon as the handler ends. Once
+        # the task runs, it can only fall due while it is suspended in the handler, so
+        # the CancelledError it causes always lands in the try block below, never in
+        # the answer's send.
         try:
             try:
                 if self._fence is not None and not await self._claim(entry):
@@ -516,11 +557,15 @@ class Dispatcher:
                 else:
                     value = await self._call_sync(spec, kwargs)
             finally:
-                deadlines.cancel(timer)
+                entry.handler_ended = True
+                timer = entry.timer
+                if timer is not None:
+                    entry.timer = None
+                    self._deadlines.cancel(timer)
                 self._release(entry)
             # A spoken answer gets the tool's say= sentence, or words rather than JSON.
             # UnsendableResult (a value with no JSON text) is a ToolError: answered below.
-            mode = effective_reply(entry.reply, entry.event.tool_call_id)
+            mode = entry.reply
             text: str | None
             explicit: Interaction | None
             if type(value) is str and mode is ReplyMode.TOOL_RESULT:
@@ -613,7 +658,7 @@ class Dispatcher:
         if entry.done or entry.cancel_reason is not None or entry.timed_out:
             return
         entry.timed_out = True
-        if entry.task is None:  # still waiting for a slot
+        if entry.task is None and not entry.started:  # still waiting for a slot
             assert entry.spec is not None
             self._unwait(entry)
             self._reply_soon(self._timed_out, entry, entry.spec)
@@ -621,7 +666,7 @@ class Dispatcher:
         if entry.ctx is not None:
             entry.ctx._mark_cancelled()
         if entry.started:  # else _run sees ``timed_out`` when it starts
-            entry.task.cancel()
+            _task_of(entry).cancel()
 
     async def _timed_out(self, entry: CallState, spec: ToolSpec) -> None:
         timeout = spec.timeout if spec.timeout is not None else self._policy.default_timeout
@@ -641,7 +686,7 @@ class Dispatcher:
         )
         # A spoken or appended answer after a barge-in would talk over the user, so only
         # tool_result (which Tavus is waiting for) carries the cancellation.
-        mode = effective_reply(entry.reply, entry.event.tool_call_id)
+        mode = entry.reply
         interaction = (
             answer_for(
                 mode, text=f"cancelled: {why}", ok=False, tool_call_id=entry.event.tool_call_id
@@ -676,7 +721,7 @@ class Dispatcher:
         self._running.discard(entry)
         call = entry.event
         tool_call_id = call.tool_call_id
-        mode = effective_reply(entry.reply, tool_call_id)
+        mode = entry.reply
         if self._fence is not None and not send_nothing and not await self._claim(entry):
             kind, text, error, send_nothing = OutcomeKind.FENCED, None, None, True
         conversation_id = self._conversation.conversation_id or call.conversation_id
@@ -712,16 +757,67 @@ class Dispatcher:
                 kind, error, text = OutcomeKind.ERROR, ErrorKind.OVERSIZE, encoded.oversize
         if message is not None:
             try:
-                await self._transmit(message)
-            except Exception:
-                self._log.exception(
-                    "answer could not be sent",
-                    tool=call.name,
-                    conversation_id=self._conversation.conversation_id,
-                    tool_call_id=call.tool_call_id,
-                    seq=call.seq,
-                )
+                sent = self._transmit(message)
+            except Exception as exc:
+                self._send_failed(call, exc)
                 message = None
+            else:
+                entry.reply, entry.kind, entry.text, entry.error = mode, kind, text, error
+                entry.answer, entry.truncated = message, truncated
+                if not self._sends:  # else it is clear already (set only once none are left)
+                    self._idle.clear()
+                self._sends[sent] = entry
+                sent.add_done_callback(self._on_answered)
+                return
+        self._report(entry, kind, mode, text, error, None, truncated)
+
+    def _answered(self, sent: asyncio.Future[None]) -> None:
+        """The transport settled the send of a call's answer: report the call's outcome."""
+        entry = self._sends.pop(sent)
+        exc = sent.exception() if not sent.cancelled() else asyncio.CancelledError()
+        if exc is None:
+            try:
+                self._on_sent(entry.answer)
+            finally:
+                self._report(
+                    entry,
+                    entry.kind,
+                    entry.reply,
+                    entry.text,
+                    entry.error,
+                    entry.answer,
+                    entry.truncated,
+                )
+        else:
+            self._send_failed(entry.event, exc)
+            self._report(
+                entry, entry.kind, entry.reply, entry.text, entry.error, None, entry.truncated
+            )
+        if not self._sends and not self._tasks and not self._waiting:
+            self._idle.set()
+
+    def _send_failed(self, call: ToolCall, exc: BaseException) -> None:
+        self._log.error(
+            "answer could not be sent",
+            tool=call.name,
+            conversation_id=self._conversation.conversation_id,
+            tool_call_id=call.tool_call_id,
+            seq=call.seq,
+            exc_info=exc,
+        )
+
+    def _report(
+        self,
+        entry: CallState,
+        kind: OutcomeKind,
+        mode: ReplyMode,
+        text: str | None,
+        error: ErrorKind | None,
+        answer: Mapping[str, Any] | None,
+        truncated: bool,
+    ) -> None:
+        """Report ``entry``'s one outcome; ``answer`` is the message sent, if one was."""
+        call = entry.event
         self._on_outcome(
             _make_outcome(
                 kind=kind,
@@ -730,9 +826,9 @@ class Dispatcher:
                 latency=time.perf_counter() - entry.arrived,
                 text=text,
                 error=error,
-                answer=message,
+                answer=answer,
                 conversation_id=self._conversation.conversation_id or call.conversation_id,
-                tool_call_id=tool_call_id,
+                tool_call_id=call.tool_call_id,
                 inference_id=call.inference_id,
                 seq=call.seq,
                 truncated=truncated,

@@ -12,6 +12,7 @@ import dataclasses
 from collections.abc import Callable
 from typing import Any
 
+from cvibot._protocol.bounds import MAX_DEPTH, MAX_SIZE
 from cvibot._protocol.events import (
     Event,
     PerceptionAnalysis,
@@ -34,6 +35,7 @@ from cvibot._protocol.fields import (
     _opt_int,
     _opt_str,
     _role,
+    _scan,
     _speech,
 )
 from cvibot._protocol.rejection import RejectReason, _describe, _Invalid
@@ -47,7 +49,41 @@ _Builder = Callable[[dict[str, Any], dict[str, Any], dict[str, Any]], Event]
 _make_tool_call = slots_maker(ToolCall, keyed=[f.name for f in dataclasses.fields(Event)])
 
 
+# Arguments given as JSON text sit at level 3 (message, properties, arguments): text with
+# no more brackets than this cannot take the message past MAX_DEPTH (bounds.check_text).
+_PLAIN_BRACKETS = MAX_DEPTH - 2
+
+
 def _tool_call(env: dict[str, Any], message: dict[str, Any], props: dict[str, Any]) -> Event:
+    # The shape Tavus sends, read inline: a name, a tool_call_id and arguments as the JSON
+    # text of an object, shallow and within bounds, that the scanner reads to its end.
+    # Anything else (and any error) goes the checking way (_tool_values), which decides.
+    name = props.get("name")
+    raw = props.get("arguments")
+    tool_call_id = props.get("tool_call_id")
+    if (
+        type(name) is str
+        and name
+        and type(tool_call_id) is str
+        and tool_call_id
+        and type(raw) is str
+        and raw[:1] == "{"
+        and len(raw) <= MAX_SIZE
+        and raw.count("{") + raw.count("[") <= _PLAIN_BRACKETS
+    ):
+        try:
+            arguments, end = _scan(raw, 0)
+        except (StopIteration, ValueError):
+            pass
+        else:
+            if end == len(raw) and type(arguments) is dict:
+                return _make_tool_call(
+                    env,
+                    name=name,
+                    arguments=arguments,
+                    raw_arguments=raw,
+                    tool_call_id=tool_call_id,
+                )
     name, arguments, raw_arguments, tool_call_id = _tool_values(message, props)
     return _make_tool_call(
         env, name=name, arguments=arguments, raw_arguments=raw_arguments, tool_call_id=tool_call_id

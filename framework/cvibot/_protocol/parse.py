@@ -18,7 +18,14 @@ from dataclasses import replace
 from math import isfinite
 from typing import Any
 
-from cvibot._protocol.bounds import MAX_DEPTH, MAX_SIZE, _shallow_decode, check_text, check_value
+from cvibot._protocol.bounds import (
+    MAX_DEPTH,
+    MAX_SIZE,
+    _shallow_decode,
+    _shallow_size,
+    check_text,
+    check_value,
+)
 from cvibot._protocol.builders import _BUILDERS
 from cvibot._protocol.events import INTERACTION_TYPES, Event, ForeignInteraction, UnknownEvent
 from cvibot._protocol.fields import _json_decode, _opt_id, _opt_int, _opt_str, _timestamp
@@ -82,69 +89,71 @@ def parse_event(message: Any) -> Event | Rejection:
     (:mod:`~cvibot._protocol.text`).
     """
     try:
-        return _parse(message)
+        measured = False
+        if type(message) is not dict:  # daily-python hands over a dict: the rest is rare
+            if isinstance(message, str | bytes | bytearray | memoryview):
+                decoded = _decode(message)
+                if isinstance(decoded, Rejection):
+                    return decoded
+                message, measured = decoded, True  # the text was measured before decoding
+            if type(message) is not dict:
+                if not isinstance(message, Mapping):
+                    return Rejection(
+                        reason=RejectReason.NOT_OBJECT,
+                        detail=f"message is {_json_type(message)}, not a JSON object",
+                        raw=message,
+                    )
+                message = dict(message)
+        if not measured:
+            # The usual message (scalars, objects of scalars) is measured in one pass.
+            size = _shallow_size(message)
+            if size is None or size > MAX_SIZE:
+                try:
+                    check_value(message, max_depth=MAX_DEPTH, max_size=MAX_SIZE)
+                except _Invalid as bad:
+                    return _out_of_bounds(bad, message)
+
+        event_type = message.get("event_type")
+        if not isinstance(event_type, str):
+            if event_type is None:
+                return _reject(
+                    RejectReason.MISSING_EVENT_TYPE,
+                    "event_type",
+                    "message has no event_type",
+                    message,
+                )
+            return _reject(
+                RejectReason.EVENT_TYPE_NOT_STRING,
+                "event_type",
+                f"event_type must be a string, got {_describe(event_type)}",
+                message,
+            )
+        if not event_type:
+            return _reject(
+                RejectReason.MISSING_EVENT_TYPE, "event_type", "event_type is empty", message
+            )
+
+        props = message.get("properties")
+        if props is None:
+            props = {}
+        elif type(props) is not dict:
+            if not isinstance(props, Mapping):
+                return _reject(
+                    RejectReason.PROPERTIES_NOT_OBJECT,
+                    "properties",
+                    f"properties must be an object, got {_describe(props)}",
+                    message,
+                )
+            props = dict(props)
+
+        try:
+            return _build(event_type, message, props)
+        except _Invalid as bad:
+            return _reject(bad.reason, bad.field, bad.detail, message, props)
     except Exception as exc:
         # Only reachable with exotic Python objects (a str or dict subclass whose methods
         # raise); the contract is that the receive loop never sees an exception.
         return _unreadable(message, exc)
-
-
-def _parse(message: Any) -> Event | Rejection:
-    measured = False
-    if type(message) is not dict:  # daily-python hands over a dict: the rest is rare
-        if isinstance(message, str | bytes | bytearray | memoryview):
-            decoded = _decode(message)
-            if isinstance(decoded, Rejection):
-                return decoded
-            message, measured = decoded, True  # the text was measured before decoding
-        if type(message) is not dict:
-            if not isinstance(message, Mapping):
-                return Rejection(
-                    reason=RejectReason.NOT_OBJECT,
-                    detail=f"message is {_json_type(message)}, not a JSON object",
-                    raw=message,
-                )
-            message = dict(message)
-    if not measured:
-        try:
-            check_value(message, max_depth=MAX_DEPTH, max_size=MAX_SIZE)
-        except _Invalid as bad:
-            return _out_of_bounds(bad, message)
-
-    event_type = message.get("event_type")
-    if not isinstance(event_type, str):
-        if event_type is None:
-            return _reject(
-                RejectReason.MISSING_EVENT_TYPE, "event_type", "message has no event_type", message
-            )
-        return _reject(
-            RejectReason.EVENT_TYPE_NOT_STRING,
-            "event_type",
-            f"event_type must be a string, got {_describe(event_type)}",
-            message,
-        )
-    if not event_type:
-        return _reject(
-            RejectReason.MISSING_EVENT_TYPE, "event_type", "event_type is empty", message
-        )
-
-    props = message.get("properties")
-    if props is None:
-        props = {}
-    elif type(props) is not dict:
-        if not isinstance(props, Mapping):
-            return _reject(
-                RejectReason.PROPERTIES_NOT_OBJECT,
-                "properties",
-                f"properties must be an object, got {_describe(props)}",
-                message,
-            )
-        props = dict(props)
-
-    try:
-        return _build(event_type, message, props)
-    except _Invalid as bad:
-        return _reject(bad.reason, bad.field, bad.detail, message, props)
 
 
 def _decode(message: str | bytes | bytearray | memoryview) -> Any:

@@ -8,6 +8,7 @@ stop that one conversation), and each send that failed (a metric).
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
@@ -50,6 +51,21 @@ class HostedTransport(Transport):
         except Exception as exc:
             self._on_send_failed(exc)
             raise
+
+    def send_nowait(
+        self, message: Mapping[str, Any], to: str | None = None
+    ) -> asyncio.Future[None]:
+        try:
+            sent = self.inner.send_nowait(message, to)
+        except Exception as exc:
+            self._on_send_failed(exc)
+            raise
+        sent.add_done_callback(self._settled)
+        return sent
+
+    def _settled(self, sent: asyncio.Future[None]) -> None:
+        if not sent.cancelled() and (exc := sent.exception()) is not None:
+            self._on_send_failed(exc)
 
     async def close(self) -> None:
         await self.inner.close()

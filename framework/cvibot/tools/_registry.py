@@ -50,6 +50,10 @@ class ToolRegistry(Mapping[str, ToolSpec]):
     def __getitem__(self, name: str) -> ToolSpec:
         return self._specs[name]
 
+    def get(self, name: str, default: Any = None) -> Any:
+        # One lookup, not Mapping.get's __getitem__ and KeyError: once per tool call.
+        return self._specs.get(name, default)
+
     def __iter__(self) -> Iterator[str]:
         return iter(self._specs)
 

@@ -7,6 +7,7 @@ conversation replays through exactly the code that serves a live room.
 
 from __future__ import annotations
 
+import asyncio
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -118,6 +119,20 @@ class Transport(ABC):
         ``to`` is a participant id to address it to; ``None`` broadcasts it to the room.
         Raises :class:`TransportError` when the message could not be sent.
         """
+
+    def send_nowait(
+        self, message: Mapping[str, Any], to: str | None = None
+    ) -> asyncio.Future[None]:
+        """Start sending one app-message (as :meth:`send`) and return a future that
+        settles with ``None`` once it is sent, or with the error :meth:`send` raises;
+        errors found before anything is sent may also be raised at once. Call it on the
+        event loop.
+
+        The default runs :meth:`send` in a task. A transport whose sends complete by
+        callback returns its own future instead (the Daily transport does), so a tool
+        call keeps no task alive while its answer's delivery is confirmed.
+        """
+        return asyncio.ensure_future(self.send(message, to))
 
     async def close(self) -> None:  # noqa: B027 - optional hook, a no-op by default
         """Stop delivering and release resources; idempotent."""

@@ -25,13 +25,18 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any, TypeVar, cast
 
-__all__ = ["Handoff", "handler_class", "poster", "settle", "to_loop"]
+__all__ = ["AppMessageHandoff", "Handoff", "handler_class", "poster", "settle", "to_loop"]
 
 T = TypeVar("T")
 
 Handoff = Callable[[str, tuple[Any, ...], float], None]
 """``(kind, args, received_at)``: an SDK event; ``received_at`` is ``time.time()`` (s)
 taken on the emitter thread when the event arrived."""
+
+AppMessageHandoff = Callable[[Any, Any, float], None]
+"""``(message, sender, received_at)``: an app-message, the SDK's arguments as given (the
+receiver checks them), handed straight to its receiver: the one event of every tool call
+skips the ``kind`` dispatch of :data:`Handoff`."""
 
 
 class _Mailbox:
@@ -119,17 +124,27 @@ class _Handlers:
     """The ``daily.EventHandler`` methods the transport uses: stamp, hand off, return."""
 
     _cvibot_post: Callable[[str, tuple[Any, ...]], None]
+    _cvibot_mail: Callable[..., None]
+    _cvibot_app_message: AppMessageHandoff
 
-    def __init__(self, *, loop: asyncio.AbstractEventLoop, target: Handoff) -> None:
+    def __init__(
+        self,
+        *,
+        loop: asyncio.AbstractEventLoop,
+        target: Handoff,
+        app_message: AppMessageHandoff,
+    ) -> None:
         mail = _mailbox(loop).post
 
         def post(kind: str, args: tuple[Any, ...]) -> None:
             mail(target, kind, args, time.time())
 
         self._cvibot_post = post
+        self._cvibot_mail = mail
+        self._cvibot_app_message = app_message
 
     def on_app_message(self, message: Any, sender: str) -> None:
-        self._cvibot_post("app_message", (message, sender))
+        self._cvibot_mail(self._cvibot_app_message, message, sender, time.time())
 
     def on_participant_joined(self, participant: Any) -> None:
         self._cvibot_post("participant_joined", (participant,))
@@ -156,7 +171,8 @@ def handler_class(base: type) -> type[_Handlers]:
     (``daily.EventHandler``; the client rejects anything else, daily-python.md §2).
 
     ``EventHandler.__new__`` refuses keyword arguments, hence the ``__new__`` override
-    (pipecat does the same). Instances: ``cls(loop=loop, target=handoff)``.
+    (pipecat does the same). Instances: ``cls(loop=loop, target=handoff,
+    app_message=app_message_handoff)``.
     """
 
     def __new__(cls: type, *args: Any, **kwargs: Any) -> Any:

@@ -17,7 +17,13 @@ from typing import Any
 
 import structlog
 
-from cvibot.transports._daily.bridge import Handoff, handler_class, settle, to_loop
+from cvibot.transports._daily.bridge import (
+    AppMessageHandoff,
+    Handoff,
+    handler_class,
+    settle,
+    to_loop,
+)
 from cvibot.transports._daily.release import release_client
 from cvibot.transports._daily.room import RoomAddress
 from cvibot.transports._daily.sdk import CallClientLike
@@ -94,15 +100,18 @@ class Call:
         """True if the SDK considers itself in the call, no join pending."""
         return self._join is None and self.call_state == "joined"
 
-    def start(self, sdk: Any, target: Handoff, accept: Accept) -> None:
+    def start(
+        self, sdk: Any, target: Handoff, app_message: AppMessageHandoff, accept: Accept
+    ) -> None:
         """Create the client with ``sdk`` (the ``daily`` module or a stand-in), its events
-        handed to ``target`` on the running loop and each successful join's data to
+        handed to ``target`` (its app-messages to ``app_message``) on the running loop and
+        each successful join's data to
         ``accept``; name it and unsubscribe it from all media. Raises
         :class:`.errors.JoinFailed`; a client created before the failure is still
         released by :meth:`close`."""
         self._accept = accept
         loop = asyncio.get_running_loop()
-        handler = handler_class(sdk.EventHandler)(loop=loop, target=target)
+        handler = handler_class(sdk.EventHandler)(loop=loop, target=target, app_message=app_message)
         try:
             client: CallClientLike = sdk.CallClient(event_handler=handler)
             self._client = client

@@ -27,7 +27,7 @@ import structlog
 from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_exponential_jitter
 
 from cvibot.transports._base import TransportError
-from cvibot.transports._daily.bridge import Handoff
+from cvibot.transports._daily.bridge import AppMessageHandoff, Handoff
 from cvibot.transports._daily.call import Call
 from cvibot.transports._daily.inbox import Inbox
 from cvibot.transports._daily.options import ReconnectPolicy
@@ -102,12 +102,13 @@ class Connection:
         self._rejoin_task: asyncio.Task[None] | None = None
         self._leaving = False
 
-    async def open(self, sdk: Any, target: Handoff) -> None:
-        """Create the call client (its events to ``target``) and join; see
+    async def open(self, sdk: Any, target: Handoff, app_message: AppMessageHandoff) -> None:
+        """Create the call client (its events to ``target``, its app-messages to
+        ``app_message``) and join; see
         :meth:`cvibot.transports._daily.DailyTransport.open`. A failure closes first."""
         self.state = "joining"
         try:
-            self._call.start(sdk, target, self._accept_join)
+            self._call.start(sdk, target, app_message, self._accept_join)
             await self._join(attempt=1)
         except BaseException:
             await self.close()

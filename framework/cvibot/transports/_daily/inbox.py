@@ -62,8 +62,11 @@ class Inbox:
                 continue
             self.participant("joined", participant, None, received_at)
 
-    def message(self, message: Any, sender: str | None, received_at: float) -> None:
-        """Take one app-message from the participant ``sender``."""
+    def message(self, message: Any, sender: Any, received_at: float) -> None:
+        """Take one app-message from the participant ``sender`` (an id; anything but a
+        string reads as no sender): the SDK's arguments, straight from the bridge."""
+        if type(sender) is not str:
+            sender = sender if isinstance(sender, str) else None
         receiver = self._receiver
         if receiver is None or self._buffer is not None or self._closed:
             self._inbound(InboundMessage(message, sender, received_at))

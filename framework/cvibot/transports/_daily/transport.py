@@ -19,6 +19,7 @@ completion's data and from the participant events.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Mapping
 from typing import Any
 
@@ -168,7 +169,7 @@ class DailyTransport(Transport):
         self._address.check()
         sdk = self._sdk if self._sdk is not None else load_sdk()
         ensure_initialised(sdk)
-        await self._connection.open(sdk, self._on_event)
+        await self._connection.open(sdk, self._on_event, self._inbox.message)
 
     async def run(self, receiver: Receiver) -> None:
         """Deliver inbound app-messages and participant changes to ``receiver``.
@@ -203,6 +204,20 @@ class DailyTransport(Transport):
         :class:`TransportError` once the room ended, the bot left it while disconnected
         (:meth:`stop_rejoining`) or the transport is closed.
         """
+        self._check_sendable()
+        await self._outbox.send(message, to)
+
+    def send_nowait(
+        self, message: Mapping[str, Any], to: str | None = None
+    ) -> asyncio.Future[None]:
+        """:meth:`send` without a coroutine: the outbox's own future of the send (the
+        same checks and errors; those of the checks and of the transport's state are
+        raised at once)."""
+        self._check_sendable()
+        return self._outbox.send(message, to)
+
+    def _check_sendable(self) -> None:
+        """Raise what a send raises at once when the transport cannot send at all."""
         state = self._connection.state
         if state == "closed":
             raise TransportError(
@@ -217,7 +232,6 @@ class DailyTransport(Transport):
             raise TransportError(f"the room {self.room} has ended; the app-message was not sent")
         if state == "new":
             raise TransportError("open() the daily transport before sending")
-        await self._outbox.send(message, to)
 
     def stop_rejoining(self) -> None:
         """Say the bot is leaving (it got SIGINT/SIGTERM and drains): a rejoin in
@@ -248,10 +262,8 @@ class DailyTransport(Transport):
 
     def _on_event(self, kind: str, args: tuple[Any, ...], received_at: float) -> None:
         # On the loop (see .bridge for the kinds and their arguments).
-        if kind == "app_message":
-            message, sender = args
-            self._inbox.message(message, sender if isinstance(sender, str) else None, received_at)
-        elif (change := _CHANGES.get(kind)) is not None:
+        # App-messages go straight to the inbox (bridge.AppMessageHandoff).
+        if (change := _CHANGES.get(kind)) is not None:
             participant = Participant.from_daily(args[0])
             if participant is not None:
                 reason = args[1] if len(args) > 1 and isinstance(args[1], str) else None
