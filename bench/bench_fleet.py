@@ -37,7 +37,6 @@ import os
 import platform
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -63,6 +62,7 @@ from fleet_driver import (  # noqa: E402  (the test driver, shared with the flee
     enqueue_many,
     wait_for,
 )
+from redis_servers import free_port, start_redis, stop_redis  # noqa: E402
 
 from cvibot._fleet.options import FleetOptions  # noqa: E402
 from cvibot._fleet.redis_backend import RedisBackend  # noqa: E402
@@ -87,13 +87,6 @@ HARNESS = {
 }
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 @contextlib.contextmanager
 def redis_server(url: str | None) -> Iterator[tuple[str, int | None]]:
     """(url, pid of the server when this benchmark started it)."""
@@ -105,40 +98,20 @@ def redis_server(url: str | None) -> Iterator[tuple[str, int | None]]:
     binary = shutil.which("redis-server")
     if binary is None:
         sys.exit("redis-server not found: install it (apt-get install redis-server) or pass --url")
-    port = _free_port()
     workdir = tempfile.mkdtemp(prefix="bench-fleet-")
-    proc = subprocess.Popen(
-        [
-            binary,
-            "--port",
-            str(port),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-            "--dir",
-            workdir,
-            "--logfile",
-            "",
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"redis://127.0.0.1:{port}/0"
-    with redis.Redis.from_url(url) as client:
-        for _ in range(200):
-            try:
-                client.ping()
-                break
-            except redis.ConnectionError:
-                time.sleep(0.025)
     try:
-        yield url, proc.pid
+        for _ in range(3):  # the port may be taken between the probe and the bind
+            port = free_port()
+            proc = start_redis(binary, port, Path(workdir))
+            if proc is not None:
+                break
+        else:
+            sys.exit("redis-server did not start")
+        try:
+            yield f"redis://127.0.0.1:{port}/0", proc.pid
+        finally:
+            stop_redis(proc)
     finally:
-        proc.terminate()
-        proc.wait(10)
         shutil.rmtree(workdir, ignore_errors=True)
 
 

@@ -98,6 +98,20 @@ async def left(r: aioredis.Redis) -> list[tuple[str, str, str, float]]:
     return rows
 
 
+async def departures(
+    r: aioredis.Redis, worker: str, rooms: Iterable[str], within: float, what: str
+) -> list[tuple[str, str, str, float]]:
+    """Wait (up to ``within`` s) until ``worker`` has left every room of ``rooms``; its
+    departures, as :func:`left` gives them."""
+    rooms = set(rooms)
+
+    async def gone() -> bool:
+        return {cid for cid, who, _, _ in await left(r) if who == worker} >= rooms
+
+    await wait_for(gone, within, what=what)
+    return [row for row in await left(r) if row[1] == worker]
+
+
 async def end_rooms(r: aioredis.Redis, cids: Iterable[str]) -> None:
     async with r.pipeline(transaction=False) as pipe:
         for cid in cids:
@@ -132,6 +146,22 @@ class CallPlayer:
         assert self._task is not None
         self._task.cancel()
         await asyncio.gather(self._task, return_exceptions=True)
+
+
+def taken_over(
+    rclient: aioredis.Redis, lost: dict[str, int], victim: str
+) -> Callable[[], Awaitable[bool]]:
+    """A check for :func:`wait_for`: every conversation of ``lost`` (id → the fence the
+    victim held) is active again under another owner, with a newer fence."""
+
+    async def check() -> bool:
+        now = await conversations(rclient, list(lost))
+        return all(
+            c.owner not in ("", victim) and c.status == "active" and c.fence > lost[cid]
+            for cid, c in now.items()
+        )
+
+    return check
 
 
 async def wait_for(

@@ -13,20 +13,22 @@ from collections import Counter
 
 import pytest
 import redis.asyncio as aioredis
-from conftest import Workers
 from fleet_driver import (
     KEYS,
     CallPlayer,
     answered_twice,
     answers,
     conversations,
+    departures,
     end_rooms,
     enqueue_many,
     left,
     pending,
+    taken_over,
     wait_for,
 )
 from fleet_helpers import started
+from fleet_hosts import Workers
 
 pytestmark = [pytest.mark.redis, pytest.mark.timeout(60)]
 
@@ -67,14 +69,9 @@ async def test_a_killed_workers_conversations_are_taken_over_and_no_call_is_answ
     workers.signal(victim, signal.SIGKILL)
     killed_at = time.time()
 
-    async def taken_over() -> bool:
-        now = await conversations(rclient, list(lost))
-        return all(
-            c.owner not in ("", victim) and c.status == "active" and c.fence > lost[cid]
-            for cid, c in now.items()
-        )
-
-    took = await wait_for(taken_over, 10, what="take-over of the killed worker's conversations")
+    took = await wait_for(
+        taken_over(rclient, lost, victim), 10, what="take-over of the killed worker's conversations"
+    )
     assert took <= LEASE + RECLAIM + 1.0
     after = await conversations(rclient, list(lost))
     assert all(after[cid].fence == lost[cid] + 1 for cid in lost)  # one take-over each
@@ -104,29 +101,23 @@ async def test_a_paused_worker_answers_nothing_after_it_resumes_and_leaves_its_r
     await _all_active(rclient, cids)
     before = await conversations(rclient, cids)
     victim = Counter(c.owner for c in before.values()).most_common(1)[0][0]
-    lost = [cid for cid, c in before.items() if c.owner == victim]
+    lost = {cid: c.fence for cid, c in before.items() if c.owner == victim}
     player = CallPlayer(rclient, cids)
     player.start()
     await asyncio.sleep(0.3)
     workers.signal(victim, signal.SIGSTOP)
     await asyncio.sleep(2 * LEASE)
-
-    async def taken_over() -> bool:
-        now = await conversations(rclient, lost)
-        return all(c.owner not in ("", victim) and c.status == "active" for c in now.values())
-
-    await wait_for(taken_over, 5, what="take-over of the paused worker's conversations")
+    await wait_for(
+        taken_over(rclient, lost, victim), 5, what="take-over of the paused worker's conversations"
+    )
     workers.signal(victim, signal.SIGCONT)
     resumed_at = time.time()
 
-    async def victim_left() -> bool:
-        gone = {cid for cid, worker, why, _ in await left(rclient) if worker == victim}
-        return gone >= set(lost)
-
-    await wait_for(victim_left, 3, what="the resumed worker leaving the rooms it lost")
-    departures = [row for row in await left(rclient) if row[1] == victim]
-    assert {why for _, _, why, _ in departures} == {"lost"}
-    assert max(at for *_, at in departures) - resumed_at < 1.0
+    gone = await departures(
+        rclient, victim, lost, 3, what="the resumed worker leaving the rooms it lost"
+    )
+    assert {why for _, _, why, _ in gone} == {"lost"}
+    assert max(at for *_, at in gone) - resumed_at < 1.0
     await asyncio.sleep(0.5)
     await player.stop()
     found = await answers(rclient)

@@ -15,19 +15,21 @@ from collections import Counter
 
 import pytest
 import redis.asyncio as aioredis
-from conftest import Workers
 from fleet_driver import (
     KEYS,
     CallPlayer,
     answered_twice,
     answers,
     conversations,
+    departures,
     end_rooms,
     enqueue_many,
     left,
     pending,
+    taken_over,
     wait_for,
 )
+from fleet_hosts import Workers
 from fleet_worker import LEFT
 from real_host import UNANSWERED
 
@@ -60,14 +62,9 @@ async def test_real_hosts_take_over_a_killed_hosts_conversations_and_answer_each
     workers.signal(victim, signal.SIGKILL)
     killed_at = time.time()
 
-    async def taken_over() -> bool:
-        now = await conversations(rclient, list(lost))
-        return all(
-            c.owner not in ("", victim) and c.status == "active" and c.fence > lost[cid]
-            for cid, c in now.items()
-        )
-
-    took = await wait_for(taken_over, 10, what="take-over of the killed host's conversations")
+    took = await wait_for(
+        taken_over(rclient, lost, victim), 10, what="take-over of the killed host's conversations"
+    )
     assert took <= LEASE + RECLAIM + 1.0
     after = await conversations(rclient, list(lost))
     assert all(after[cid].fence == lost[cid] + 1 for cid in lost)  # one take-over each
@@ -139,14 +136,9 @@ async def test_a_paused_real_host_answers_nothing_after_it_resumes_and_leaves_it
     workers.signal(victim, signal.SIGSTOP)
     paused_at = time.time()
 
-    async def taken_over() -> bool:
-        now = await conversations(rclient, list(lost))
-        return all(
-            c.owner not in ("", victim) and c.status == "active" and c.fence > lost[cid]
-            for cid, c in now.items()
-        )
-
-    took = await wait_for(taken_over, 10, what="take-over of the paused host's conversations")
+    took = await wait_for(
+        taken_over(rclient, lost, victim), 10, what="take-over of the paused host's conversations"
+    )
     assert took <= LEASE + RECLAIM + 1.0
     # Paused past its lease (twice its length): calls went on meanwhile, and the resumed
     # host reads them from the room and claims them with a fence that is no longer its own.
@@ -154,15 +146,12 @@ async def test_a_paused_real_host_answers_nothing_after_it_resumes_and_leaves_it
     workers.signal(victim, signal.SIGCONT)
     resumed_at = time.time()
 
-    async def victim_left() -> bool:
-        gone = {cid for cid, worker, _, _ in await left(rclient) if worker == victim}
-        return gone >= set(lost)
-
-    await wait_for(victim_left, 5, what="the resumed host leaving the rooms it lost")
-    departures = [row for row in await left(rclient) if row[1] == victim]
-    assert sorted(cid for cid, *_ in departures) == sorted(lost)  # each room left once
-    assert {why for _, _, why, _ in departures} == {"lost"}
-    assert max(at for *_, at in departures) - resumed_at < 1.5
+    gone = await departures(
+        rclient, victim, lost, 5, what="the resumed host leaving the rooms it lost"
+    )
+    assert sorted(cid for cid, *_ in gone) == sorted(lost)  # each room left once
+    assert {why for _, _, why, _ in gone} == {"lost"}
+    assert max(at for *_, at in gone) - resumed_at < 1.5
     settled = time.time()
     await asyncio.sleep(1.0)
     await player.stop()
@@ -244,10 +233,10 @@ async def test_a_thousand_queued_conversations_fill_the_real_hosts_300_slots_and
         return await rclient.llen(LEFT) >= len(cids)
 
     await wait_for(all_left, 5, what="every session recording that it left")
-    departures = await left(rclient)
-    assert sorted(cid for cid, *_ in departures) == sorted(cids)
-    assert {why for _, _, why, _ in departures} == {"ended"}
-    first_end = min(at for *_, at in departures)
+    rows = await left(rclient)
+    assert sorted(cid for cid, *_ in rows) == sorted(cids)
+    assert {why for _, _, why, _ in rows} == {"ended"}
+    first_end = min(at for *_, at in rows)
     assert sum(1 for *_, at in joined if float(at) > first_end) >= 700  # waited for a slot
     assert await rclient.xlen(KEYS.stream) == 0
     assert await pending(rclient) == 0

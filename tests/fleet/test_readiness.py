@@ -12,9 +12,10 @@ from pathlib import Path
 
 import httpx
 import pytest
-from conftest import free_port, redis_binary, start_redis, stop_redis
 from fleet_driver import wait_for
 from fleet_helpers import options
+from fleet_hosts import redis_binary
+from redis_servers import free_port, start_redis, stop_redis
 
 from cvibot._fleet.redis_backend import RedisBackend
 from cvibot.serve._app import ServeState, create_app
