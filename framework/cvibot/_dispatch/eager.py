@@ -4,12 +4,11 @@
 would wait for one more ``select`` and pass of the ready queue before its handler
 starts (about a fifth of a call's time on the bench's Daily path). :func:`start_task`
 runs that first step at once, as Python 3.12's eager tasks do, when the loop is idle:
-its ready queue holds nothing but the SDK thread's own hand-offs of that pass (the
-self-pipe reader, and at most one more). A busy loop (a burst of calls, other callbacks
-waiting) gets a plain ``create_task``: its calls' first steps then run together on the
-next pass, in order after the work already waiting, which is what keeps a burst's
-throughput (eager steps there would interleave each answer's send with the SDK thread's
-deliveries).
+its ready queue holds nothing but the self-pipe reader that the SDK thread's hand-off
+queued in the same pass. A busy loop (a burst of calls, other callbacks waiting) gets a
+plain ``create_task``: its calls' first steps then run together on the next pass, in
+order after the work already waiting, which is what keeps a burst's throughput (eager
+steps there would interleave each answer's send with the SDK thread's deliveries).
 
 How the step is run at once:
 
@@ -44,11 +43,8 @@ T = TypeVar("T")
 _EAGER_START = sys.version_info >= (3, 12)
 
 # Callbacks the ready queue may hold for the loop to count as idle: the self-pipe reader
-# that the SDK thread's hand-off of this very message queued in the same pass, and one
-# more hand-off of that thread (the previous answer's send confirmation often comes in
-# the same pass). Measured on bench_dispatch: 1 loses the eager start on an idle machine,
-# where wake-ups are slow; 2 keeps it and still leaves a burst to the next pass.
-_IDLE_READY = 2
+# that the SDK thread's hand-off of this very message queued in the same pass.
+_IDLE_READY = 1
 
 
 def start_task(loop: asyncio.AbstractEventLoop, coro: Coroutine[Any, Any, T]) -> asyncio.Task[T]:
