@@ -230,9 +230,7 @@ class Dispatcher:
         if cancel is None:
             # Admission comes first, so a refused call costs no validation and, until
             # its answer is sent, only its event.
-            runs = self._active < self._max_active and self._active_by_tool.get(spec.name, 0) < (
-                spec.max_concurrent or self._per_tool_limit
-            )  # _has_room, inlined
+            runs = self._has_room(spec)
             if not runs and not (
                 len(self._waiting) < self._policy.max_waiting_calls and self._policy.waiting.take()
             ):
@@ -368,10 +366,15 @@ class Dispatcher:
     # -- one call ----------------------------------------------------------------------
 
     def _spawn(self, entry: CallState, coro: Any) -> None:
+        # Started at once (see .eager): the task may even have answered on return, and a
+        # task done already is neither kept nor watched (its answer's send is).
         task: asyncio.Task[None] = start_task(asyncio.get_running_loop(), coro)
+        if task.done():
+            return
         entry.task = task
+        if not self._tasks:  # else it is clear already (set only once none are left)
+            self._idle.clear()
         self._tasks.add(task)
-        self._idle.clear()
         task.add_done_callback(self._task_done)
 
     def _task_done(self, task: asyncio.Task[None]) -> None:
@@ -470,17 +473,8 @@ class Dispatcher:
                 deadline=time.monotonic() + remaining,
             )
             kwargs[spec.context_param] = entry.ctx
-        # Started at once (see .eager): ``_run`` may even have answered on return, and
-        # a task done already is neither kept nor watched (its answer's send is).
-        task = start_task(asyncio.get_running_loop(), self._run(entry, spec, kwargs))
-        if task.done():
-            return
-        entry.task = task
-        if not self._tasks:  # else it is clear already (set only once none are left)
-            self._idle.clear()
-        self._tasks.add(task)
-        task.add_done_callback(self._task_done)
-        if not entry.handler_ended and entry.timer is None:
+        self._spawn(entry, self._run(entry, spec, kwargs))
+        if entry.task is not None and not entry.handler_ended and entry.timer is None:
             # The handler is still running after the task's first step (or has not
             # started): its deadline only now, so a handler that answers at once never
             # costs one. A waiting call's deadline runs since it started waiting.
