@@ -55,7 +55,7 @@ def test_on_a_busy_loop_the_step_waits_its_turn_after_the_work_already_waiting()
         order.append("task")
 
     def main(loop: asyncio.AbstractEventLoop, done: asyncio.Event) -> None:
-        for name in ("first", "second"):
+        for name in ("first", "second", "third"):
             loop.call_soon(order.append, name)
         task = start_task(loop, body())
         results.append(task.done())
@@ -63,7 +63,7 @@ def test_on_a_busy_loop_the_step_waits_its_turn_after_the_work_already_waiting()
 
     assert _run_loop(main) == []
     assert results == [False]
-    assert order == ["first", "second", "task"]
+    assert order == ["first", "second", "third", "task"]
 
 
 async def test_inside_a_task_the_step_is_eager_only_where_python_allows_it() -> None:

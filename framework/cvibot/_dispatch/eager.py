@@ -4,11 +4,12 @@
 would wait for one more ``select`` and pass of the ready queue before its handler
 starts (about a fifth of a call's time on the bench's Daily path). :func:`start_task`
 runs that first step at once, as Python 3.12's eager tasks do, when the loop is idle:
-its ready queue holds nothing but the self-pipe reader that the SDK thread's hand-off
-queued in the same pass. A busy loop (a burst of calls, other callbacks waiting) gets a
-plain ``create_task``: its calls' first steps then run together on the next pass, in
-order after the work already waiting, which is what keeps a burst's throughput (eager
-steps there would interleave each answer's send with the SDK thread's deliveries).
+its ready queue holds nothing but the SDK thread's own hand-offs of that pass (the
+self-pipe reader, and at most one more). A busy loop (a burst of calls, other callbacks
+waiting) gets a plain ``create_task``: its calls' first steps then run together on the
+next pass, in order after the work already waiting, which is what keeps a burst's
+throughput (eager steps there would interleave each answer's send with the SDK thread's
+deliveries).
 
 How the step is run at once:
 
@@ -43,8 +44,13 @@ T = TypeVar("T")
 _EAGER_START = sys.version_info >= (3, 12)
 
 # Callbacks the ready queue may hold for the loop to count as idle: the self-pipe reader
-# that the SDK thread's hand-off of this very message queued in the same pass.
-_IDLE_READY = 1
+# that the SDK thread's hand-off of this very message queued in the same pass, and the
+# SDK mailbox's next drain when that thread posted again meanwhile (most often the
+# previous answer's send confirmation). Measured on bench_dispatch --daily-only: with 1,
+# an idle machine's slow wake-ups lose the eager start (p50 ratio 1.03-1.51); with 2,
+# 0.77-0.84 there, and a burst still goes to the next pass (throughput ratio unchanged
+# when pinned to one core, 0.64-0.68).
+_IDLE_READY = 2
 
 
 def start_task(loop: asyncio.AbstractEventLoop, coro: Coroutine[Any, Any, T]) -> asyncio.Task[T]:
