@@ -4,12 +4,13 @@ One call's life: look up the handler by name → validate the arguments against 
 schema → admit it → run it (async handlers as tasks, sync ones in the bot's
 :class:`~cvibot._dispatch.pool.ToolPool`) under the tool's timeout → map the return value,
 error, timeout or cancellation to the reply interaction (:mod:`cvibot._dispatch.answer`) →
-send it → report one :class:`ToolOutcome` once the transport has confirmed (or failed)
-the send. Nothing here blocks the event loop, so a slow handler never delays other events.
-A call's task ends as soon as its answer is handed to the transport: while the send is
-confirmed only the send's future and the callback that reports the outcome are kept
-(with 1,000 calls in flight that is most of what the garbage collector would otherwise
-walk), and :attr:`Dispatcher.in_flight` still counts the call.
+send it and report one :class:`ToolOutcome` once the transport has confirmed (or failed)
+the send (:mod:`cvibot._dispatch.sends`). Nothing here blocks the event loop, so a slow
+handler never delays other events. A call's task ends as soon as its answer is handed
+to the transport: while the send is confirmed only the send's future and the callback
+that reports the outcome are kept (with 1,000 calls in flight that is most of what the
+garbage collector would otherwise walk), and :attr:`Dispatcher.in_flight` still counts
+the call.
 
 Admission: a call runs at once when fewer than ``max_concurrent_calls`` calls of the
 conversation run and fewer than its tool's limit (``max_concurrent``, else
@@ -46,18 +47,17 @@ import structlog
 
 from cvibot._context import Conversation, ToolContext
 from cvibot._deadlines import Deadlines
-from cvibot._dispatch.answer import answer_for, explicit_answer, render_answer
+from cvibot._dispatch.answer import answer_for, render_answer
 from cvibot._dispatch.eager import start_task
-from cvibot._dispatch.limits import encode_answer
 from cvibot._dispatch.outcome import ErrorKind, OutcomeKind, ToolOutcome
 from cvibot._dispatch.policy import DispatchPolicy
 from cvibot._dispatch.pool import PoolBusy, ToolPool
+from cvibot._dispatch.sends import AnswerSends
 from cvibot._dispatch.state import CallState, rejected_tool_name
 from cvibot._errors import ToolError
 from cvibot._protocol.events import PerceptionToolCall, ToolCall
-from cvibot._protocol.interactions import Interaction, encode_tool_result
+from cvibot._protocol.interactions import Interaction
 from cvibot._protocol.parse import Rejection
-from cvibot._slots import slots_maker
 from cvibot.tools import ArgumentsError, ToolSpec
 from cvibot.tools._options import ReplyMode
 
@@ -90,10 +90,6 @@ def fence_key(call: ToolCall) -> str:
         return f"seq:{call.seq}"
     key = repr((call.name, repr(call.raw_arguments), call.inference_id))
     return "hash:" + hashlib.sha256(key.encode()).hexdigest()
-
-
-# One per call: built the quick way (see cvibot._slots), every field given below.
-_make_outcome = slots_maker(ToolOutcome)
 
 
 def _task_of(entry: CallState) -> asyncio.Task[Any]:
@@ -141,16 +137,10 @@ class Dispatcher:
         self._per_tool_limit = policy.per_tool_limit
         self._executor = executor
         self._conversation = conversation
-        self._transmit = transmit
-        self._on_sent = on_sent
-        self._on_outcome = on_outcome
         self._settings_for = settings_for
         # Calls accepted and not answered: running, starting or waiting for a slot.
         self._running: set[CallState] = set()
         self._tasks: set[asyncio.Task[None]] = set()
-        # Answers handed to the transport and not yet confirmed (see the module docstring).
-        self._sends: dict[asyncio.Future[None], CallState] = {}
-        self._on_answered = self._answered  # bound once: one callback for every send
         self._active = 0  # calls holding a slot
         self._active_by_tool: dict[str, int] = {}
         self._waiting: deque[CallState] = deque()
@@ -172,6 +162,16 @@ class Dispatcher:
         self._log: structlog.typing.FilteringBoundLogger = structlog.get_logger(
             "cvibot.dispatch"
         ).bind()
+        # Answers handed to the transport and not yet confirmed (see the module docstring).
+        self._answers = AnswerSends(
+            policy=policy,
+            conversation=conversation,
+            transmit=transmit,
+            on_sent=on_sent,
+            on_outcome=on_outcome,
+            on_settled=self._answers_settled,
+            log=self._log,
+        )
 
     # -- intake (called from the session on the loop thread, never blocks) --------------
 
@@ -180,7 +180,8 @@ class Dispatcher:
         """Tasks running, calls waiting for a slot and answers queued (0 once every call
         is answered). It rises as soon as :meth:`dispatch` takes a call, whatever the
         call's fate: the session's guard relies on it."""
-        return len(self._tasks) + len(self._waiting) + len(self._replies) + len(self._sends)
+        pending = len(self._answers.pending)
+        return len(self._tasks) + len(self._waiting) + len(self._replies) + pending
 
     @property
     def waiting(self) -> int:
@@ -354,8 +355,9 @@ class Dispatcher:
                 idle.cancel()
         for entry in list(self._running):
             self._cancel(entry, ErrorKind.SHUTDOWN)
-        if self._tasks or self._sends:
-            await asyncio.wait(self._tasks | self._sends.keys(), timeout=_CANCEL_WAIT)
+        sends = self._answers.pending
+        if self._tasks or sends:
+            await asyncio.wait(self._tasks | sends.keys(), timeout=_CANCEL_WAIT)
         for entry in list(self._running):
             if not entry.done and entry.started:
                 # Its handler ignored the cancellation: answer for it.
@@ -379,7 +381,7 @@ class Dispatcher:
 
     def _task_done(self, task: asyncio.Task[None]) -> None:
         self._tasks.discard(task)
-        if not self._tasks and not self._waiting and not self._sends:
+        if not self._tasks and not self._waiting and not self._answers.pending:
             self._idle.set()
 
     def _reply_soon(
@@ -713,118 +715,11 @@ class Dispatcher:
             return
         entry.done = True
         self._running.discard(entry)
-        call = entry.event
-        tool_call_id = call.tool_call_id
-        mode = entry.reply
         if self._fence is not None and not send_nothing and not await self._claim(entry):
             kind, text, error, send_nothing = OutcomeKind.FENCED, None, None, True
-        conversation_id = self._conversation.conversation_id or call.conversation_id
-        message: Mapping[str, Any] | None = None
-        interaction: Interaction | None = None
-        if send_nothing:
-            pass
-        elif explicit is not None:
-            interaction, mode = explicit_answer(explicit, tool_call_id)
-        elif mode is ReplyMode.TOOL_RESULT and tool_call_id:
-            # The usual answer, encoded without building its model; None when it does not
-            # fit, and the model's path below truncates or replaces it.
-            message = encode_tool_result(
-                tool_call_id, text or "", ok, conversation_id or "", self._policy.message_limit
-            )
-            if message is None:
-                interaction = answer_for(mode, text=text, ok=ok, tool_call_id=tool_call_id)
-        else:
-            interaction = answer_for(mode, text=text, ok=ok, tool_call_id=tool_call_id)
-        truncated = False
-        if interaction is not None:
-            encoded = encode_answer(
-                interaction,
-                mode=mode,
-                call=call,
-                conversation_id=conversation_id or "",
-                limit=self._policy.message_limit,
-                on_oversize=self._policy.on_oversize,
-                log=self._log,
-            )
-            message, truncated = encoded.message, encoded.truncated
-            if encoded.oversize is not None:
-                kind, error, text = OutcomeKind.ERROR, ErrorKind.OVERSIZE, encoded.oversize
-        if message is not None:
-            try:
-                sent = self._transmit(message)
-            except Exception as exc:
-                self._send_failed(call, exc)
-                message = None
-            else:
-                entry.reply, entry.kind, entry.text, entry.error = mode, kind, text, error
-                entry.answer, entry.truncated = message, truncated
-                if not self._sends:  # else it is clear already (set only once none are left)
-                    self._idle.clear()
-                self._sends[sent] = entry
-                sent.add_done_callback(self._on_answered)
-                return
-        self._report(entry, kind, mode, text, error, None, truncated)
+        if self._answers.send(entry, kind, text, ok, error, explicit, send_nothing):
+            self._idle.clear()  # a first send in flight; else it is clear already
 
-    def _answered(self, sent: asyncio.Future[None]) -> None:
-        """The transport settled the send of a call's answer: report the call's outcome."""
-        entry = self._sends.pop(sent)
-        exc = sent.exception() if not sent.cancelled() else asyncio.CancelledError()
-        if exc is None:
-            try:
-                self._on_sent(entry.answer)
-            finally:
-                self._report(
-                    entry,
-                    entry.kind,
-                    entry.reply,
-                    entry.text,
-                    entry.error,
-                    entry.answer,
-                    entry.truncated,
-                )
-        else:
-            self._send_failed(entry.event, exc)
-            self._report(
-                entry, entry.kind, entry.reply, entry.text, entry.error, None, entry.truncated
-            )
-        if not self._sends and not self._tasks and not self._waiting:
+    def _answers_settled(self) -> None:
+        if not self._tasks and not self._waiting:
             self._idle.set()
-
-    def _send_failed(self, call: ToolCall, exc: BaseException) -> None:
-        self._log.error(
-            "answer could not be sent",
-            tool=call.name,
-            conversation_id=self._conversation.conversation_id,
-            tool_call_id=call.tool_call_id,
-            seq=call.seq,
-            exc_info=exc,
-        )
-
-    def _report(
-        self,
-        entry: CallState,
-        kind: OutcomeKind,
-        mode: ReplyMode,
-        text: str | None,
-        error: ErrorKind | None,
-        answer: Mapping[str, Any] | None,
-        truncated: bool,
-    ) -> None:
-        """Report ``entry``'s one outcome; ``answer`` is the message sent, if one was."""
-        call = entry.event
-        self._on_outcome(
-            _make_outcome(
-                kind=kind,
-                tool=call.name,
-                reply=mode,
-                latency=time.perf_counter() - entry.arrived,
-                text=text,
-                error=error,
-                answer=answer,
-                conversation_id=self._conversation.conversation_id or call.conversation_id,
-                tool_call_id=call.tool_call_id,
-                inference_id=call.inference_id,
-                seq=call.seq,
-                truncated=truncated,
-            )
-        )

@@ -58,8 +58,8 @@ class CallState:
         "truncated",
     )
 
-    # The outcome held while its answer's send is confirmed (set by the dispatcher's
-    # _finish, read when the send settles): no object of its own per call in flight.
+    # The outcome held while its answer's send is confirmed (set and read by
+    # cvibot._dispatch.sends.AnswerSends): no object of its own per call in flight.
     kind: OutcomeKind
     text: str | None
     error: ErrorKind | None
