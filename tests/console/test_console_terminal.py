@@ -63,13 +63,18 @@ class Terminal:
 
 
 @pytest.fixture
-def terminal(tmp_path: Path) -> Iterator[Terminal]:
+def terminal(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Terminal]:
+    """The console on a pseudo-terminal. Its SIGINT starts at the default, as from a
+    person's shell, whatever the test runner's is; ``"ignored"`` (indirect parameter)
+    starts it ignored, as a script's background job would."""
     config = write_bot(tmp_path)
     exe, env = cvibot_exe(), {**environment(), "TERM": "dumb", "COLUMNS": "100"}
     history = tmp_path / "history"
+    sigint = signal.SIG_IGN if getattr(request, "param", None) == "ignored" else signal.SIG_DFL
     pid, fd = pty.fork()
     if pid == 0:  # the child: the console on the terminal
         os.chdir(tmp_path)
+        signal.signal(signal.SIGINT, sigint)  # kept across execve: ignored or default
         os.execve(exe, [exe, "console", str(config), "--history", str(history)], env)
     term = Terminal(pid, fd)
     try:
@@ -92,6 +97,7 @@ def test_typing_a_call_shows_its_answer(terminal: Terminal) -> None:
     terminal.expect("> ", at)
 
 
+@pytest.mark.parametrize("terminal", ["default", "ignored"], indirect=True)
 def test_ctrl_c_clears_the_line_and_ctrl_d_exits_0(terminal: Terminal) -> None:
     at = terminal.expect("> ", terminal.expect("Ctrl-D to quit."))
     terminal.type("/call add a=1 b=")  # half a line, then Ctrl-C: thrown away

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import queue
 import signal
 import subprocess
@@ -10,6 +11,7 @@ import threading
 import time
 from pathlib import Path
 
+import pytest
 from console_helpers import cvibot_exe, environment
 
 from cvibot._cli.dev import watched
@@ -87,7 +89,12 @@ def test_watched_folders_are_the_configs_and_its_plugin_modules(tmp_path: Path) 
     assert watched(config) == [tmp_path / "bot"]
 
 
-def test_a_changed_tools_module_restarts_the_bot_with_the_new_code(tmp_path: Path) -> None:
+@pytest.mark.parametrize("inherited", [signal.SIG_DFL, signal.SIG_IGN], ids=["default", "ignored"])
+def test_a_changed_tools_module_restarts_the_bot_with_the_new_code(
+    tmp_path: Path, inherited: signal.Handlers
+) -> None:
+    """…and Ctrl-C ends dev with 130, also when dev started with SIGINT ignored (a
+    script's background job)."""
     config = _bot(tmp_path)
     process = subprocess.Popen(
         [cvibot_exe(), "dev", str(config)],
@@ -97,6 +104,7 @@ def test_a_changed_tools_module_restarts_the_bot_with_the_new_code(tmp_path: Pat
         encoding="utf-8",
         env=environment(),
         cwd=tmp_path,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, inherited),
     )
     out = Output(process)
     try:
@@ -114,5 +122,72 @@ def test_a_changed_tools_module_restarts_the_bot_with_the_new_code(tmp_path: Pat
         if process.poll() is None:
             process.kill()
             process.wait()
+        assert process.stdout is not None
+        process.stdout.close()
+
+
+def _running_processes_naming(text: str) -> list[int]:
+    """The pids of live processes whose command line contains ``text`` (Linux /proc)."""
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            cmdline = (entry / "cmdline").read_bytes().decode(errors="replace")
+            state = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            continue  # gone meanwhile
+        if text in cmdline and state != "Z":
+            pids.append(int(entry.name))
+    return pids
+
+
+def test_sigterm_to_dev_stops_the_bot_it_runs_then_exits_143(tmp_path: Path) -> None:
+    """``run`` has a session of its own: a SIGTERM sent to dev alone (an editor's stop
+    button) must not leave the bot running in its room."""
+    config = _bot(tmp_path)
+    # A conversation that stays open: its next event is recorded ten minutes later.
+    later = {
+        "message_type": "conversation",
+        "event_type": "conversation.utterance",
+        "conversation_id": "c",
+        "seq": 2,
+        "timestamp": 600.0,
+        "properties": {"role": "user", "speech": "still there?"},
+    }
+    recording = config.parent / "conversation.jsonl"
+    first = json.loads(recording.read_text(encoding="utf-8"))
+    first["timestamp"] = 0.0
+    recording.write_text(json.dumps(first) + "\n" + json.dumps(later) + "\n", encoding="utf-8")
+    config.write_text(
+        config.read_text(encoding="utf-8").replace(
+            "path: conversation.jsonl", "path: conversation.jsonl, pace: recorded"
+        ),
+        encoding="utf-8",
+    )
+    process = subprocess.Popen(
+        [cvibot_exe(), "dev", str(config)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        encoding="utf-8",
+        env=environment(),
+        cwd=tmp_path,
+    )
+    out = Output(process)
+    try:
+        out.expect("tool_result: v1")
+        bots = [pid for pid in _running_processes_naming(str(config)) if pid != process.pid]
+        assert len(bots) == 1, bots  # the run child, waiting for the next event
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=_WAIT) == 143
+        out.expect("run summary")  # the bot stopped as on Ctrl-C, and said so
+        assert _running_processes_naming(str(config)) == []
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+        for pid in _running_processes_naming(str(config)):
+            os.kill(pid, signal.SIGKILL)
         assert process.stdout is not None
         process.stdout.close()

@@ -13,6 +13,13 @@ Stopping the child: ``run`` gets SIGINT (it finishes its running calls, as on Ct
 then SIGKILL after ``dispatch.shutdown_grace`` plus 5 s; ``console`` gets SIGTERM, and
 the terminal's settings are put back. Under ``--console`` the child has the terminal:
 Ctrl-C clears its line, and leaving the console (Ctrl-D, ``/quit``) ends ``dev``.
+
+``dev`` itself ends on Ctrl-C (SIGINT, exit status 130) or SIGTERM (an editor's stop
+button, a process manager; 143), and stops its child first either way: ``run`` has a
+session of its own, so a signal sent to ``dev`` alone would otherwise leave the bot in
+its room. Both are taken whatever ``dev`` inherited (a background job of a script
+starts with SIGINT ignored), and further signals wait while the child stops, which is
+bounded by the kill above.
 """
 
 from __future__ import annotations
@@ -165,7 +172,18 @@ def _terminal_kept() -> Iterator[None]:
 
 
 def _ignore(signum: int, frame: object) -> None:
-    """SIGINT under --console: the console child takes it."""
+    """SIGINT under --console (the console child takes it), and any signal while the
+    child is being stopped."""
+
+
+def _on_signal(signum: int, frame: object) -> None:
+    """SIGINT or SIGTERM: end the watch. watchfiles turns whatever a handler raises
+    into KeyboardInterrupt, so the signal is recorded here for the exit status."""
+    _received.append(signum)
+    raise KeyboardInterrupt
+
+
+_received: list[int] = []  # the signals that ended dev (a list: set from a handler)
 
 
 def _say(message: str) -> None:
@@ -193,10 +211,12 @@ def dev(config: Path, use_console: bool, plugin_args: tuple[str, ...]) -> None:
     command = ["console" if use_console else "run", str(config)]
     for arg in plugin_args:
         command += ["-p", arg]
-    if use_console:
-        # Ctrl-C belongs to the console (it clears the line); dev ends with it. A handler
-        # that does nothing, not SIG_IGN: an ignored signal stays ignored in the child.
-        signal.signal(signal.SIGINT, _ignore)
+    _received.clear()
+    # Handlers, not SIG_IGN: an ignored signal would stay ignored in the child.
+    signal.signal(signal.SIGTERM, _on_signal)
+    # Under --console Ctrl-C belongs to the console (it clears the line); dev ends when
+    # the console does.
+    signal.signal(signal.SIGINT, _ignore if use_console else _on_signal)
     code = 0
     child: _Child | None = None
     try:
@@ -225,7 +245,9 @@ def dev(config: Path, use_console: bool, plugin_args: tuple[str, ...]) -> None:
             more = f" and {len(restart) - 3} more" if len(restart) > 3 else ""
             _say(f"{shown}{more} changed: restarting")
     except KeyboardInterrupt:
-        code = 130
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(signum, _ignore)  # the stop below is bounded: let it end
+        code = 128 + (_received[0] if _received else signal.SIGINT)
         if child is not None:
             child.stop(_grace(config))
     sys.exit(code)

@@ -11,6 +11,7 @@ reads like a session.
 from __future__ import annotations
 
 import contextlib
+import signal
 import types
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -97,6 +98,9 @@ def _piped_lines(stdin: IO[str], screen: Screen) -> Iterator[str]:
 
 def _terminal_lines(engine: Engine, history: Path | None) -> Iterator[str]:
     readline = _readline(engine, history)
+    # Ctrl-C clears the line however the console was started: a process that inherits
+    # SIGINT ignored (started from a script's background job) would otherwise keep it so.
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         while True:
             try:
@@ -107,6 +111,8 @@ def _terminal_lines(engine: Engine, history: Path | None) -> Iterator[str]:
                 print()
                 return
     finally:
+        if previous is not None:  # None: a handler set outside Python, left as it was
+            signal.signal(signal.SIGINT, previous)
         if readline is not None and history is not None:
             with contextlib.suppress(OSError):
                 history.parent.mkdir(parents=True, exist_ok=True)
