@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import queue
@@ -9,6 +10,7 @@ import signal
 import subprocess
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -75,6 +77,35 @@ def _bot(folder: Path) -> Path:
     return config
 
 
+@contextlib.contextmanager
+def _dev(
+    config: Path, *, sigint: signal.Handlers = signal.SIG_DFL
+) -> Iterator[tuple[subprocess.Popen[str], Output]]:
+    """``cvibot dev CONFIG`` started with SIGINT at ``sigint`` (``SIG_IGN``: as a
+    script's background job), and its merged output. On the way out, dev and any
+    process still naming the config (a bot left behind) are killed."""
+    process = subprocess.Popen(
+        [cvibot_exe(), "dev", str(config)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        encoding="utf-8",
+        env=environment(),
+        cwd=config.parent.parent,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, sigint),
+    )
+    try:
+        yield process, Output(process)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+        for pid in _running_processes_naming(str(config)):
+            os.kill(pid, signal.SIGKILL)
+        assert process.stdout is not None
+        process.stdout.close()
+
+
 def test_watched_folders_are_the_configs_and_its_plugin_modules(tmp_path: Path) -> None:
     config = _bot(tmp_path)
     (tmp_path / "extra").mkdir()
@@ -96,18 +127,7 @@ def test_a_changed_tools_module_restarts_the_bot_with_the_new_code(
     """…and Ctrl-C ends dev with 130, also when dev started with SIGINT ignored (a
     script's background job)."""
     config = _bot(tmp_path)
-    process = subprocess.Popen(
-        [cvibot_exe(), "dev", str(config)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        encoding="utf-8",
-        env=environment(),
-        cwd=tmp_path,
-        preexec_fn=lambda: signal.signal(signal.SIGINT, inherited),
-    )
-    out = Output(process)
-    try:
+    with _dev(config, sigint=inherited) as (process, out):
         out.expect("tool_result: v1")
         # Printed from inside the watch loop: the folders are being watched by now.
         out.expect("the bot exited with status 0; waiting for a change")
@@ -118,12 +138,6 @@ def test_a_changed_tools_module_restarts_the_bot_with_the_new_code(
         out.expect("tool_result: v2")
         process.send_signal(signal.SIGINT)
         assert process.wait(timeout=_WAIT) == 130
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
-        assert process.stdout is not None
-        process.stdout.close()
 
 
 def _running_processes_naming(text: str) -> list[int]:
@@ -165,17 +179,7 @@ def test_sigterm_to_dev_stops_the_bot_it_runs_then_exits_143(tmp_path: Path) -> 
         ),
         encoding="utf-8",
     )
-    process = subprocess.Popen(
-        [cvibot_exe(), "dev", str(config)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        encoding="utf-8",
-        env=environment(),
-        cwd=tmp_path,
-    )
-    out = Output(process)
-    try:
+    with _dev(config) as (process, out):
         out.expect("tool_result: v1")
         bots = [pid for pid in _running_processes_naming(str(config)) if pid != process.pid]
         assert len(bots) == 1, bots  # the run child, waiting for the next event
@@ -183,11 +187,3 @@ def test_sigterm_to_dev_stops_the_bot_it_runs_then_exits_143(tmp_path: Path) -> 
         assert process.wait(timeout=_WAIT) == 143
         out.expect("run summary")  # the bot stopped as on Ctrl-C, and said so
         assert _running_processes_naming(str(config)) == []
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
-        for pid in _running_processes_naming(str(config)):
-            os.kill(pid, signal.SIGKILL)
-        assert process.stdout is not None
-        process.stdout.close()
