@@ -18,8 +18,8 @@ Ctrl-C clears its line, and leaving the console (Ctrl-D, ``/quit``) ends ``dev``
 button, a process manager; 143), and stops its child first either way: ``run`` has a
 session of its own, so a signal sent to ``dev`` alone would otherwise leave the bot in
 its room. Both are taken whatever ``dev`` inherited (a background job of a script
-starts with SIGINT ignored), and further signals wait while the child stops, which is
-bounded by the kill above.
+starts with SIGINT ignored). Once one is taken, further ones are let pass while the
+child stops, which the kill above bounds.
 """
 
 from __future__ import annotations
@@ -204,7 +204,7 @@ def dev(config: Path, use_console: bool, plugin_args: tuple[str, ...]) -> None:
 
     Watches the config's folder and the folders of the plugin modules it names. With
     --console, the bot is talked to as with cvibot console; leaving the console ends
-    dev. Ctrl-C stops the bot and dev.
+    dev. Ctrl-C (or SIGTERM) stops the bot and dev.
     """
     import watchfiles
 
