@@ -169,7 +169,7 @@ class Dispatcher:
             transmit=transmit,
             on_sent=on_sent,
             on_outcome=on_outcome,
-            on_settled=self._answers_settled,
+            on_settled=self._check_idle,
             log=self._log,
         )
 
@@ -381,6 +381,10 @@ class Dispatcher:
 
     def _task_done(self, task: asyncio.Task[None]) -> None:
         self._tasks.discard(task)
+        self._check_idle()
+
+    def _check_idle(self) -> None:
+        """Set the idle flag once no task, waiting call or answer in flight is left."""
         if not self._tasks and not self._waiting and not self._answers.pending:
             self._idle.set()
 
@@ -719,7 +723,3 @@ class Dispatcher:
             kind, text, error, send_nothing = OutcomeKind.FENCED, None, None, True
         if self._answers.send(entry, kind, text, ok, error, explicit, send_nothing):
             self._idle.clear()  # a first send in flight; else it is clear already
-
-    def _answers_settled(self) -> None:
-        if not self._tasks and not self._waiting:
-            self._idle.set()

@@ -46,6 +46,8 @@ _FIRST_POLL: Final = 0.01
 _MAX_POLL: Final = 0.2
 # How long one Redis command may take before the store counts as unreachable (s).
 _COMMAND_TIMEOUT: Final = 2.0
+# What a command that did not reach Redis raises (BackendError: no client yet).
+_UNREACHABLE: Final = (RedisError, OSError, TimeoutError, BackendError)
 
 
 class AnswerStoreUnavailable(BackendError):
@@ -140,7 +142,7 @@ class FleetAnswers:
         try:
             async with asyncio.timeout(_COMMAND_TIMEOUT):
                 won = await self._client().set(key, _CLAIM + self._worker_id, nx=True, px=px)
-        except (RedisError, OSError, TimeoutError, BackendError) as exc:
+        except _UNREACHABLE as exc:
             raise AnswerStoreUnavailable(
                 f"redis: cannot claim a delivery.api call: {exc or type(exc).__name__}"
             ) from exc
@@ -157,7 +159,7 @@ class FleetAnswers:
                 async with asyncio.timeout(max(0.05, min(_COMMAND_TIMEOUT, within))):
                     await self._client().set(key, encode_answer(answer), px=self._ttl_ms)
                 return True
-            except (RedisError, OSError, TimeoutError, BackendError) as exc:
+            except _UNREACHABLE as exc:
                 if self._clock() + delay > deadline:
                     _log.error(
                         "delivery.api answer not stored: a redelivery to another host "
@@ -182,7 +184,7 @@ class FleetAnswers:
                 async with asyncio.timeout(max(0.01, min(_COMMAND_TIMEOUT, within))):
                     raw = await self._client().get(key)
                 reached = True
-            except (RedisError, OSError, TimeoutError, BackendError) as exc:
+            except _UNREACHABLE as exc:
                 error = exc
             else:
                 if raw is None:

@@ -327,33 +327,28 @@ class ToolsApiReceiver:
             tool=self._label(outcome.tool),
         )
 
-    def _failed(self, item: ToolCall | Rejection, why: str) -> ApiAnswer:
+    def _failed(self, item: ToolCall | Rejection, why: str, outcome: str = "error") -> ApiAnswer:
+        """An error answer ``"<tool> <why>"`` with ``error_status``, counted as ``outcome``."""
         name = item.name if isinstance(item, ToolCall) else "the tool"
         return ApiAnswer(
-            self._options.error_status, f"{name} {why}", _TEXT_TYPE, "error", self._label(name)
+            self._options.error_status, f"{name} {why}", _TEXT_TYPE, outcome, self._label(name)
         )
 
     def _busy(self, item: ToolCall | Rejection) -> ApiAnswer:
-        name = item.name if isinstance(item, ToolCall) else "the tool"
-        text = f"{name} is busy: too many tool calls are running; try again shortly"
-        return ApiAnswer(self._options.error_status, text, _TEXT_TYPE, "busy", self._label(name))
+        return self._failed(
+            item, "is busy: too many tool calls are running; try again shortly", "busy"
+        )
 
     def _unavailable(self, item: ToolCall | Rejection) -> ApiAnswer:
-        name = item.name if isinstance(item, ToolCall) else "the tool"
-        text = f"{name} cannot be answered now: the bot's shared store is unreachable; try again"
-        return ApiAnswer(
-            self._options.error_status, text, _TEXT_TYPE, "unavailable", self._label(name)
-        )
+        why = "cannot be answered now: the bot's shared store is unreachable; try again"
+        return self._failed(item, why, "unavailable")
 
     def _unanswered(self, item: ToolCall | Rejection, why: str) -> ApiAnswer:
-        name = item.name if isinstance(item, ToolCall) else "the tool"
         if why == "pending":
-            text = f"{name} is still running for an earlier delivery of this call; no answer yet"
+            text = "is still running for an earlier delivery of this call; no answer yet"
         else:
-            text = f"{name} was not answered: the bot that took this call stopped before answering"
-        return ApiAnswer(
-            self._options.error_status, text, _TEXT_TYPE, "unanswered", self._label(name)
-        )
+            text = "was not answered: the bot that took this call stopped before answering"
+        return self._failed(item, text, "unanswered")
 
     def _label(self, tool: str) -> str:
         # Bounded label values: only the bot's own tool names.

@@ -199,7 +199,7 @@ class Outbox:
         while unconfirmed:
             item = next(iter(unconfirmed.values()))
             if item.deadline > now:
-                self._timer = loop.call_at(item.deadline, self._expire_due)
+                self._watch(loop)
                 return
             del unconfirmed[item.seq]
             if not item.done.done():  # a completion arriving later finds it gone
