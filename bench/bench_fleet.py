@@ -55,8 +55,10 @@ sys.path.insert(0, str(ROOT / "tests" / "fleet"))
 from fleet_driver import (  # noqa: E402  (the test driver, shared with the fleet tests)
     KEYS,
     CallPlayer,
+    all_active,
     answered_twice,
     answers,
+    busiest_worker,
     conversations,
     end_rooms,
     enqueue_many,
@@ -241,10 +243,7 @@ async def run(args: argparse.Namespace, url: str, redis_pid: int | None) -> dict
         await enqueue_many(r, cids)
         enqueue_s = time.time() - t0
 
-        async def all_active() -> bool:
-            return all(c.status == "active" for c in (await conversations(r, cids)).values())
-
-        await wait_for(all_active, 120, every=0.05, what="all conversations joined")
+        await all_active(r, cids, within=120)
         async with r.pipeline(transaction=False) as pipe:
             for cid in cids:
                 pipe.hmget(KEYS.conv(cid), "enqueued_at", "claimed_at", "joined_at")
@@ -291,9 +290,7 @@ async def run(args: argparse.Namespace, url: str, redis_pid: int | None) -> dict
         )
 
         # 3. take-over
-        before = await conversations(r, cids)
-        victim = split.most_common(1)[0][0]
-        held = {cid: c.fence for cid, c in before.items() if c.owner == victim}
+        victim, held = await busiest_worker(r, cids)
         procs[victim].send_signal(signal.SIGKILL)
         killed = time.monotonic()
         took: dict[str, float] = {}

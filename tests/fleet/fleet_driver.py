@@ -119,6 +119,37 @@ async def end_rooms(r: aioredis.Redis, cids: Iterable[str]) -> None:
         await pipe.execute()
 
 
+async def all_active(r: aioredis.Redis, cids: Iterable[str], within: float = 10.0) -> None:
+    """Wait (up to ``within`` s) until every conversation of ``cids`` is active on a host."""
+    cids = list(cids)
+
+    async def check() -> bool:
+        return all(c.status == "active" for c in (await conversations(r, cids)).values())
+
+    await wait_for(check, within, what="every conversation joined by a host")
+
+
+async def end_all(r: aioredis.Redis, cids: Iterable[str]) -> None:
+    """End every room of ``cids``; wait until each holder has completed its conversation
+    (the stream is empty), and check that each ended."""
+    cids = list(cids)
+    await end_rooms(r, cids)
+
+    async def stream_empty() -> bool:
+        return await r.xlen(KEYS.stream) == 0
+
+    await wait_for(stream_empty, 10, what="stream empty after the rooms ended")
+    assert {c.status for c in (await conversations(r, cids)).values()} == {"ended"}
+
+
+async def busiest_worker(r: aioredis.Redis, cids: Iterable[str]) -> tuple[str, dict[str, int]]:
+    """The worker holding most of ``cids`` (the victim of a crash test), and the fence it
+    holds each of its conversations with (id → fence)."""
+    now = await conversations(r, cids)
+    worker = Counter(c.owner for c in now.values()).most_common(1)[0][0]
+    return worker, {cid: c.fence for cid, c in now.items() if c.owner == worker}
+
+
 class CallPlayer:
     """Sends one tool call to every room every ``every`` seconds until stopped; keeps
     the Unix time each call was sent."""

@@ -16,11 +16,13 @@ import redis.asyncio as aioredis
 from fleet_driver import (
     KEYS,
     CallPlayer,
+    all_active,
     answered_twice,
     answers,
+    busiest_worker,
     conversations,
     departures,
-    end_rooms,
+    end_all,
     enqueue_many,
     left,
     pending,
@@ -35,34 +37,14 @@ pytestmark = [pytest.mark.redis, pytest.mark.timeout(60)]
 LEASE, RECLAIM = 1.5, 0.5
 
 
-async def _all_active(r: aioredis.Redis, cids: list[str]) -> None:
-    async def check() -> bool:
-        return all(c.status == "active" for c in (await conversations(r, cids)).values())
-
-    await wait_for(check, 10.0, what="every conversation active")
-
-
-async def _end_all(r: aioredis.Redis, cids: list[str]) -> None:
-    """End every room; each holder completes its conversation and the stream empties."""
-    await end_rooms(r, cids)
-
-    async def check() -> bool:
-        return await r.xlen(KEYS.stream) == 0
-
-    await wait_for(check, 10, what="stream empty after the rooms ended")
-    assert {c.status for c in (await conversations(r, cids)).values()} == {"ended"}
-
-
 async def test_a_killed_workers_conversations_are_taken_over_and_no_call_is_answered_twice(
     workers: Workers, rclient: aioredis.Redis
 ) -> None:
     workers.start(["w1", "w2", "w3"], "--capacity", "20")
     cids = [f"k{i}" for i in range(30)]
     await enqueue_many(rclient, cids)
-    await _all_active(rclient, cids)
-    before = await conversations(rclient, cids)
-    victim = Counter(c.owner for c in before.values()).most_common(1)[0][0]
-    lost = {cid: c.fence for cid, c in before.items() if c.owner == victim}
+    await all_active(rclient, cids)
+    victim, lost = await busiest_worker(rclient, cids)
     player = CallPlayer(rclient, cids)
     player.start()
     await asyncio.sleep(0.5)
@@ -89,7 +71,7 @@ async def test_a_killed_workers_conversations_are_taken_over_and_no_call_is_answ
     ]
     assert late and all(key in by_call for key in late)  # served again after the take-over
     assert not [a for a in found if a.worker == victim and a.asked_at > killed_at]
-    await _end_all(rclient, cids)
+    await end_all(rclient, cids)
 
 
 async def test_a_paused_worker_answers_nothing_after_it_resumes_and_leaves_its_rooms(
@@ -98,10 +80,8 @@ async def test_a_paused_worker_answers_nothing_after_it_resumes_and_leaves_its_r
     workers.start(["p1", "p2"], "--capacity", "20", "--claim-batch", "4")
     cids = [f"z{i}" for i in range(16)]
     await enqueue_many(rclient, cids)
-    await _all_active(rclient, cids)
-    before = await conversations(rclient, cids)
-    victim = Counter(c.owner for c in before.values()).most_common(1)[0][0]
-    lost = {cid: c.fence for cid, c in before.items() if c.owner == victim}
+    await all_active(rclient, cids)
+    victim, lost = await busiest_worker(rclient, cids)
     player = CallPlayer(rclient, cids)
     player.start()
     await asyncio.sleep(0.3)
@@ -127,7 +107,7 @@ async def test_a_paused_worker_answers_nothing_after_it_resumes_and_leaves_its_r
     assert {c.owner for c in (await conversations(rclient, cids)).values()} == {
         ({"p1", "p2"} - {victim}).pop()
     }
-    await _end_all(rclient, cids)
+    await end_all(rclient, cids)
 
 
 async def test_a_thousand_queued_conversations_never_exceed_the_fleets_300_slots(
@@ -161,7 +141,7 @@ async def test_a_stop_from_another_host_reaches_the_holder_at_once_and_a_queued_
 ) -> None:
     workers.start(["s1"], "--capacity", "2", "--lease", "6", "--renew-every", "3")
     await enqueue_many(rclient, ["held1", "held2"])
-    await _all_active(rclient, ["held1", "held2"])
+    await all_active(rclient, ["held1", "held2"])
     await enqueue_many(rclient, ["queued"])  # no free slot: it waits in the stream
     async with started(redis_url, "api-host") as api:
         record = await api.stop("queued", "system.shutdown: participant_left_timeout")
@@ -176,7 +156,7 @@ async def test_a_stop_from_another_host_reaches_the_holder_at_once_and_a_queued_
         assert await wait_for(held1_left, 2.0, what="the holder leaving") < 1.0
         [(_, _, why, at)] = [row for row in await left(rclient) if row[0] == "held1"]
         assert why == "stopped" and at - asked < 1.0
-        await _end_all(rclient, ["held2"])
+        await end_all(rclient, ["held2"])
         assert ("queued", "s1") not in await _joined(rclient)
         stopped = await api.get("held1")
         assert stopped is not None and stopped.state == "stopped" and stopped.reason == "api"
@@ -188,15 +168,15 @@ async def test_a_draining_worker_takes_nothing_new_and_its_sessions_finish(
 ) -> None:
     workers.start(["d1"], "--capacity", "10")
     await enqueue_many(rclient, ["old1", "old2"])
-    await _all_active(rclient, ["old1", "old2"])
+    await all_active(rclient, ["old1", "old2"])
     workers.signal("d1", signal.SIGTERM)
     await asyncio.sleep(0.3)
     await enqueue_many(rclient, ["new1"])
     await asyncio.sleep(1.0)
     assert ("new1", "d1") not in await _joined(rclient)
     workers.start(["d2"], "--capacity", "10")
-    await _all_active(rclient, ["new1"])
+    await all_active(rclient, ["new1"])
     assert (await conversations(rclient, ["new1"]))["new1"].owner == "d2"
     # The drained worker still serves its rooms until they end, then exits.
-    await _end_all(rclient, ["old1", "old2", "new1"])
+    await end_all(rclient, ["old1", "old2", "new1"])
     assert workers.procs["d1"].wait(timeout=10) == 0

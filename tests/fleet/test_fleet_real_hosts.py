@@ -18,11 +18,13 @@ import redis.asyncio as aioredis
 from fleet_driver import (
     KEYS,
     CallPlayer,
+    all_active,
     answered_twice,
     answers,
+    busiest_worker,
     conversations,
     departures,
-    end_rooms,
+    end_all,
     enqueue_many,
     left,
     pending,
@@ -45,14 +47,8 @@ async def test_real_hosts_take_over_a_killed_hosts_conversations_and_answer_each
     workers.start(["h1", "h2", "h3"], "--capacity", "20", *HOSTED)
     cids = [f"r{i}" for i in range(24)]
     await enqueue_many(rclient, cids)
-
-    async def all_active() -> bool:
-        return all(c.status == "active" for c in (await conversations(rclient, cids)).values())
-
-    await wait_for(all_active, 10.0, what="every conversation joined by a host")
-    before = await conversations(rclient, cids)
-    victim = Counter(c.owner for c in before.values()).most_common(1)[0][0]
-    lost = {cid: c.fence for cid, c in before.items() if c.owner == victim}
+    await all_active(rclient, cids)
+    victim, lost = await busiest_worker(rclient, cids)
     player = CallPlayer(rclient, cids)
     player.start()
     await asyncio.sleep(0.6)
@@ -85,20 +81,7 @@ async def test_real_hosts_take_over_a_killed_hosts_conversations_and_answer_each
     # Each answer came from the holder of the conversation at the time (its fence).
     assert all(by_call[key].fence == after[key[0]].fence for key in late if key[0] in lost)
 
-    await end_rooms(rclient, cids)  # system.shutdown into every room: the hosts complete
-
-    async def stream_empty() -> bool:
-        return await rclient.xlen(KEYS.stream) == 0
-
-    await wait_for(stream_empty, 10, what="stream empty after the rooms ended")
-    assert {c.status for c in (await conversations(rclient, cids)).values()} == {"ended"}
-
-
-async def _all_active(r: aioredis.Redis, cids: list[str]) -> None:
-    async def check() -> bool:
-        return all(c.status == "active" for c in (await conversations(r, cids)).values())
-
-    await wait_for(check, 10.0, what="every conversation joined by a host")
+    await end_all(rclient, cids)  # system.shutdown into every room: the hosts complete
 
 
 async def _unanswered(r: aioredis.Redis) -> list[tuple[str, str, str, float]]:
@@ -122,10 +105,8 @@ async def test_a_paused_real_host_answers_nothing_after_it_resumes_and_leaves_it
     workers.start(["z1", "z2", "z3"], "--capacity", "20", "--claim-batch", "4", *HOSTED, *extra)
     cids = [f"z{i}" for i in range(24)]
     await enqueue_many(rclient, cids)
-    await _all_active(rclient, cids)
-    before = await conversations(rclient, cids)
-    victim = Counter(c.owner for c in before.values()).most_common(1)[0][0]
-    lost = {cid: c.fence for cid, c in before.items() if c.owner == victim}
+    await all_active(rclient, cids)
+    victim, lost = await busiest_worker(rclient, cids)
     player = CallPlayer(rclient, cids)
     player.start()
 
@@ -177,13 +158,7 @@ async def test_a_paused_real_host_answers_nothing_after_it_resumes_and_leaves_it
         # Every lost room's calls reached the resumed host's bot, and were refused.
         assert {cid for cid, _, _, at in refused if at >= resumed_at} == set(lost)
 
-    await end_rooms(rclient, cids)
-
-    async def stream_empty() -> bool:
-        return await rclient.xlen(KEYS.stream) == 0
-
-    await wait_for(stream_empty, 10, what="stream empty after the rooms ended")
-    assert {c.status for c in (await conversations(rclient, cids)).values()} == {"ended"}
+    await end_all(rclient, cids)
 
 
 async def _held(r: aioredis.Redis, cids: list[str]) -> tuple[int, int]:
